@@ -1,0 +1,46 @@
+# Two commands on a fresh machine with only python3:
+#   make run   - set up, migrate the SQLite default, serve on http://127.0.0.1:5000
+#   make test  - set up and run the whole suite (SQLite and PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test bench setup browser lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,redis,bench]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/authserver db upgrade
+	@echo ""
+	@echo "  Issuer:   $${AUTHSERVER_ISSUER:-http://$(HOST):$(PORT)}"
+	@echo "  Metadata: $${AUTHSERVER_ISSUER:-http://$(HOST):$(PORT)}/.well-known/oauth-authorization-server"
+	@echo "  Next, in another terminal:"
+	@echo "    $(BIN)/authserver clients create --name demo --scope 'reports:read' --json"
+	@echo "    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://$(HOST):$(PORT)/oauth/token"
+	@echo ""
+	$(BIN)/authserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+# Debian's chromium drives the login and consent pages in the browser tests.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium); \
+	  else sudo apt-get install -y -q chromium; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,96 @@
+"""authserver: an OAuth 2.0 authorization server built on Flask and Authlib."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import Settings, load_settings
+from .extensions import db, migrate
+from .oauth.grants import ClientCredentialsGrant
+from .oauth.introspection import IntrospectionEndpoint
+from .oauth.keys import KeyRing
+from .oauth.revocation import RevocationEndpoint
+from .oauth.server import AuthorizationServer
+from .oauth.tokens import TokenService
+from .secrets import SecretHasher
+
+
+@dataclass
+class AppState:
+    """What the views and commands of one app share; found at ``app.extensions["authserver"]``."""
+
+    settings: Settings
+    hasher: SecretHasher
+    keys: KeyRing
+    tokens: TokenService
+    server: AuthorizationServer
+
+
+def migrations_directory() -> str:
+    """``migrations/`` of the checkout, installed as ``authserver.migrations``."""
+    spec = find_spec("authserver.migrations")
+    assert spec is not None and spec.submodule_search_locations
+    return str(Path(list(spec.submodule_search_locations)[0]))
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; the busy timeout makes workers wait for
+    the write lock instead of failing; SQLite leaves foreign keys off unless asked."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=settings.instance_path)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True} if settings.database_url.startswith("postgresql") else {},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_ttl),
+        MAX_CONTENT_LENGTH=settings.max_form_bytes * 4,
+    )
+    logging.getLogger("authserver").setLevel(settings.log_level)
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=migrations_directory())
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _tune_sqlite)
+
+    hasher = SecretHasher(settings.secret_key)
+    keys = KeyRing(hasher, settings.signing_alg, publish_grace=timedelta(seconds=settings.access_token_ttl))
+    tokens = TokenService(settings, hasher, keys)
+    server = AuthorizationServer(tokens)
+    server.init_app(app)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(RevocationEndpoint)
+    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server)
+
+    from .web import errors, oauth_routes
+
+    errors.register_error_handlers(app)
+    app.register_blueprint(oauth_routes.bp)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

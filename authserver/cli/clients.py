@@ -1,0 +1,94 @@
+"""``authserver clients``: register and manage OAuth clients."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Client
+from ..registration import GRANT_TYPES, RegistrationError, client_record, register_client, rotate_client_secret
+from .output import emit, fail, json_option
+
+group = click.Group("clients", help="Manage OAuth clients.")
+
+
+def find_client(client_id: str) -> Client:
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        fail(f"no client with id {client_id!r}")
+    assert client is not None
+    return client
+
+
+@group.command("create")
+@click.option("--name", required=True, help="Shown to people on the consent page.")
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), default=["client_credentials"], show_default=True)
+@click.option("--scope", default="", help='Scopes the client may request, space separated: "a b".')
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
+@click.option("--public", is_flag=True, help="A client without a secret (native or browser apps); PKCE is required.")
+@click.option("--token-format", type=click.Choice(["jwt", "opaque"]), help="Access token format for this client.")
+@click.option("--audience", "audiences", multiple=True, help="Resource (aud) its tokens are for (repeatable).")
+@click.option("--pkce/--no-pkce", "require_pkce", default=True, help="Require PKCE (always on for public clients).")
+@json_option
+def create(
+    name: str,
+    grant_types: tuple[str, ...],
+    scope: str,
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    token_format: str | None,
+    audiences: tuple[str, ...],
+    require_pkce: bool,
+    as_json: bool,
+) -> None:
+    """Register a client. Its secret is printed once, now."""
+    hasher = current_app.extensions["authserver"].hasher
+    try:
+        client, secret = register_client(
+            hasher, name, list(grant_types), scope, list(redirect_uris), public, token_format, list(audiences), require_pkce
+        )
+    except RegistrationError as exc:
+        fail(str(exc))
+    emit(client_record(client, secret), as_json)
+
+
+@group.command("list")
+@json_option
+def list_clients(as_json: bool) -> None:
+    """List clients."""
+    emit([client_record(c) for c in db.session.scalars(select(Client).order_by(Client.id))], as_json)
+
+
+@group.command("show")
+@click.argument("client_id")
+@json_option
+def show(client_id: str, as_json: bool) -> None:
+    """Show one client."""
+    emit(client_record(find_client(client_id)), as_json)
+
+
+@group.command("delete")
+@click.argument("client_id")
+@json_option
+def delete(client_id: str, as_json: bool) -> None:
+    """Delete a client with its tokens, codes and consents."""
+    client = find_client(client_id)
+    record = client_record(client)
+    db.session.delete(client)
+    db.session.commit()
+    emit(record, as_json)
+
+
+@group.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+def rotate_secret(client_id: str, as_json: bool) -> None:
+    """Replace a client's secret; the old one stops working at once. Printed once."""
+    client = find_client(client_id)
+    try:
+        secret = rotate_client_secret(current_app.extensions["authserver"].hasher, client)
+    except RegistrationError as exc:
+        fail(str(exc))
+    emit(client_record(client, secret), as_json)

@@ -1,0 +1,37 @@
+"""Printing records for people or, with ``--json``, for scripts; errors to stderr."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def emit(record: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(record, default=_plain, indent=2))
+        return
+    records = record if isinstance(record, list) else [record]
+    for i, item in enumerate(records):
+        if i:
+            click.echo("")
+        width = max((len(k) for k in item), default=0)
+        for key, value in item.items():
+            click.echo(f"{key.ljust(width)}  {_plain(value)}")
+
+
+def fail(message: str) -> None:
+    """Stop with a message on stderr and exit status 1."""
+    raise click.ClickException(message)

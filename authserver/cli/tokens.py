@@ -1,0 +1,70 @@
+"""``authserver tokens``: revoke issued tokens, purge expired rows."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import AuthorizationCode, Client, Token
+from ..models.types import utcnow
+from ..oauth.revocation import revoke_family, revoke_user_tokens
+from .clients import find_client
+from .output import emit, fail, json_option
+from .users import find_user
+
+group = click.Group("tokens", help="Revoke and purge tokens.")
+
+
+@group.command("revoke")
+@click.option("--token", "token_value", help="Revoke this token (read from stdin if '-') and its grant family.")
+@click.option("--client", "client_id", help="Revoke every token issued to this client.")
+@click.option("--user", "username", help="Revoke every token issued on this user's behalf.")
+@json_option
+def revoke(token_value: str | None, client_id: str | None, username: str | None, as_json: bool) -> None:
+    """Revoke one token (with its family), or all of a client's or a user's tokens."""
+    if sum(x is not None for x in (token_value, client_id, username)) != 1:
+        fail("give exactly one of --token, --client or --user")
+    if token_value is not None:
+        if token_value == "-":
+            token_value = click.get_text_stream("stdin").readline().strip()
+        token = current_app.extensions["authserver"].tokens.find(token_value)
+        if token is None:
+            fail("no such token")
+        assert token is not None
+        revoke_family(token)
+        emit({"revoked": "token", "family_id": token.family_id}, as_json)
+    elif client_id is not None:
+        client: Client = find_client(client_id)
+        result = db.session.execute(
+            update(Token).where(Token.client_pk == client.id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+        db.session.commit()
+        emit({"revoked": result.rowcount, "client_id": client_id}, as_json)
+    else:
+        user = find_user(username or "")
+        emit({"revoked": revoke_user_tokens(user.id), "user": user.username}, as_json)
+
+
+def _purge(model: type, condition: object, batch_size: int) -> int:
+    """Delete in batches so a large purge never holds a long lock or a huge transaction."""
+    total = 0
+    while True:
+        ids = list(db.session.scalars(select(model.id).where(condition).limit(batch_size)))  # type: ignore[attr-defined]
+        if not ids:
+            return total
+        db.session.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+        db.session.commit()
+        total += len(ids)
+
+
+@group.command("purge")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000))
+@json_option
+def purge(batch_size: int, as_json: bool) -> None:
+    """Delete tokens and codes that expired; report how many."""
+    now = utcnow()
+    tokens = _purge(Token, Token.expires_at <= now, batch_size)
+    codes = _purge(AuthorizationCode, AuthorizationCode.expires_at <= now, batch_size)
+    emit({"tokens_deleted": tokens, "codes_deleted": codes}, as_json)

@@ -1,0 +1,93 @@
+"""``authserver users``: people who log in and own API tokens."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import User
+from ..passwords import hash_password
+from .output import emit, fail, json_option
+
+group = click.Group("users", help="Manage users.")
+
+
+def user_record(user: User) -> dict[str, object]:
+    return {"id": user.id, "username": user.username, "subject": user.subject, "active": user.is_active, "created_at": user.created_at}
+
+
+def find_user(name: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        fail(f"no user named {name!r}")
+    assert user is not None
+    return user
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _hashed(password: str) -> str:
+    try:
+        return hash_password(password)
+    except ValueError as exc:
+        fail(str(exc))
+    raise AssertionError
+
+
+@group.command("create")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@json_option
+def create(name: str, password_stdin: bool, as_json: bool) -> None:
+    """Add a user."""
+    if not name.strip() or len(name) > 150:
+        fail("a username needs 1 to 150 characters")
+    user = User(username=name, password_hash=_hashed(_read_password(password_stdin)))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        fail(f"a user named {name!r} already exists")
+    emit(user_record(user), as_json)
+
+
+@group.command("list")
+@json_option
+def list_users(as_json: bool) -> None:
+    """List users."""
+    emit([user_record(u) for u in db.session.scalars(select(User).order_by(User.id))], as_json)
+
+
+@group.command("disable")
+@click.argument("name")
+@json_option
+def disable(name: str, as_json: bool) -> None:
+    """Stop a user from logging in; their tokens stop working at introspection."""
+    from ..oauth.revocation import revoke_user_tokens
+
+    user = find_user(name)
+    user.is_active = False
+    db.session.commit()
+    revoke_user_tokens(user.id)
+    emit(user_record(user), as_json)
+
+
+@group.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@json_option
+def set_password(name: str, password_stdin: bool, as_json: bool) -> None:
+    """Replace a user's password."""
+    user = find_user(name)
+    user.password_hash = _hashed(_read_password(password_stdin))
+    db.session.commit()
+    emit(user_record(user), as_json)

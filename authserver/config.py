@@ -1,0 +1,112 @@
+"""Settings: the documented defaults in ``config/defaults.toml``, then the TOML file
+named by ``AUTHSERVER_CONFIG``, then ``AUTHSERVER_*`` environment variables.
+
+Nothing is read at import time; ``load_settings`` is called by the app factory and by
+the stand-alone stores, so both see the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, fields
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "AUTHSERVER_"
+SIGNING_ALGS = ("ES256", "RS256", "EdDSA")
+TOKEN_FORMATS = ("jwt", "opaque")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    issuer: str
+    secret_key: str
+    instance_path: str
+    access_token_format: str
+    signing_alg: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    refresh_family_ttl: int
+    authorization_code_ttl: int
+    session_ttl: int
+    client_cache_ttl: int
+    max_form_bytes: int
+    log_level: str
+
+    def __post_init__(self) -> None:
+        if self.access_token_format not in TOKEN_FORMATS:
+            raise ConfigError(f"access_token_format must be one of {TOKEN_FORMATS}")
+        if self.signing_alg not in SIGNING_ALGS:
+            raise ConfigError(f"signing_alg must be one of {SIGNING_ALGS}")
+        if not self.issuer.startswith(("https://", "http://")) or "?" in self.issuer or "#" in self.issuer:
+            raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
+        for f in fields(self):
+            if f.type == "int" and getattr(self, f.name) <= 0:
+                raise ConfigError(f"{f.name} must be a positive number of seconds")
+
+
+def _defaults() -> dict[str, Any]:
+    return tomllib.loads(files("authserver.defaults").joinpath("defaults.toml").read_text())
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, int) and not isinstance(value, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    return value
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge defaults < TOML file < environment < explicit overrides (tests)."""
+    environ = os.environ if environ is None else environ
+    defaults = _defaults()
+    values = dict(defaults)
+    path = environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+    for key in defaults:
+        env_value = environ.get(ENV_PREFIX + key.upper())
+        if env_value is not None:
+            values[key] = env_value
+    values.update({k.lower(): v for k, v in (overrides or {}).items()})
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    values = {k: _coerce(k, v, defaults[k]) for k, v in values.items()}
+    values["issuer"] = values["issuer"].rstrip("/")
+    instance = Path(values["instance_path"]).resolve()
+    values["instance_path"] = str(instance)
+    if not values["database_url"]:
+        values["database_url"] = f"sqlite:///{instance / 'authserver.sqlite3'}"
+    if not values["secret_key"]:
+        values["secret_key"] = _instance_secret(instance)
+    return Settings(**values)
+
+
+def _instance_secret(instance: Path) -> str:
+    """Generate the secret once, readable only by its owner, and reuse it after."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race; use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,9 @@
+"""The database models, one module per concern."""
+
+from .api_tokens import APIToken
+from .clients import Client
+from .keys import SigningKey
+from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
+from .users import User
+
+__all__ = ["ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "SigningKey", "Token", "User"]

@@ -1,0 +1,95 @@
+"""Registered OAuth clients, with the hooks Authlib's grants call (``ClientMixin``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from flask import current_app
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+def _is_loopback_redirect(uri: str) -> bool:
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_port(uri: str) -> tuple[str, str, str, str, str]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.hostname or "", parts.path, parts.query, parts.fragment
+
+
+class Client(db.Model, ClientMixin):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(String(2000), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
+    token_format: Mapped[str | None] = mapped_column(String(10))
+    require_pkce: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """Requested scopes the client may have; none requested means all it may have."""
+        if not scope:
+            return self.scope
+        allowed = set(self.scopes)
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact match (RFC 9700 §2.1); only native clients' loopback URIs may vary the port
+        (RFC 8252 §7.3)."""
+        if redirect_uri in self.redirect_uris:
+            return True
+        if not (self.is_public and _is_loopback_redirect(redirect_uri)):
+            return False
+        wanted = _without_port(redirect_uri)
+        return any(_is_loopback_redirect(u) and _without_port(u) == wanted for u in self.redirect_uris)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return current_app.extensions["authserver"].hasher.matches(client_secret, self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "token":
+            if self.is_public:
+                return method == "none"
+            # a confidential client may use either secret method (RFC 6749 §2.3.1)
+            return method in ("client_secret_basic", "client_secret_post")
+        return method in ("client_secret_basic", "client_secret_post") and not self.is_public
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types

@@ -1,0 +1,90 @@
+"""Issued tokens and authorization codes.
+
+Access and refresh tokens share one table: both belong to a grant ``family_id`` (every token
+descended from one authorization), so revoking a family is one indexed UPDATE. Opaque values
+are found by their keyed hash; JWT access tokens by ``jti``. No secret is stored in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .clients import Client
+from .types import UTCDateTime, utcnow
+from .users import User
+
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+class Token(db.Model):
+    __tablename__ = "tokens"
+    __table_args__ = (
+        Index("ix_tokens_family_id", "family_id"),
+        Index("ix_tokens_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    jti: Mapped[str | None] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str | None] = mapped_column(String(36))
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list)
+    token_format: Mapped[str] = mapped_column(String(10), default="opaque")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A refresh token's grant family may not live past this, however often it rotates.
+    family_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+
+class AuthorizationCode(db.Model):
+    __tablename__ = "authorization_codes"
+    __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by the one redemption that wins; a later one revokes this family.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    family_id: Mapped[str] = mapped_column(String(36))
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Consent(db.Model):
+    """A user's remembered approval of a client for an exact, sorted scope set."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("uq_consents_user_client_scope", "user_id", "client_pk", "scope", unique=True),)

@@ -1,0 +1,48 @@
+"""RFC 7662 token introspection for JWT and opaque tokens alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
+
+from ..models import ACCESS, Client, Token
+from ..models.types import utcnow
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class IntrospectionEndpoint(BaseIntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return self.server.tokens.find(token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+        """Any authenticated confidential client may introspect: resource servers are clients."""
+        return True
+
+    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+        # Anything not active answers exactly {"active": false} (RFC 7662 §2.2).
+        if token is None or not token.is_active(utcnow()) or token.rotated_at is not None:
+            return {"active": False}
+        return self.introspect_token(token)
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": token.scope,
+            "client_id": token.client.client_id,
+            "sub": token.user.subject if token.user else token.client.client_id,
+            "token_type": "Bearer" if token.kind == ACCESS else "refresh_token",
+            "exp": int(token.expires_at.timestamp()),
+            "iat": int(token.issued_at.timestamp()),
+            "nbf": int(token.issued_at.timestamp()),
+            "aud": token.audience[0] if len(token.audience) == 1 else token.audience,
+            "iss": self.server.tokens.settings.issuer,
+        }
+        if token.jti:
+            payload["jti"] = token.jti
+        if token.user is not None:
+            payload["username"] = token.user.username
+        return payload

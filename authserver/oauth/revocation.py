@@ -1,0 +1,52 @@
+"""RFC 7009 revocation: a token and everything else of its grant family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import Client, Token
+from ..models.types import utcnow
+from .introspection import CLIENT_AUTH_METHODS
+
+
+def revoke_family(token: Token) -> None:
+    """Revoke the token and, when it belongs to a grant, every token of that grant."""
+    now = utcnow()
+    if token.family_id is None:
+        condition = Token.id == token.id
+    else:
+        condition = Token.family_id == token.family_id
+    db.session.execute(update(Token).where(condition, Token.revoked_at.is_(None)).values(revoked_at=now))
+    db.session.commit()
+
+
+class RevocationEndpoint(BaseRevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return self.server.tokens.find(token_string, token_type_hint)
+
+    def authenticate_token(self, request: Any, client: Client) -> Token | None:
+        """A client revokes only its own tokens; another client's token is left alone and,
+        so as not to reveal that it exists, answered like an unknown one (RFC 7009 §2.2)."""
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or token.client_pk != client.id:
+            return None
+        return token
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        revoke_family(token)
+
+
+def revoke_user_tokens(user_id: int) -> int:
+    """Revoke every live token issued on a user's behalf (a disabled user keeps none)."""
+    result = db.session.execute(
+        update(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount

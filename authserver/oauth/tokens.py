@@ -1,0 +1,145 @@
+"""Minting access and refresh tokens, and finding a presented token again.
+
+Access tokens are RFC 9068 JWTs (``typ: at+jwt``, signed by the key ring) or opaque
+``asat_`` strings, per client or server default. Every access token gets a row (found by
+``jti`` or by keyed hash) so introspection and revocation work for both formats.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from sqlalchemy import select
+
+from ..config import Settings
+from ..extensions import db
+from ..models import ACCESS, REFRESH, Client, Token, User
+from ..models.types import utcnow
+from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
+from .keys import KeyRing
+
+
+@dataclass
+class Issued:
+    """What one grant produced: the RFC 6749 §5.1 response and the rows to store."""
+
+    response: dict[str, Any]
+    rows: list[Token] = field(default_factory=list)
+
+
+class TokenService:
+    def __init__(self, settings: Settings, hasher: SecretHasher, keys: KeyRing) -> None:
+        self.settings = settings
+        self.hasher = hasher
+        self.keys = keys
+
+    def access_token_format(self, client: Client) -> str:
+        return client.token_format or self.settings.access_token_format
+
+    def issue(
+        self,
+        client: Client,
+        scope: str,
+        audience: list[str],
+        user: User | None = None,
+        family_id: str | None = None,
+        refresh: bool = False,
+        family_expires_at: datetime | None = None,
+    ) -> Issued:
+        now = utcnow()
+        ttl = self.settings.access_token_ttl
+        access, row = self._access_token(client, user, scope, audience, now, ttl)
+        row.family_id = family_id
+        response: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+        issued = Issued(response, [row])
+        if refresh:
+            value = new_secret(TokenKind.REFRESH)
+            family_end = family_expires_at or now + timedelta(seconds=self.settings.refresh_family_ttl)
+            expires = min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
+            issued.rows.append(
+                Token(
+                    kind=REFRESH,
+                    token_hash=self.hasher.hash(value),
+                    family_id=family_id,
+                    client_pk=client.id,
+                    user_id=user.id if user else None,
+                    scope=scope,
+                    audience=audience,
+                    issued_at=now,
+                    expires_at=expires,
+                    family_expires_at=family_end,
+                )
+            )
+            response["refresh_token"] = value
+        return issued
+
+    def _access_token(
+        self, client: Client, user: User | None, scope: str, audience: list[str], now: datetime, ttl: int
+    ) -> tuple[str, Token]:
+        jti = uuid.uuid4().hex
+        expires = now + timedelta(seconds=ttl)
+        fmt = self.access_token_format(client)
+        row = Token(
+            kind=ACCESS,
+            jti=jti,
+            client_pk=client.id,
+            user_id=user.id if user else None,
+            scope=scope,
+            audience=audience,
+            token_format=fmt,
+            issued_at=now,
+            expires_at=expires,
+        )
+        if fmt == "opaque":
+            value = new_secret(TokenKind.ACCESS)
+            row.token_hash = self.hasher.hash(value)
+            return value, row
+        iat = int(now.timestamp())
+        claims = {
+            "iss": self.settings.issuer,
+            "sub": user.subject if user else client.client_id,
+            "aud": audience[0] if len(audience) == 1 else audience,
+            "exp": iat + ttl,
+            "iat": iat,
+            "nbf": iat,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+        }
+        if user is not None:
+            claims["username"] = user.username
+        key = self.keys.active()
+        header = {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}
+        return jwt.encode(header, claims, key.key, algorithms=[key.alg]), row
+
+    def find(self, value: str, hint: str | None = None) -> Token | None:
+        """The stored token a presented value stands for; None for anything unknown or forged.
+
+        A JWT must carry a valid signature from one of our keys before its ``jti`` is trusted.
+        """
+        if value.count(".") == 2:
+            jti = self._verified_jti(value)
+            return db.session.scalar(select(Token).where(Token.jti == jti, Token.kind == ACCESS)) if jti else None
+        for kind, row_kind in ((TokenKind.ACCESS, ACCESS), (TokenKind.REFRESH, REFRESH)):
+            if is_well_formed(value, kind):
+                query = select(Token).where(Token.token_hash == self.hasher.hash(value), Token.kind == row_kind)
+                return db.session.scalar(query)
+        return None
+
+    def _verified_jti(self, value: str) -> str | None:
+        try:
+            header = jws.extract_compact(value.encode()).protected
+            found = self.keys.verification_key(str(header.get("kid", "")))
+            if found is None or header.get("alg") != found[0]:
+                return None
+            token = jwt.decode(value, found[1], algorithms=[found[0]])
+        except (JoseError, ValueError, json.JSONDecodeError, UnicodeError):
+            return None
+        jti = token.claims.get("jti")
+        return jti if isinstance(jti, str) and token.claims.get("iss") == self.settings.issuer else None

@@ -1,0 +1,48 @@
+"""RFC 6749 §5.2 JSON errors, and JSON (never HTML tracebacks) for every other failure."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("authserver.errors")
+
+
+class OAuthErrorResponse(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def response(self) -> Response:
+        resp = jsonify(error=self.error, error_description=self.description)
+        resp.status_code = self.status
+        resp.headers["Cache-Control"] = "no-store"
+        if self.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Basic realm="authserver"'
+        return resp
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/oauth/", "/.well-known/")) and request.path != "/oauth/authorize"
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(OAuthErrorResponse, lambda exc: exc.response())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | HTTPException:
+        if not _wants_json():
+            return exc
+        error = "invalid_request" if (exc.code or 500) < 500 else "server_error"
+        resp = jsonify(error=error, error_description=exc.description)
+        resp.status_code = exc.code or 500
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="server_error", error_description="The server failed to handle this request."), 500

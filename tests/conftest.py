@@ -1,0 +1,182 @@
+"""Shared fixtures: a migrated database per backend (SQLite and PostgreSQL), the app on
+it, registration helpers, and the real server under gunicorn on a free loopback port.
+
+Every test that takes ``app`` or ``live_server`` runs once per backend. Set
+``AUTHSERVER_TEST_DATABASES=sqlite`` to run only SQLite while iterating locally.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("AUTHSERVER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = os.environ.get("AUTHSERVER_TEST_DATABASES", "sqlite,postgresql").split(",")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database on the backend named by the parameter."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+        return
+    name = f"authserver_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def server_settings(database_url: str, instance_path: Path) -> dict[str, Any]:
+    return {
+        "database_url": database_url,
+        "instance_path": str(instance_path),
+        "secret_key": "test-secret-" + uuid.uuid4().hex,
+        "issuer": f"http://127.0.0.1:{free_port()}",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_app(server_settings: dict[str, Any]) -> Flask:
+    from flask_migrate import upgrade
+
+    from authserver import create_app
+
+    app = create_app(server_settings)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture
+def app(migrated_app: Flask) -> Iterator[Flask]:
+    with migrated_app.app_context():
+        yield migrated_app
+
+
+@dataclass
+class Registered:
+    """A client as a test holds it: id, secret, and the record the CLI would print."""
+
+    client_id: str
+    client_secret: str | None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def basic(self) -> tuple[str, str]:
+        assert self.client_secret is not None
+        return (self.client_id, self.client_secret)
+
+
+@pytest.fixture
+def make_client(migrated_app: Flask):  # type: ignore[no-untyped-def]
+    """Register a client directly (the same code path as ``authserver clients create``)."""
+    from authserver.registration import client_record, register_client
+
+    def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, **kw: Any) -> Registered:
+        with migrated_app.app_context():
+            hasher = migrated_app.extensions["authserver"].hasher
+            client, secret = register_client(
+                hasher, kw.pop("name", "Test client"), grant_types or ["client_credentials"], scope, **kw
+            )
+            return Registered(client.client_id, secret, client_record(client, secret))
+
+    return make
+
+
+@pytest.fixture
+def make_user(migrated_app: Flask):  # type: ignore[no-untyped-def]
+    from authserver.extensions import db
+    from authserver.models import User
+    from authserver.passwords import hash_password
+
+    def make(password: str = "correct horse battery") -> tuple[str, str]:
+        name = "user-" + uuid.uuid4().hex[:8]
+        with migrated_app.app_context():
+            db.session.add(User(username=name, password_hash=hash_password(password)))
+            db.session.commit()
+        return name, password
+
+    return make
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the ``authserver`` command line against this server's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "authserver.cli", *args], env=self.env, input=input, capture_output=True, text=True
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(settings: dict[str, Any], log_path: Path, workers: int = 2) -> LiveServer:
+    port = int(settings["issuer"].rsplit(":", 1)[1])
+    env = {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}}
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    url = settings["issuer"]
+    deadline = time.monotonic() + 30
+    while True:  # poll readiness: the server answers metadata once a worker is up
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            if requests.get(url + "/.well-known/oauth-authorization-server", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    return LiveServer(url, env, process, log_path)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    server.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_app: Flask, server_settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real server: gunicorn, two workers, on the same database as ``app``."""
+    server = start_server(server_settings, tmp_path_factory.mktemp("logs") / "server.log")
+    yield server
+    stop_server(server)
