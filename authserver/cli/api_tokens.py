@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from ..registration import RegistrationError, api_token_record, create_api_token
 from .output import emit, fail, json_option
 from .users import find_user
 
-group = click.Group("api-tokens", help="Manage legacy API tokens.")
+group = AppGroup("api-tokens", help="Manage legacy API tokens.")
 
 
 def _load_policy(value: str | None) -> dict[str, Any] | None:

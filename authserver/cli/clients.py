@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from ..models import Client
 from ..registration import GRANT_TYPES, RegistrationError, client_record, register_client, rotate_client_secret
 from .output import emit, fail, json_option
 
-group = click.Group("clients", help="Manage OAuth clients.")
+group = AppGroup("clients", help="Manage OAuth clients.")
 
 
 def find_client(client_id: str) -> Client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select
 
@@ -13,7 +14,7 @@ from ..models import SigningKey
 from ..models.types import utcnow
 from .output import emit, json_option
 
-group = click.Group("keys", help="Manage signing keys.")
+group = AppGroup("keys", help="Manage signing keys.")
 
 
 def key_record(key: SigningKey) -> dict[str, Any]:

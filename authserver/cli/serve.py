@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -25,6 +26,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=lambda: int(os.environ.get("AUTHSERVER_WORKERS", 2)), show_default="2", type=click.IntRange(1, 64))

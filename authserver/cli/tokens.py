@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import delete, select, update
 
@@ -14,7 +17,7 @@ from .clients import find_client
 from .output import emit, fail, json_option
 from .users import find_user
 
-group = click.Group("tokens", help="Revoke and purge tokens.")
+group = AppGroup("tokens", help="Revoke and purge tokens.")
 
 
 @group.command("revoke")
@@ -28,7 +31,7 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
         fail("give exactly one of --token, --client or --user")
     if token_value is not None:
         if token_value == "-":
-            token_value = click.get_text_stream("stdin").readline().strip()
+            token_value = sys.stdin.readline().strip()
         token = current_app.extensions["authserver"].tokens.find(token_value)
         if token is None:
             fail("no such token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +14,7 @@ from ..models import User
 from ..passwords import hash_password
 from .output import emit, fail, json_option
 
-group = click.Group("users", help="Manage users.")
+group = AppGroup("users", help="Manage users.")
 
 
 def user_record(user: User) -> dict[str, object]:

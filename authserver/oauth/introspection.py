@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
 
 from ..models import ACCESS, Client, Token
@@ -12,7 +13,16 @@ from ..models.types import utcnow
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-class IntrospectionEndpoint(BaseIntrospectionEndpoint):
+class TokenParamsMixin:
+    """``token`` is required; ``token_type_hint`` is only a hint: every kind is searched
+    anyway, so an unknown hint is ignored (RFC 7662 §2.1, RFC 7009 §2.1)."""
+
+    def check_params(self, request: Any, client: Client) -> None:
+        if not request.form.get("token"):
+            raise InvalidRequestError("The token parameter is required.")
+
+
+class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from ..extensions import db
 from ..models import Client, Token
 from ..models.types import utcnow
-from .introspection import CLIENT_AUTH_METHODS
+from .introspection import CLIENT_AUTH_METHODS, TokenParamsMixin
 
 
 def revoke_family(token: Token) -> None:
@@ -24,7 +24,7 @@ def revoke_family(token: Token) -> None:
     db.session.commit()
 
 
-class RevocationEndpoint(BaseRevocationEndpoint):
+class RevocationEndpoint(TokenParamsMixin, BaseRevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:

@@ -1,0 +1,53 @@
+"""Settings precedence: defaults < TOML file < environment < explicit overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from authserver.config import ConfigError, load_settings
+
+
+def test_defaults_give_sqlite_under_the_instance_and_a_generated_secret(tmp_path: Path) -> None:
+    settings = load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
+    assert settings.issuer == "http://127.0.0.1:5000"
+    assert settings.access_token_format == "jwt"
+    secret_file = tmp_path / "secret_key"
+    assert secret_file.read_text() == settings.secret_key
+    assert secret_file.stat().st_mode & 0o077 == 0
+    # generated once: a second load reuses it
+    assert load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)}).secret_key == settings.secret_key
+
+
+def test_file_then_environment_override_defaults(tmp_path: Path) -> None:
+    conf = tmp_path / "authserver.toml"
+    conf.write_text('issuer = "https://file.example/"\naccess_token_ttl = 120\naccess_token_format = "opaque"\n')
+    env = {"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_ACCESS_TOKEN_TTL": "60"}
+    settings = load_settings(environ=env)
+    assert settings.issuer == "https://file.example"
+    assert settings.access_token_format == "opaque"
+    assert settings.access_token_ttl == 60
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"AUTHSERVER_ACCESS_TOKEN_FORMAT": "paseto"}, "access_token_format"),
+        ({"AUTHSERVER_SIGNING_ALG": "HS256"}, "signing_alg"),
+        ({"AUTHSERVER_ISSUER": "https://x.example/?a=b"}, "issuer"),
+        ({"AUTHSERVER_ACCESS_TOKEN_TTL": "soon"}, "access_token_ttl"),
+        ({"AUTHSERVER_ACCESS_TOKEN_TTL": "0"}, "access_token_ttl"),
+    ],
+)
+def test_bad_values_are_refused_with_the_setting_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("isuer = 'typo'\n")
+    with pytest.raises(ConfigError, match="isuer"):
+        load_settings(environ={"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
