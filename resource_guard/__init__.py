@@ -1,0 +1,12 @@
+"""resource_guard: validate OAuth 2.0 bearer tokens and legacy credentials on a resource server.
+
+The core (everything but :mod:`resource_guard.flask`) imports no web framework.
+"""
+
+from resource_guard.errors import AuthError
+from resource_guard.guard import Guard, Requirement
+from resource_guard.request import Headers, Request
+from resource_guard.results import AuthResult, Expiry, Principal
+
+__all__ = ["AuthError", "AuthResult", "Expiry", "Guard", "Headers", "Principal", "Request",
+           "Requirement"]

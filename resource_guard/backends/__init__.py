@@ -1,0 +1,13 @@
+"""The authentication backends: one module per scheme."""
+
+from resource_guard.backends.api_tokens import APITokenBackend, APITokenRecord, APITokenStore
+from resource_guard.backends.base import AuthBackend, Credentials
+from resource_guard.backends.basic import BasicAuthBackend, PasswordVerifier, VerifiedUser
+from resource_guard.backends.bearer_jwt import BearerJWTBackend
+from resource_guard.backends.introspection import IntrospectionBackend
+
+__all__ = [
+    "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend", "BasicAuthBackend",
+    "BearerJWTBackend", "Credentials", "IntrospectionBackend", "PasswordVerifier",
+    "VerifiedUser",
+]

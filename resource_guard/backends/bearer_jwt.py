@@ -1,0 +1,254 @@
+"""Local validation of JWT access tokens (RFC 9068) against the issuer's JWKS.
+
+The token is parsed once, the key is chosen by ``kid`` from keys built once per JWKS fetch, and
+the algorithm must be one that key allows (RFC 8725 §3.1), so ``none``, HMAC-with-a-public-key
+and algorithm/key-type confusion all fail. Verified tokens are cached until ``exp``: a repeat
+request costs one hash, one dict lookup and one clock read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import requests
+
+from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
+from resource_guard.cache import Clock, MemoryCache
+from resource_guard.errors import InvalidToken, TemporarilyUnavailable
+from resource_guard.httpclient import DEFAULT_TIMEOUT, Timeout, new_session
+from resource_guard.jwks import JWKSCache, KeysUnavailable
+from resource_guard.metadata import ServerMetadata
+from resource_guard.request import Request
+from resource_guard.results import AuthResult, Expiry, Principal
+
+logger = logging.getLogger(__name__)
+
+#: RFC 9068 §2.2 claims every access token must carry.
+REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+#: RFC 9068 §2.1 / §4: ``typ`` must be ``at+jwt`` (the ``application/`` prefix may be present).
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+#: Header parameters that would let a token name its own key (RFC 8725 §3.10): refused.
+KEY_REFERENCE_HEADERS = ("jku", "x5u", "jwk", "x5c")
+
+
+class _Rejected(Exception):
+    """Internal: the token is invalid, with a client-facing reason."""
+
+
+_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _b64decode(segment: str) -> bytes:
+    """Strict unpadded base64url (RFC 7515 §2): other characters are an error, not skipped."""
+    if not _B64URL_RE.fullmatch(segment):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    value = json.loads(_b64decode(segment))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Rejected(f'The "{name}" claim must be a number.')
+    return float(value)
+
+
+class BearerJWTBackend(AuthBackend):
+    """``Authorization: Bearer <JWT>`` validated locally (RFC 6750 §2.1, RFC 9068 §4).
+
+    ``issuer`` may be one issuer or several: the token's ``iss`` picks the issuer's key set, so
+    one backend serves them all (the chain stops at the first failure, so one backend per
+    issuer would refuse the second issuer's tokens). A bearer token that is not a JWT is
+    passed to the next backend (``None``), so ``IntrospectionBackend`` can follow this one.
+    """
+
+    www_auth_scheme = "Bearer"
+    name = "bearer_jwt"
+
+    def __init__(self, issuer: str | Sequence[str], audience: str | Iterable[str], *,
+                 leeway: float = 30.0,
+                 algorithms: Iterable[str] | None = None,
+                 required_claims: Iterable[str] = REQUIRED_CLAIMS,
+                 require_typ: bool = True,
+                 understood_crit: Iterable[str] = (),
+                 jwks_uri: str | None = None,
+                 jwks_min_ttl: float = 60.0, jwks_max_ttl: float = 86400.0,
+                 jwks_default_ttl: float = 300.0, kid_refetch_interval: float = 15.0,
+                 cache_size: int = 10_000,
+                 session: requests.Session | None = None, timeout: Timeout = DEFAULT_TIMEOUT,
+                 clock: Clock = time.time, retry_after: int = 30,
+                 realm: str = "api", name: str | None = None) -> None:
+        super().__init__(realm=realm, name=name)
+        issuers = [issuer] if isinstance(issuer, str) else list(issuer)
+        if not issuers:
+            raise ValueError("At least one issuer is required.")
+        if jwks_uri is not None and len(issuers) != 1:
+            raise ValueError("jwks_uri can only be given with a single issuer.")
+        audiences = [audience] if isinstance(audience, str) else list(audience)
+        if not audiences:
+            raise ValueError("An audience is required (RFC 9068 §4).")
+        self.audiences = frozenset(audiences)
+        self.leeway = leeway
+        self.algorithms = frozenset(algorithms) if algorithms is not None else None
+        self.required_claims = tuple(required_claims)
+        self.require_typ = require_typ
+        self.understood_crit = frozenset(understood_crit)
+        self.retry_after = retry_after
+        self._clock = clock
+        self._verified = MemoryCache(cache_size, clock=clock)
+        session = session or new_session()
+        self._key_sets: dict[str, JWKSCache] = {}
+        for iss in issuers:
+            if jwks_uri is not None:
+                def uri(fixed: str = jwks_uri) -> str:
+                    return fixed
+            else:
+                metadata = ServerMetadata(iss, session=session, timeout=timeout, clock=clock)
+                def uri(m: ServerMetadata = metadata) -> str:
+                    return m.endpoint("jwks_uri")
+            self._key_sets[iss] = JWKSCache(
+                uri, session=session, timeout=timeout, clock=clock, min_ttl=jwks_min_ttl,
+                max_ttl=jwks_max_ttl, default_ttl=jwks_default_ttl,
+                refetch_interval=kid_refetch_interval)
+
+    def get_credentials(self, request: Request) -> GetCredentialsResult:
+        token = self.parse_authorization(request, "Bearer")
+        if token is None or isinstance(token, AuthResult):
+            return token
+        if token.count(".") != 2:
+            return None  # not a JWS compact serialisation: an opaque token for another backend
+        return {"token": token}
+
+    def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
+        token: str = credentials["token"]
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        principal = self._verified.get(digest)
+        if principal is not None:
+            return AuthResult(principal=principal)
+        try:
+            principal, expires_at = self.verify(token)
+        except _Rejected as exc:
+            logger.info("Rejected a bearer JWT (sha256 %s...): %s", digest[:12], exc)
+            return self.fail(request, InvalidToken(str(exc)))
+        except KeysUnavailable as exc:
+            logger.warning("Cannot verify a bearer JWT: %s", exc)
+            return self.fail(request, TemporarilyUnavailable(
+                "The token issuer's keys are unavailable; retry later.",
+                seconds=self.retry_after))
+        self._verified.set_until(digest, principal, expires_at)
+        return AuthResult(principal=principal)
+
+    def verify(self, token: str) -> tuple[Principal, float]:
+        """Verify ``token`` fully; return its principal and the time the cache may keep it.
+
+        Raises ``_Rejected`` with the reason, or ``KeysUnavailable`` during an issuer outage.
+        """
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        try:
+            header = _json_object(header_b64)
+            claims = _json_object(payload_b64)
+            signature = _b64decode(signature_b64)
+        except (ValueError, UnicodeDecodeError):
+            raise _Rejected("The token is not a well-formed JWT.") from None
+        self._check_header(header)
+        iss = claims.get("iss")
+        key_set = self._key_sets.get(iss) if isinstance(iss, str) else None
+        if key_set is None:
+            raise _Rejected("The token was not issued by a trusted issuer.")
+        alg: str = header["alg"]
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise _Rejected('The token\'s "kid" must be a string.')
+        key = key_set.get(kid)
+        if key is None:
+            raise _Rejected("The token was signed with a key the issuer does not publish.")
+        algorithm = key.algorithms.get(alg)
+        if algorithm is None:
+            raise _Rejected(f"The token's algorithm {alg} does not match its key.")
+        signing_input = token[:len(header_b64) + 1 + len(payload_b64)].encode()
+        if not algorithm.verify(signing_input, key.key, signature):
+            raise _Rejected("The token signature is invalid.")
+        expires_at = self._check_claims(claims)
+        return self._principal(claims, expires_at), expires_at + self.leeway
+
+    def _check_header(self, header: Mapping[str, Any]) -> None:
+        """JOSE header rules (RFC 7515 §4.1.11, RFC 8725 §3.1/§3.10, RFC 9068 §4)."""
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg.lower() == "none" or alg.upper().startswith("HS"):
+            raise _Rejected("The token's algorithm is not allowed.")
+        if self.algorithms is not None and alg not in self.algorithms:
+            raise _Rejected("The token's algorithm is not allowed.")
+        if any(name in header for name in KEY_REFERENCE_HEADERS):
+            raise _Rejected("Tokens may not name their own key (jku, x5u, jwk, x5c).")
+        crit = header.get("crit")
+        if crit is not None and (not isinstance(crit, list) or not crit or
+                                 not set(crit) <= self.understood_crit):
+            raise _Rejected("The token has critical header parameters we do not understand.")
+        if self.require_typ:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+                raise _Rejected('The token is not an access token (typ must be "at+jwt").')
+
+    def _check_claims(self, claims: Mapping[str, Any]) -> float:
+        """Registered-claim checks (RFC 7519 §4.1, RFC 9068 §4); returns ``exp``."""
+        missing = [name for name in self.required_claims if name not in claims]
+        if missing:
+            raise _Rejected(f"The token lacks required claims: {', '.join(missing)}.")
+        now = self._clock()
+        exp = _number(claims, "exp")
+        if exp is None:
+            raise _Rejected('The token has no "exp" claim.')
+        if exp <= now - self.leeway:
+            raise _Rejected("The token has expired.")
+        nbf = _number(claims, "nbf")
+        if nbf is not None and nbf > now + self.leeway:
+            raise _Rejected("The token is not valid yet.")
+        iat = _number(claims, "iat")
+        if iat is not None and iat > now + self.leeway:
+            raise _Rejected("The token was issued in the future.")
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if not self.audiences.intersection(a for a in audiences if isinstance(a, str)):
+            raise _Rejected("The token is not intended for this resource server.")
+        for name in ("sub", "client_id", "jti"):
+            if name in claims and not isinstance(claims[name], str):
+                raise _Rejected(f'The "{name}" claim must be a string.')
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise _Rejected('The "scope" claim must be a space-separated string.')
+        policy = claims.get("policy")
+        if policy is not None and not isinstance(policy, dict):
+            raise _Rejected('The "policy" claim must be an object.')
+        return exp
+
+    def _principal(self, claims: dict[str, Any], exp: float) -> Principal:
+        aud = claims["aud"]
+        return Principal(
+            subject=claims.get("sub", ""),
+            backend=self.name,
+            client_id=claims.get("client_id"),
+            scopes=frozenset(claims.get("scope", "").split()),
+            audience=(aud,) if isinstance(aud, str) else tuple(aud),
+            claims=MappingProxyType(claims),
+            policy=claims.get("policy"),
+            expires_at=datetime.fromtimestamp(exp, UTC),
+            expiry=Expiry.TOKEN_EXP,
+            token_id=claims.get("jti"),
+        )

@@ -1,0 +1,123 @@
+"""The authentication chain and the per-endpoint checks (framework-neutral).
+
+Backends are tried in order (DRF semantics): ``None`` passes to the next backend, a success
+ends the chain, a failure ends it too: an invalid Bearer token never falls through to another
+scheme. When nobody claims the request it is anonymous, and an endpoint that requires
+authentication answers 401 with the first backend's challenge (RFC 6750 §3, RFC 7235 §3.1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from resource_guard.backends.base import AuthBackend
+from resource_guard.errors import (AuthenticationRequired, AuthError, InsufficientScope,
+                                   InvalidRequest, InvalidToken, TemporarilyUnavailable)
+from resource_guard.policy import policy_allows, scope_for
+from resource_guard.request import Request
+from resource_guard.results import AuthResult, Principal
+
+logger = logging.getLogger(__name__)
+
+_ANONYMOUS = AuthResult()
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What one endpoint demands, computed once when the endpoint is declared."""
+
+    scopes: frozenset[str] = frozenset()
+    resource: str | None = None
+    optional: bool = False
+
+    def needed_scopes(self, method: str) -> frozenset[str]:
+        """The scopes a request with ``method`` needs here."""
+        if self.resource is None:
+            return self.scopes
+        return self.scopes | {scope_for(self.resource, method)}
+
+
+class Guard:
+    """Runs the backend chain and checks a principal against an endpoint's requirement."""
+
+    def __init__(self, backends: Sequence[AuthBackend]) -> None:
+        if not backends:
+            raise ValueError("A Guard needs at least one backend.")
+        self.backends: tuple[AuthBackend, ...] = tuple(backends)
+        self._by_name = {b.name: b for b in reversed(self.backends)}
+        self._schemes = {b.www_auth_scheme.lower(): b for b in reversed(self.backends)}
+
+    @staticmethod
+    def requirement(scopes: Iterable[str] | None = None, resource: str | None = None,
+                    optional: bool = False) -> Requirement:
+        """Declare an endpoint's needs: explicit ``scopes``, a method-derived ``resource``
+        scope (``reports:read`` for GET...), and whether anonymous requests may pass."""
+        if isinstance(scopes, str):
+            raise TypeError("scopes must be a list of scope names, not a string.")
+        return Requirement(frozenset(scopes or ()), resource, optional)
+
+    def authenticate(self, request: Request) -> AuthResult:
+        """Run the chain: a success, a failure, or anonymous (neither set)."""
+        first = self.backends[0]
+        if request.has_query_token():
+            return first.fail(request, InvalidRequest(
+                "Access tokens are not accepted in the query string; send them in the "
+                "Authorization header."))
+        for backend in self.backends:
+            try:
+                result = backend.authenticate(request)
+            except Exception as exc:  # a broken store must not become a 500 or an accept
+                logger.error("%s backend failed with %s; answering 503", backend.name,
+                             type(exc).__name__)
+                return backend.fail(request, TemporarilyUnavailable(
+                    "The credentials could not be checked right now; retry later."))
+            if result is not None:
+                return result
+        return self._unclaimed(request)
+
+    def _unclaimed(self, request: Request) -> AuthResult:
+        """No backend took the request. If it used a scheme one of them speaks (a Bearer token
+        no bearer backend recognised), that is an invalid token, not an anonymous request."""
+        header = request.authorization
+        if header:
+            scheme = header.split(" ", 1)[0].lower()
+            backend = self._schemes.get(scheme)
+            if backend is not None:
+                return backend.fail(request, InvalidToken("The access token is not recognised."))
+        return _ANONYMOUS
+
+    def check(self, request: Request, requirement: Requirement,
+              item_id: str | None = None) -> AuthResult:
+        """Authenticate ``request`` and decide whether it may reach the endpoint.
+
+        ``item_id`` is the id of the item addressed (a URL parameter), consulted by policies.
+        """
+        result = self.authenticate(request)
+        principal = result.principal
+        if principal is None:
+            if result.error is not None or requirement.optional:
+                return result
+            return self.backends[0].fail(request, AuthenticationRequired())
+        error = self.authorize(principal, request.method, requirement, item_id)
+        if error is None:
+            return result
+        backend = self._by_name.get(principal.backend, self.backends[0])
+        return backend.fail(request, error)
+
+    @staticmethod
+    def authorize(principal: Principal, method: str, requirement: Requirement,
+                  item_id: str | None = None) -> AuthError | None:
+        """Check scopes, then the policy; return the error to answer with, or None."""
+        needed = requirement.needed_scopes(method)
+        if needed and not principal.has_scopes(needed):
+            return InsufficientScope(
+                "The access token does not grant the scope this request needs.",
+                needed_scope=" ".join(sorted(needed)))
+        if principal.policy is not None and not policy_allows(
+                principal.policy, method, requirement.resource, item_id):
+            target = requirement.resource or "this endpoint"
+            return InsufficientScope(
+                f"This token's policy does not allow {method.upper()} on {target}.")
+        return None

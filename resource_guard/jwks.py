@@ -1,0 +1,217 @@
+"""JSON Web Key Set fetching and caching (RFC 7517), for local JWT verification.
+
+Keys are turned into verification objects once per fetch, each with the algorithms its type
+allows (RFC 7518 §3, RFC 8037 §3.1), so a token can never pick its own algorithm: an HMAC or
+``none`` token finds no key that accepts it. Unlike PyJWT's ``PyJWKClient``, a failed fetch
+keeps the last good keys, and unknown ``kid`` values trigger at most one refetch per interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+from jwt.exceptions import InvalidKeyError
+
+from resource_guard.cache import Clock
+from resource_guard.httpclient import FetchError, Timeout, get_json
+
+logger = logging.getLogger(__name__)
+
+_RSA_ALGS: dict[str, Algorithm] = {
+    "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
+    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
+    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
+    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
+    "PS384": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384),
+    "PS512": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512),
+}
+_EC_ALGS: dict[str, tuple[str, Algorithm]] = {  # crv -> (the one alg it may sign with)
+    "P-256": ("ES256", ECAlgorithm(ECAlgorithm.SHA256)),
+    "P-384": ("ES384", ECAlgorithm(ECAlgorithm.SHA384)),
+    "P-521": ("ES512", ECAlgorithm(ECAlgorithm.SHA512)),
+}
+_OKP_ALGS: dict[str, tuple[str, Algorithm]] = {"Ed25519": ("EdDSA", OKPAlgorithm())}
+
+_MAX_AGE_RE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+class KeysUnavailable(Exception):
+    """No usable key set could be obtained from the issuer (an outage, not a bad token)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A public key and the algorithms a token signed with it may use."""
+
+    kid: str | None
+    key: Any
+    algorithms: Mapping[str, Algorithm]
+
+
+def _algorithms_for(jwk: Mapping[str, Any]) -> dict[str, Algorithm]:
+    """The algorithms a JWK may verify: derived from its type and curve, narrowed by ``alg``."""
+    kty, crv, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
+    if kty == "RSA":
+        if alg is None:
+            return {"RS256": _RSA_ALGS["RS256"]}
+        return {alg: _RSA_ALGS[alg]} if alg in _RSA_ALGS else {}
+    table = _EC_ALGS if kty == "EC" else _OKP_ALGS if kty == "OKP" else {}
+    if not isinstance(crv, str) or crv not in table:
+        return {}
+    name, algorithm = table[crv]
+    if alg is not None and alg != name:
+        return {}
+    return {name: algorithm}
+
+
+def _build_key(jwk: Mapping[str, Any]) -> VerificationKey | None:
+    """A verification key for one JWK, or None when it cannot verify our tokens."""
+    if jwk.get("use", "sig") != "sig" or "d" in jwk:  # encryption keys; leaked private keys
+        return None
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return None
+    algorithms = _algorithms_for(jwk)
+    if not algorithms:
+        return None
+    kid = jwk.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return None
+    loader = next(iter(algorithms.values()))
+    try:
+        key = loader.from_jwk(dict(jwk))
+    except (InvalidKeyError, ValueError, TypeError, KeyError):
+        return None
+    return VerificationKey(kid, key, algorithms)
+
+
+def parse_jwks(document: Mapping[str, Any]) -> dict[str | None, VerificationKey]:
+    """Usable keys of a JWKS document by ``kid``; unusable ones are skipped and logged."""
+    keys: dict[str | None, VerificationKey] = {}
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise FetchError('JWKS has no "keys" list')
+    for entry in entries:
+        built = _build_key(entry) if isinstance(entry, dict) else None
+        if built is None:
+            logger.info("Skipping a JWK that cannot verify signatures (kty=%s, kid=%s)",
+                        entry.get("kty") if isinstance(entry, dict) else None,
+                        entry.get("kid") if isinstance(entry, dict) else None)
+            continue
+        keys[built.kid] = built
+    return keys
+
+
+def cache_lifetime(cache_control: str | None, *, default: float, minimum: float,
+                   maximum: float) -> float:
+    """Seconds to keep a key set: Cache-Control ``max-age`` (RFC 9111 §5.2.2.1) clamped to
+    [minimum, maximum]; ``no-store``/``no-cache`` mean the minimum."""
+    ttl = default
+    if cache_control:
+        lowered = cache_control.lower()
+        match = _MAX_AGE_RE.search(lowered)
+        if "no-store" in lowered or "no-cache" in lowered:
+            ttl = minimum
+        elif match:
+            ttl = float(match.group(1))
+    return min(max(ttl, minimum), maximum)
+
+
+class JWKSCache:
+    """One issuer's key set, cached and refreshed safely.
+
+    - refreshed when its Cache-Control lifetime (clamped to ``min_ttl``..``max_ttl``) ends;
+    - an unknown ``kid`` refetches at most once per ``refetch_interval`` seconds, so a flood
+      of random ``kid`` values costs at most one fetch per interval;
+    - a failed fetch keeps the last good keys and is retried after ``refetch_interval``.
+    """
+
+    def __init__(self, jwks_uri: Callable[[], str], *, session: requests.Session,
+                 timeout: Timeout, clock: Clock = time.time, min_ttl: float = 60.0,
+                 max_ttl: float = 86400.0, default_ttl: float = 300.0,
+                 refetch_interval: float = 15.0) -> None:
+        if not 0 < min_ttl <= max_ttl:
+            raise ValueError("Need 0 < min_ttl <= max_ttl.")
+        self._jwks_uri = jwks_uri
+        self._session = session
+        self._timeout = timeout
+        self._clock = clock
+        self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
+        self._refetch_interval = refetch_interval
+        self._keys: dict[str | None, VerificationKey] | None = None
+        self._expires_at = 0.0
+        self._last_attempt = float("-inf")
+        self._last_failed = False
+        self._lock = threading.Lock()
+
+    def get(self, kid: str | None) -> VerificationKey | None:
+        """The key for ``kid`` (a token without ``kid`` matches a set of exactly one key).
+
+        Returns None for a key the issuer does not publish; raises KeysUnavailable when the
+        answer is unknown because the issuer could not be reached.
+        """
+        now = self._clock()
+        keys = self._keys
+        if keys is None or now >= self._expires_at:
+            keys = self._refresh(now, keys)
+        key = self._lookup(keys, kid)
+        if key is None and now - self._last_attempt >= self._refetch_interval:
+            keys = self._refresh(now, keys, for_kid=True)
+            key = self._lookup(keys, kid)
+            if key is None and self._last_failed:
+                raise KeysUnavailable("the issuer's key set could not be refreshed")
+        return key
+
+    @staticmethod
+    def _lookup(keys: dict[str | None, VerificationKey], kid: str | None
+                ) -> VerificationKey | None:
+        if kid is None and len(keys) == 1:
+            return next(iter(keys.values()))
+        return keys.get(kid)
+
+    def _refresh(self, now: float, seen: dict[str | None, VerificationKey] | None, *,
+                 for_kid: bool = False) -> dict[str | None, VerificationKey]:
+        """Fetch the key set if it is due and no other thread just did. While keys exist, a
+        thread that finds an expiry refresh under way keeps using them instead of queueing."""
+        if not self._lock.acquire(blocking=for_kid or seen is None):
+            return seen  # type: ignore[return-value]  # only None when blocking
+        try:
+            keys = self._keys
+            if keys is not None and keys is not seen:
+                return keys  # another thread refreshed while we waited
+            if for_kid or keys is None:
+                due = now - self._last_attempt >= self._refetch_interval
+            else:
+                due = now >= self._expires_at
+            if not due:
+                if keys is None:
+                    raise KeysUnavailable("the issuer's key set could not be fetched")
+                return keys
+            self._last_attempt = now
+            try:
+                document, response = get_json(self._session, self._jwks_uri(), self._timeout)
+                keys = parse_jwks(document)
+            except FetchError as exc:
+                self._last_failed = True
+                logger.warning("JWKS fetch failed (%s); %s", exc,
+                               "keeping the last good keys" if self._keys else "no keys yet")
+                if self._keys is None:
+                    raise KeysUnavailable(str(exc)) from None
+                self._expires_at = now + self._refetch_interval
+                return self._keys
+            self._last_failed = False
+            self._keys = keys
+            self._expires_at = now + cache_lifetime(
+                response.headers.get("Cache-Control"), default=self._default_ttl,
+                minimum=self._min_ttl, maximum=self._max_ttl)
+            return keys
+        finally:
+            self._lock.release()

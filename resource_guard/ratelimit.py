@@ -1,0 +1,40 @@
+"""Failed-login rate limiting per (user, client address), as Djblets' ``auth.ratelimit``.
+
+Counts live in a :class:`~resource_guard.cache.Cache`: in-process by default, or Redis so that
+all workers share one budget (otherwise the limit is per worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from resource_guard.cache import Cache, Clock, MemoryCache
+
+
+class RateLimiter:
+    """Allow ``limit`` failures per ``period`` seconds per key; then refuse until it ends."""
+
+    def __init__(self, limit: int = 5, period: float = 60.0, *, cache: Cache | None = None,
+                 clock: Clock = time.time) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError("limit must be >= 1 and period > 0.")
+        self.limit = limit
+        self.period = period
+        self._cache: Cache = cache if cache is not None else MemoryCache(100_000, clock=clock)
+
+    @staticmethod
+    def _key(username: str, address: str | None) -> str:
+        raw = f"{username}\x00{address or ''}".encode()
+        return "ratelimit:" + hashlib.sha256(raw).hexdigest()
+
+    def blocked_for(self, username: str, address: str | None) -> int | None:
+        """Seconds until this user/address may try again, or None if it may try now."""
+        count, remaining = self._cache.count(self._key(username, address))
+        if count >= self.limit:
+            return max(1, math.ceil(remaining))
+        return None
+
+    def record_failure(self, username: str, address: str | None) -> None:
+        self._cache.incr(self._key(username, address), self.period)

@@ -1,0 +1,190 @@
+"""Test helpers for resource_guard: a fake clock, signing keys, and a real HTTP issuer.
+
+The issuer is a ``ThreadingHTTPServer`` on 127.0.0.1 serving RFC 8414 metadata, a JWKS and an
+RFC 7662 introspection endpoint; tests control its answers and read its hit counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from resource_guard import Headers, Request
+
+AUDIENCE = "https://api.example"
+
+
+class FakeClock:
+    """A settable clock: tests advance time instead of sleeping."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class SigningKey:
+    """A private key with its public JWK, able to sign access tokens."""
+
+    kid: str
+    private: Any
+    alg: str
+    jwk: dict[str, Any]
+
+    @classmethod
+    def generate(cls, kind: str = "EC", kid: str | None = None, *,
+                 jwk_alg: str | None = None) -> SigningKey:
+        kid = kid or uuid.uuid4().hex[:8]
+        if kind == "EC":
+            private = ec.generate_private_key(ec.SECP256R1())
+            jwk, alg = json.loads(ECAlgorithm.to_jwk(private.public_key())), "ES256"
+        elif kind == "RSA":
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            jwk, alg = json.loads(RSAAlgorithm.to_jwk(private.public_key())), "RS256"
+        elif kind == "OKP":
+            private = ed25519.Ed25519PrivateKey.generate()
+            jwk, alg = json.loads(OKPAlgorithm.to_jwk(private.public_key())), "EdDSA"
+        else:
+            raise ValueError(kind)
+        jwk["kid"] = kid
+        jwk["use"] = "sig"
+        if jwk_alg is not None:
+            jwk["alg"] = jwk_alg
+            alg = jwk_alg
+        return cls(kid, private, alg, jwk)
+
+
+@dataclass
+class FakeIssuer:
+    """What the in-test authorization server answers; tests mutate it between requests."""
+
+    url: str = ""
+    keys: list[SigningKey] = field(default_factory=list)
+    extra_jwks: list[dict[str, Any]] = field(default_factory=list)
+    jwks_cache_control: str | None = "max-age=300"
+    jwks_status: int = 200
+    metadata_status: int = 200
+    metadata_issuer: str | None = None   # None: the real URL
+    introspection_status: int = 200
+    introspection: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> answer
+    introspection_delay: float = 0.0
+    client_id: str = "rs-client"
+    client_secret: str = "rs secret/with:odd chars"
+    hits: Counter[str] = field(default_factory=Counter)
+    seen_auth: list[str] = field(default_factory=list)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.jwk for k in self.keys] + self.extra_jwks}
+
+    def sign(self, claims: dict[str, Any] | None = None, *, key: SigningKey | None = None,
+             headers: dict[str, Any] | None = None, alg: str | None = None,
+             drop: tuple[str, ...] = (), now: float | None = None) -> str:
+        """A valid RFC 9068 access token unless the arguments say otherwise."""
+        key = key or self.keys[0]
+        now = time.time() if now is None else now
+        body = {"iss": self.url, "sub": "user-1", "aud": AUDIENCE, "client_id": "client-1",
+                "iat": int(now), "exp": int(now) + 300, "jti": uuid.uuid4().hex,
+                "scope": "reports:read profile"}
+        body.update(claims or {})
+        for name in drop:
+            body.pop(name, None)
+        hdrs = {"typ": "at+jwt", "kid": key.kid}
+        hdrs.update(headers or {})
+        return jwt.encode(body, key.private, algorithm=alg or key.alg, headers=hdrs)
+
+
+def _basic(client_id: str, client_secret: str) -> str:
+    from urllib.parse import quote
+
+    raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def _handler(state: FakeIssuer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            state.hits[self.path] += 1
+            if self.path == "/.well-known/oauth-authorization-server":
+                self._send(state.metadata_status, {
+                    "issuer": state.metadata_issuer or state.url,
+                    "jwks_uri": state.url + "/jwks",
+                    "introspection_endpoint": state.url + "/introspect"})
+            elif self.path == "/jwks":
+                headers = ({"Cache-Control": state.jwks_cache_control}
+                           if state.jwks_cache_control else {})
+                body = state.jwks() if state.jwks_status == 200 else {"error": "down"}
+                self._send(state.jwks_status, body, headers)
+            else:
+                self._send(404, {"error": "not_found"})
+
+        def do_POST(self) -> None:
+            state.hits[self.path] += 1
+            length = int(self.headers.get("Content-Length", "0"))
+            form = parse_qs(self.rfile.read(length).decode())
+            if self.path != "/introspect":
+                self._send(404, {"error": "not_found"})
+                return
+            if state.introspection_delay:
+                time.sleep(state.introspection_delay)  # simulates a hung server for timeouts
+            auth = self.headers.get("Authorization", "")
+            state.seen_auth.append(auth)
+            if auth != _basic(state.client_id, state.client_secret):
+                self._send(401, {"error": "invalid_client"})
+                return
+            if state.introspection_status != 200:
+                self._send(state.introspection_status, {"error": "server_error"})
+                return
+            token = form.get("token", [""])[0]
+            self._send(200, state.introspection.get(token, {"active": False}))
+
+    return Handler
+
+
+
+
+def make_request(authorization: str | None = None, *, method: str = "GET",
+                 query_string: str = "", remote_addr: str = "192.0.2.1") -> Request:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return Request(method=method, headers=Headers(headers), path="/reports",
+                   query_string=query_string, remote_addr=remote_addr)
+
+
+def start_issuer() -> tuple[FakeIssuer, ThreadingHTTPServer]:
+    state = FakeIssuer()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    state.keys.append(SigningKey.generate("EC"))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return state, server
