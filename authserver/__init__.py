@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.util import find_spec
@@ -12,11 +11,14 @@ from typing import Any, Mapping
 from flask import Flask
 from sqlalchemy import event
 
+from . import logs
 from .config import Settings, load_settings
 from .extensions import db, migrate
+from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
 from .oauth.introspection import IntrospectionEndpoint
 from .oauth.keys import KeyRing
+from .oauth.refresh import RefreshTokenGrant
 from .oauth.revocation import RevocationEndpoint
 from .oauth.server import AuthorizationServer
 from .oauth.tokens import TokenService
@@ -55,18 +57,21 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
-    app = Flask(__name__, instance_path=settings.instance_path)
+    app = Flask(
+        __name__, instance_path=settings.instance_path, template_folder="web/templates", static_folder="web/static"
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True} if settings.database_url.startswith("postgresql") else {},
+        SESSION_COOKIE_NAME="authserver_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_ttl),
         MAX_CONTENT_LENGTH=settings.max_form_bytes * 4,
     )
-    logging.getLogger("authserver").setLevel(settings.log_level)
+    logs.install(settings.log_level)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -81,14 +86,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server = AuthorizationServer(tokens)
     server.init_app(app)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
     app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server)
 
-    from .web import errors, oauth_routes
+    from .web import authorize, errors, login, oauth_routes, pages
 
     errors.register_error_handlers(app)
+    pages.init_app(app)
     app.register_blueprint(oauth_routes.bp)
+    app.register_blueprint(authorize.bp)
+    app.register_blueprint(login.bp)
 
     from .cli import register_commands
 

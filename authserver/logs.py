@@ -1,0 +1,66 @@
+"""Safe logging by default: every record is scrubbed of credentials before it is written.
+
+Libraries log more than they should at DEBUG (Authlib logs whole token responses), so
+rather than trusting each call site, one filter on every handler masks anything shaped
+like a credential — our prefixed tokens, JWTs, ``Basic``/``Bearer`` values and
+``key=value`` pairs whose key is sensitive (the Djblets ``SENSITIVE_CREDENTIALS_RE`` idea).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from .secrets import TokenKind
+
+MASK = "********"
+_PREFIXES = "|".join(k.value for k in TokenKind)
+_RULES = [
+    (re.compile(rf"\b(?:{_PREFIXES})_[0-9A-Za-z]{{8,}}"), MASK),
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), MASK),
+    (re.compile(r"(?i)\b(basic|bearer|token)\s+[\w\-.~+/=:]{8,}"), rf"\1 {MASK}"),
+    (
+        re.compile(r"(?i)((?:api|token|key|secret|password|signature|code|verifier)(?!_type|_hint)\w*['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,}]+"),
+        rf"\1{MASK}",
+    ),
+]
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class ScrubbingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = ScrubbingFilter()
+
+
+def install(level: str) -> None:
+    """Give our and Authlib's loggers a stderr handler at ``level`` (gunicorn passes stderr
+    to its error log) and put the filter on every handler that exists now."""
+    for name in ("authserver", "authlib"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "_authserver", False) for h in logger.handlers):
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+            handler._authserver = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+            logger.propagate = False
+    for name in (None, "gunicorn.error", "gunicorn.access", "authserver", "authlib", "werkzeug"):
+        for handler in logging.getLogger(name).handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
