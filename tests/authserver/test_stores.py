@@ -1,0 +1,66 @@
+"""authserver.stores: the database-backed store and verifier resource_guard plugs in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from authserver.extensions import db
+from authserver.models import APIToken, User
+from authserver.models.types import utcnow
+from authserver.registration import create_api_token
+from authserver.stores import APITokenStore, UserPasswordVerifier
+
+
+@pytest.fixture
+def stores(migrated_app: Flask, server_settings: dict) -> tuple[APITokenStore, UserPasswordVerifier]:
+    kw = {"secret_key": server_settings["secret_key"]}
+    return APITokenStore(server_settings["database_url"], **kw), UserPasswordVerifier(server_settings["database_url"], **kw)
+
+
+def _user(name: str) -> User:
+    return db.session.query(User).filter_by(username=name).one()
+
+
+def test_api_token_lookup_returns_the_record(app: Flask, make_user, stores) -> None:
+    name, _ = make_user()
+    policy = {"resources": {"*": {"allow": ["GET"], "block": ["*"]}}}
+    row, value = create_api_token(app.extensions["authserver"].hasher, _user(name), policy, 600, "ci")
+    record = stores[0].lookup(value)
+    assert record is not None
+    assert record.id == str(row.id) and record.subject == _user(name).subject
+    assert record.valid and record.policy == policy and record.claims["username"] == name
+    assert record.expires is not None and record.expires - utcnow() <= timedelta(seconds=600)
+
+
+def test_unknown_malformed_and_disabled_user_tokens_are_not_found(app: Flask, make_user, stores) -> None:
+    name, _ = make_user()
+    _, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    assert stores[0].lookup(value[:-1] + ("0" if value[-1] != "0" else "1")) is None
+    assert stores[0].lookup("asapi_" + "A" * 36) is None
+    assert stores[0].lookup("") is None
+    _user(name).is_active = False
+    db.session.commit()
+    assert stores[0].lookup(value) is None
+
+
+def test_touch_last_used_records_the_time(app: Flask, make_user, stores) -> None:
+    name, _ = make_user()
+    row, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    when = utcnow().replace(microsecond=0)
+    stores[0].touch_last_used(str(row.id), when)
+    db.session.expire_all()
+    assert db.session.get(APIToken, row.id).last_used == when
+
+
+def test_password_verifier(app: Flask, make_user, stores) -> None:
+    name, password = make_user()
+    verified = stores[1].verify(name, password)
+    assert verified is not None and verified.subject == _user(name).subject and verified.claims["username"] == name
+    assert stores[1].verify(name, password + "x") is None
+    assert stores[1].verify("nobody-" + name, password) is None
+    _user(name).is_active = False
+    db.session.commit()
+    assert stores[1].verify(name, password) is None
