@@ -47,6 +47,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
             "errorlog": "-",
             "keepalive": 5,
+            # one shared control socket per user would collide between servers on a box
+            "control_socket_disable": True,
         }
     ).run()
 
