@@ -57,7 +57,7 @@ def policy_allows(policy: Mapping[str, Any] | None, method: str, resource: str |
     """
     if policy is None:
         return True
-    if validate_policy(policy):
+    if policy_problems(policy):
         return False
     resources: Mapping[str, Any] = policy.get("resources") or {}
     method = method.upper()
@@ -76,11 +76,19 @@ def policy_allows(policy: Mapping[str, Any] | None, method: str, resource: str |
     return True
 
 
-def validate_policy(policy: object) -> list[str]:
-    """Return what is wrong with a policy document (empty when it is well formed).
+def validate_policy(policy: object) -> None:
+    """Raise ValueError saying what is wrong with a policy document, if anything.
 
-    Useful to refuse a bad policy when a token is created instead of at request time.
+    Call it when a token is created, so a bad policy is refused then rather than denying
+    every request later.
     """
+    problems = policy_problems(policy)
+    if problems:
+        raise ValueError(" ".join(problems))
+
+
+def policy_problems(policy: object) -> list[str]:
+    """What is wrong with a policy document (empty when it is well formed)."""
     if not isinstance(policy, Mapping):
         return ["The policy must be a JSON object."]
     resources = policy.get("resources", {})

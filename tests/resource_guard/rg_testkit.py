@@ -186,5 +186,6 @@ def start_issuer() -> tuple[FakeIssuer, ThreadingHTTPServer]:
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     state.keys.append(SigningKey.generate("EC"))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     return state, server
