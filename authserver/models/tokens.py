@@ -51,6 +51,13 @@ class Token(db.Model):
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
 
+    # Authlib's TokenMixin, used by its refresh_token grant.
+    def check_client(self, client: Client) -> bool:
+        return self.client_pk == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
 
 class AuthorizationCode(db.Model):
     __tablename__ = "authorization_codes"
@@ -74,6 +81,13 @@ class AuthorizationCode(db.Model):
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
+
+    # Authlib's AuthorizationCodeMixin, used by its authorization_code grant.
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
 
 
 class Consent(db.Model):

@@ -60,6 +60,8 @@ class TokenIssuingMixin:
             user=user,
             family_id=getattr(self.request, "family_id", None),
             refresh=include_refresh_token and "refresh_token" in client.grant_types,
+            family_expires_at=getattr(self.request, "family_expires_at", None),
+            refresh_scope=getattr(self.request, "refresh_scope", None),
         )
         self.request.issued = issued
         return issued.response

@@ -15,12 +15,20 @@ from .introspection import CLIENT_AUTH_METHODS, TokenParamsMixin
 
 def revoke_family(token: Token) -> None:
     """Revoke the token and, when it belongs to a grant, every token of that grant."""
-    now = utcnow()
     if token.family_id is None:
-        condition = Token.id == token.id
+        _revoke_where(Token.id == token.id)
     else:
-        condition = Token.family_id == token.family_id
-    db.session.execute(update(Token).where(condition, Token.revoked_at.is_(None)).values(revoked_at=now))
+        revoke_grant(token.family_id)
+
+
+def revoke_grant(family_id: str) -> None:
+    """Revoke every token descended from one authorization: the answer to a replayed code
+    (RFC 6749 §4.1.2) or a reused refresh token (RFC 9700 §4.14.2)."""
+    _revoke_where(Token.family_id == family_id)
+
+
+def _revoke_where(condition: Any) -> None:
+    db.session.execute(update(Token).where(condition, Token.revoked_at.is_(None)).values(revoked_at=utcnow()))
     db.session.commit()
 
 

@@ -51,7 +51,14 @@ class TokenService:
         family_id: str | None = None,
         refresh: bool = False,
         family_expires_at: datetime | None = None,
+        refresh_scope: str | None = None,
     ) -> Issued:
+        """Mint an access token and, if asked, a refresh token of the same family.
+
+        ``refresh_scope`` keeps a rotated refresh token at its original scope when the
+        access token was narrowed (RFC 6749 §6); ``family_expires_at`` carries the family's
+        absolute end across rotations.
+        """
         now = utcnow()
         ttl = self.settings.access_token_ttl
         access, row = self._access_token(client, user, scope, audience, now, ttl)
@@ -69,7 +76,7 @@ class TokenService:
                     family_id=family_id,
                     client_pk=client.id,
                     user_id=user.id if user else None,
-                    scope=scope,
+                    scope=scope if refresh_scope is None else refresh_scope,
                     audience=audience,
                     issued_at=now,
                     expires_at=expires,

@@ -1,0 +1,117 @@
+"""RFC 6749 §4.1 authorization code grant with RFC 7636 PKCE, as RFC 9700 asks for it.
+
+Authlib drives the flow; this module supplies storage and the rules Authlib leaves open:
+codes are stored hashed, live ``authorization_code_ttl`` seconds, are bound to the client,
+redirect URI and PKCE challenge, and are redeemed at most once even when several workers
+race (the claim is one conditional UPDATE in the same transaction that stores the tokens).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import AuthorizationCode, Client, User
+from ..models.types import utcnow
+from ..secrets import TokenKind, is_well_formed, new_secret
+from .grants import TokenIssuingMixin
+from .revocation import revoke_grant
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 §2.1.1): ``plain`` and a challenge without a method
+    (which RFC 7636 §4.3 defines as plain) are refused; public clients and clients with
+    ``require_pkce`` must send a challenge. A code issued without a challenge refuses a
+    verifier (Authlib's downgrade check, RFC 9700 §4.8.2)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        client: Client = grant.request.client
+        if not data.get("code_challenge") and (client.is_public or client.require_pkce):
+            raise InvalidRequestError("This client must use PKCE: send code_challenge and code_challenge_method=S256.")
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def generate_authorization_code(self) -> str:
+        """Prefixed and checksummed like every other secret (``asac_``), so a leaked code is
+        recognisable and a mangled one is refused without a read."""
+        return new_secret(TokenKind.CODE)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        now = utcnow()
+        db.session.add(
+            AuthorizationCode(
+                code_hash=self.server.tokens.hasher.hash(code),
+                client_pk=request.client.id,
+                user_id=request.user.id,
+                # Empty when the request omitted it; then the token request may too (§4.1.3).
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=request.scope or "",
+                audience=request.audience,
+                code_challenge=request.payload.data.get("code_challenge"),
+                code_challenge_method=request.payload.data.get("code_challenge_method"),
+                auth_time=now,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.server.tokens.settings.authorization_code_ttl),
+                family_id=str(uuid.uuid4()),
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        """The unexpired code issued to this client. A code already redeemed is a replay
+        (RFC 6749 §4.1.2): everything its first redemption issued is revoked."""
+        if not is_well_formed(code, TokenKind.CODE):
+            return None
+        row = db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == self.server.tokens.hasher.hash(code))
+        )
+        if row is None or row.client_pk != client.id:
+            return None
+        if row.used_at is not None:
+            revoke_grant(row.family_id)
+            return None
+        return row if row.expires_at > utcnow() else None
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Claim the code before minting: validation (client, redirect URI, PKCE) is done,
+        and of concurrent redemptions exactly one UPDATE matches ``used_at IS NULL``. The
+        claim commits together with the tokens, so a losing request that revokes the family
+        waits for the winner's row lock and then sees its tokens."""
+        code: AuthorizationCode = self.request.authorization_code
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            db.session.rollback()
+            revoke_grant(code.family_id)
+            raise InvalidGrantError("This authorization code was already used.")
+        self.request.audience = code.audience
+        self.request.family_id = code.family_id
+        return super().create_token_response()  # type: ignore[no-any-return]
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        user = authorization_code.user
+        return user if user.is_active else None
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Kept, marked used, until ``tokens purge``: a later replay must still be recognised."""

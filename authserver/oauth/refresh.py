@@ -1,0 +1,75 @@
+"""RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2).
+
+Every use of a refresh token replaces it with a new one of the same family; the family keeps
+its absolute end (``family_expires_at``). Presenting a refresh token that was already
+rotated means two parties hold it, so the whole family is revoked. Concurrent uses are
+decided by one conditional UPDATE, committed with the new tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, grants
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import REFRESH, Token, User
+from ..models.types import utcnow
+from .authorization_code import TOKEN_AUTH_METHODS
+from .grants import TokenIssuingMixin
+from .revocation import revoke_family
+
+REUSED = "This refresh token was already used, so its grant has been revoked; ask the user to authorize again."
+
+
+class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """A live refresh token; a rotated one revokes its family, whoever presents it."""
+        row = self.server.tokens.find(refresh_token, "refresh_token")
+        if row is None or row.kind != REFRESH:
+            return None
+        if row.rotated_at is not None:
+            revoke_family(row)
+            raise InvalidGrantError(REUSED)
+        now = utcnow()
+        if not row.is_active(now) or (row.family_expires_at is not None and row.family_expires_at <= now):
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        user = refresh_token.user
+        return user if user is not None and user.is_active else None
+
+    def issue_token(self, user: User, refresh_token: Token) -> dict[str, Any]:
+        """Scope omitted means the original one (§6); Authlib has already refused a wider one.
+        The new refresh token keeps the original scope even when the access token narrows."""
+        requested = (self.request.payload.scope or "").split()
+        scope = " ".join(dict.fromkeys(requested)) if requested else refresh_token.scope
+        self.request.refresh_scope = refresh_token.scope
+        return self.generate_token(user=user, scope=scope, include_refresh_token=True)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Claim the presented token before minting; of concurrent uses one UPDATE matches,
+        and every loser revokes the family after the winner's tokens are committed."""
+        token: Token = self.request.refresh_token
+        claimed = db.session.execute(
+            update(Token)
+            .where(Token.id == token.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+            .values(rotated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            db.session.rollback()
+            revoke_family(token)
+            raise InvalidGrantError(REUSED)
+        self.request.audience = token.audience
+        self.request.family_id = token.family_id
+        self.request.family_expires_at = token.family_expires_at
+        return super().create_token_response()  # type: ignore[no-any-return]
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Nothing left to do: the claim in ``create_token_response`` marked it rotated."""

@@ -1,0 +1,34 @@
+"""Remembered consent: a user's approval of one client for one exact set of scopes.
+
+Asking again for a different scope set is deliberate: approving ``reports:read`` says
+nothing about ``reports:destroy``. The set is stored sorted, so order does not matter.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Client, Consent, User
+
+
+def scope_key(scope: str) -> str:
+    return " ".join(sorted(set(scope.split())))
+
+
+def has_consent(user: User, client: Client, scope: str) -> bool:
+    query = select(Consent.id).where(
+        Consent.user_id == user.id, Consent.client_pk == client.id, Consent.scope == scope_key(scope)
+    )
+    return db.session.scalar(query) is not None
+
+
+def remember_consent(user: User, client: Client, scope: str) -> None:
+    if has_consent(user, client, scope):
+        return
+    db.session.add(Consent(user_id=user.id, client_pk=client.id, scope=scope_key(scope)))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same approval from another tab won the insert
+        db.session.rollback()

@@ -1,0 +1,93 @@
+"""Signing in and out: the login form (inputs ``username`` and ``password``) and logout.
+
+Login sends the person back to the authorization request that needed it (``next``), and
+only there: ``next`` must be a path on this server's ``/oauth/authorize``, so the form
+cannot be turned into an open redirect.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+from flask.typing import ResponseReturnValue
+
+from ..extensions import db
+from ..models import Client, User
+from ..passwords import verify_password
+from .csrf import csrf_ok
+from .pages import error_page
+from .session import current_user, log_in, log_out
+
+bp = Blueprint("login", __name__)
+
+AUTHORIZE_PATH = "/oauth/authorize"
+CSRF_FAILED = (
+    "This form expired or did not come from this site.",
+    "Go back, reload the page and try again.",
+)
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a relative URL of the authorization endpoint, else None."""
+    if not value or "\\" in value or any(ord(c) < 0x20 for c in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path != AUTHORIZE_PATH:
+        return None
+    return value
+
+
+def _client_name(next_url: str | None) -> str | None:
+    """The name of the client a pending authorization request is for, to greet the user."""
+    if next_url is None:
+        return None
+    client_id = parse_qs(urlsplit(next_url).query).get("client_id", [""])[0]
+    client = current_app.extensions["authserver"].server.query_client(client_id)
+    return client.name if client is not None else None
+
+
+def _login_form(next_url: str | None, error: str | None = None, username: str = "", status: int = 200) -> ResponseReturnValue:
+    page = render_template(
+        "login.html",
+        next_url=next_url,
+        client_name=_client_name(next_url),
+        error=error,
+        username=username,
+        signed_out=request.args.get("signed_out") == "1",
+    )
+    return page, status
+
+
+@bp.get("/login")
+def login_page() -> ResponseReturnValue:
+    next_url = safe_next(request.args.get("next"))
+    user = current_user()
+    if user is not None:
+        return redirect(next_url) if next_url else render_template("account.html", user=user)
+    return _login_form(next_url)
+
+
+@bp.post("/login")
+def login() -> ResponseReturnValue:
+    if not csrf_ok():
+        return error_page(*CSRF_FAILED)
+    next_url = safe_next(request.form.get("next"))
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    user = db.session.scalar(select(User).where(User.username == username)) if 0 < len(username) <= 150 else None
+    # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
+    valid = verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        return _login_form(next_url, "That username and password do not match an account.", username, 400)
+    log_in(user)
+    return redirect(next_url or url_for("login.login_page"), 303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    if not csrf_ok():
+        return error_page(*CSRF_FAILED)
+    log_out()
+    return redirect(url_for("login.login_page", signed_out=1), 303)

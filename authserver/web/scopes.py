@@ -1,0 +1,32 @@
+"""Scopes in words for the consent page.
+
+Scopes named ``<resource>:<action>`` follow the Djblets convention the resource guard uses
+(``read`` for GET, ``write`` for changes, ``destroy`` for DELETE); others are shown as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACTIONS = {
+    "read": "View your {resource}",
+    "write": "Create and change your {resource}",
+    "destroy": "Delete your {resource}",
+}
+
+
+@dataclass(frozen=True)
+class ScopeText:
+    scope: str
+    text: str
+
+
+def describe(scope: str) -> list[ScopeText]:
+    return [ScopeText(s, _words(s)) for s in scope.split()]
+
+
+def _words(scope: str) -> str:
+    resource, _, action = scope.rpartition(":")
+    if resource and action in ACTIONS:
+        return ACTIONS[action].format(resource=resource.replace("_", " ").replace("-", " "))
+    return f"Use “{scope}”"
