@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from resource_guard import Headers, Request
+from resource_guard.backends import APITokenRecord, VerifiedUser
+from resource_guard.tokens import generate_token
 
 AUDIENCE = "https://api.example"
 
@@ -180,12 +183,62 @@ def make_request(authorization: str | None = None, *, method: str = "GET",
                    query_string=query_string, remote_addr=remote_addr)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out and hung up is expected in the timeout tests
+
+
 def start_issuer() -> tuple[FakeIssuer, ThreadingHTTPServer]:
     state = FakeIssuer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server = _QuietServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     state.keys.append(SigningKey.generate("EC"))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
     return state, server
+
+
+@dataclass
+class MemoryStore:
+    """An in-memory APITokenStore, recording every call the backend makes."""
+
+    records: dict[str, APITokenRecord] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
+    touches: list[tuple[str, datetime]] = field(default_factory=list)
+    fail_touch: bool = False
+
+    def add(self, **fields: Any) -> str:
+        token = generate_token("rgat")
+        fields.setdefault("id", str(len(self.records) + 1))
+        fields.setdefault("subject", "alice")
+        self.records[token] = APITokenRecord(**fields)
+        return token
+
+    def lookup(self, token: str) -> APITokenRecord | None:
+        self.lookups.append(token)
+        return self.records.get(token)
+
+    def touch_last_used(self, token_id: str, when: datetime) -> None:
+        if self.fail_touch:
+            raise ConnectionError("database is read-only")
+        self.touches.append((token_id, when))
+
+
+@dataclass
+class Users:
+    """A PasswordVerifier over a dict, counting verifications."""
+
+    passwords: dict[str, str] = field(default_factory=lambda: {"alice": "wonderland",
+                                                               "bob": "builder"})
+    calls: int = 0
+
+    def verify(self, username: str, password: str) -> VerifiedUser | None:
+        self.calls += 1
+        if self.passwords.get(username) == password:
+            return VerifiedUser(subject=f"user:{username}", claims={"username": username})
+        return None
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
