@@ -1,0 +1,167 @@
+"""The whole authorization-code flow in real headless chromium against the real server:
+sign in, approve, land on the client's loopback redirect with a code, redeem it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from .authorize_flow import Callback, callback_listener, pkce_pair, query_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):  # type: ignore[no-untyped-def]
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def callback() -> Iterator[Callback]:
+    with callback_listener() as cb:
+        yield cb
+
+
+@pytest.fixture
+def app_client(make_client, callback: Callback):  # type: ignore[no-untyped-def]
+    return make_client(name="Acme Reports Desktop", scope="reports:read reports:write",
+                       grant_types=["authorization_code", "refresh_token"], redirect_uris=[callback.redirect_uri],
+                       public=True)
+
+
+def _authorize_url(server_url: str, client_id: str, redirect_uri: str, challenge: str, state: str) -> str:
+    return server_url + "/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": "reports:read",
+        "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
+    })
+
+
+def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_approve_and_redeem(live_server, page, callback: Callback, app_client, make_user) -> None:
+    username, password = make_user()
+    verifier, challenge = pkce_pair()
+    response = page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, challenge, "b1"))
+    assert response is not None and response.ok and "/login" in page.url
+    assert "Acme Reports Desktop" in page.content()
+    _sign_in(page, username, password)
+
+    page.get_by_role("button", name="Allow").wait_for()
+    assert "Acme Reports Desktop" in page.inner_text("h1")
+    assert "View your reports" in page.inner_text("main")
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    assert page.get_by_text("You can close this window").is_visible()
+
+    params = callback.received[-1]
+    assert params["state"] == "b1" and params["iss"] == live_server.url and params["code"].startswith("asac_")
+    token = requests.post(live_server.url + "/oauth/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": callback.redirect_uri,
+        "client_id": app_client.client_id, "code_verifier": verifier}, timeout=10)
+    assert token.status_code == 200, token.text
+    body = token.json()
+    assert body["scope"] == "reports:read" and body["refresh_token"].startswith("asrt_")
+    replay = requests.post(live_server.url + "/oauth/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": callback.redirect_uri,
+        "client_id": app_client.client_id, "code_verifier": verifier}, timeout=10)
+    assert replay.json()["error"] == "invalid_grant"
+
+
+def test_second_authorization_skips_consent(live_server, page, callback: Callback, app_client, make_user) -> None:
+    username, password = make_user()
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "c1"))
+    _sign_in(page, username, password)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "c2"))
+    page.wait_for_url(callback.redirect_uri + "?**")
+    assert callback.received[-1]["state"] == "c2" and "code" in callback.received[-1]
+
+
+def test_deny_returns_access_denied(live_server, page, callback: Callback, app_client, make_user) -> None:
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "d1"))
+    _sign_in(page, *make_user())
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    got = callback.received[-1]
+    assert (got["error"], got["state"], got["iss"]) == ("access_denied", "d1", live_server.url) and "code" not in got
+
+
+def test_wrong_password_stays_on_the_login_page(live_server, page, callback: Callback, app_client, make_user) -> None:
+    username, _ = make_user()
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "w1"))
+    _sign_in(page, username, "wrong password!")
+    alert = page.get_by_role("alert")
+    assert "do not match an account" in alert.inner_text()
+    assert "/login" in page.url and page.get_by_label("Username").input_value() == username
+    assert callback.received == []
+
+
+def test_login_without_the_csrf_token_is_refused(live_server, page, callback: Callback, app_client, make_user) -> None:
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "x1"))
+    page.locator('input[name="csrf_token"]').evaluate("input => input.remove()")
+    _sign_in(page, *make_user())
+    assert "did not come from this site" in page.inner_text("main")
+    assert callback.received == []
+
+
+def test_cross_site_consent_post_is_refused(live_server, page, callback: Callback, app_client, make_user) -> None:
+    """An attacker's page auto-submits the consent form for a signed-in user: the session
+    cookie goes along (SameSite ignores ports), the CSRF token cannot, so no code."""
+    username, password = make_user()
+    page.goto(live_server.url + "/login")
+    _sign_in(page, username, password)
+    assert "You are signed in" in page.inner_text("h1")
+    target = _authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "a1")
+    callback.pages["/attack"] = (
+        f'<!doctype html><form id="f" method="post" action="{target.replace("&", "&amp;")}">'
+        '<input name="decision" value="allow"></form><script>document.getElementById("f").submit()</script>'
+    )
+    page.goto(callback.url + "/attack")
+    page.wait_for_url(live_server.url + "/oauth/authorize?**")
+    assert "did not come from this site" in page.inner_text("main")
+    assert callback.received == []
+
+
+def test_pages_cannot_be_framed(live_server, page, callback: Callback) -> None:
+    response = page.goto(live_server.url + "/login")
+    assert response is not None
+    headers = response.headers
+    assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers["content-security-policy"]
+    callback.pages["/frame"] = f'<!doctype html><iframe id="f" src="{live_server.url}/login"></iframe>'
+    with page.expect_response(live_server.url + "/login"):
+        page.goto(callback.url + "/frame")
+    page.wait_for_load_state("load")  # the frame's load ends too, with chromium's block page
+    framed = [f for f in page.frames if f != page.main_frame]
+    assert len(framed) == 1 and not framed[0].url.startswith(live_server.url)
+    assert framed[0].locator('input[name="password"]').count() == 0
