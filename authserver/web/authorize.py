@@ -18,6 +18,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..models import Client, User
+from ..oauth.authorization_code import AuthorizationCodeGrant
+from ..oauth.server import AuthorizationServer
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
 from .login import CSRF_FAILED
@@ -28,8 +30,9 @@ from .session import current_user
 bp = Blueprint("authorize", __name__)
 
 
-def _server():  # type: ignore[no-untyped-def]
-    return current_app.extensions["authserver"].server
+def _server() -> AuthorizationServer:
+    server: AuthorizationServer = current_app.extensions["authserver"].server
+    return server
 
 
 def _to_client(response: Response) -> Response:
@@ -46,7 +49,7 @@ def _invalid_request_page(error: OAuth2Error) -> ResponseReturnValue:
     )
 
 
-def _prompts(grant) -> set[str]:  # type: ignore[no-untyped-def]
+def _prompts(grant: AuthorizationCodeGrant) -> set[str]:
     """OpenID Connect's ``prompt``: ``none`` (no page may be shown) and ``consent``."""
     prompts = set((grant.request.payload.data.get("prompt") or "").split())
     if "none" in prompts and len(prompts) > 1:
@@ -86,7 +89,9 @@ def authorize() -> ResponseReturnValue:
     return _decide(server, grant, user, request.form.get("decision"))
 
 
-def _decide(server, grant, user: User, decision: str | None) -> ResponseReturnValue:  # type: ignore[no-untyped-def]
+def _decide(
+    server: AuthorizationServer, grant: AuthorizationCodeGrant, user: User, decision: str | None
+) -> ResponseReturnValue:
     if decision == "allow":
         remember_consent(user, grant.client, grant.request.scope)
         return _to_client(server.create_authorization_response(grant_user=user, grant=grant))

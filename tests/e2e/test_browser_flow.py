@@ -95,6 +95,8 @@ def test_sign_in_approve_and_redeem(live_server, page, callback: Callback, app_c
         "grant_type": "authorization_code", "code": params["code"], "redirect_uri": callback.redirect_uri,
         "client_id": app_client.client_id, "code_verifier": verifier}, timeout=10)
     assert replay.json()["error"] == "invalid_grant"
+    log = live_server.log_text()
+    assert params["code"] not in log and password not in log and body["refresh_token"] not in log
 
 
 def test_second_authorization_skips_consent(live_server, page, callback: Callback, app_client, make_user) -> None:

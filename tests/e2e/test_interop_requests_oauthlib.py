@@ -3,8 +3,12 @@ authorization-code flow and the refresh against the real server."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 import requests
+from oauthlib.oauth2.rfc6749.errors import AccessDeniedError
 from requests_oauthlib import OAuth2Session
 
 from .authorize_flow import approve, query_of
@@ -73,8 +77,6 @@ def test_confidential_client_flow_and_refresh(live_server, make_client, make_use
 
 
 def test_denied_authorization_reaches_the_library_as_access_denied(live_server, make_client, make_user) -> None:
-    from oauthlib.oauth2.rfc6749.errors import AccessDeniedError
-
     meta = _metadata(live_server.url)
     client = make_client(scope="reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT], public=True)
     oauth = OAuth2Session(client.client_id, redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
@@ -82,3 +84,43 @@ def test_denied_authorization_reaches_the_library_as_access_denied(live_server, 
     redirected = approve(url, *make_user(), decision="deny")
     with pytest.raises(AccessDeniedError):
         oauth.fetch_token(meta["token_endpoint"], authorization_response=redirected, include_client_id=True)
+
+
+def test_clients_and_users_made_with_the_command_line(live_server) -> None:
+    """The README walkthrough: ``users create`` and ``clients create --public
+    --grant-type authorization_code --grant-type refresh_token --redirect-uri ...``."""
+    username = "cli-" + uuid.uuid4().hex[:8]
+    made = live_server.cli("users", "create", username, "--password-stdin", "--json", input="a long passphrase\n")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["subject"].startswith("user:")
+    created = live_server.cli(
+        "clients", "create", "--name", "Notes app", "--public", "--scope", "reports:read",
+        "--grant-type", "authorization_code", "--grant-type", "refresh_token", "--redirect-uri", REDIRECT,
+        "--no-pkce", "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    record = json.loads(created.stdout)
+    assert "client_secret" not in record and record["token_endpoint_auth_method"] == "none"
+    assert record["redirect_uris"] == [REDIRECT] and record["require_pkce"] is True  # public: always PKCE
+
+    meta = _metadata(live_server.url)
+    oauth = OAuth2Session(record["client_id"], redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
+    url, _ = oauth.authorization_url(meta["authorization_endpoint"])
+    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=approve(url, username, "a long passphrase"),
+                              include_client_id=True)
+    assert oauth.refresh_token(meta["token_endpoint"], client_id=record["client_id"])["access_token"] != token["access_token"]
+
+
+def test_confidential_client_registered_without_pkce(live_server, make_user) -> None:
+    created = live_server.cli(
+        "clients", "create", "--name", "Legacy portal", "--scope", "reports:read", "--grant-type", "authorization_code",
+        "--redirect-uri", "https://legacy.example/cb", "--no-pkce", "--json",
+    )
+    record = json.loads(created.stdout)
+    assert record["require_pkce"] is False and record["client_secret"].startswith("ascs_")
+    meta = _metadata(live_server.url)
+    oauth = OAuth2Session(record["client_id"], redirect_uri="https://legacy.example/cb", scope=["reports:read"])
+    url, _ = oauth.authorization_url(meta["authorization_endpoint"])
+    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=approve(url, *make_user()),
+                              client_secret=record["client_secret"])
+    assert token["scope"] == ["reports:read"] and "refresh_token" not in token
