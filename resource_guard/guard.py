@@ -13,8 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from resource_guard.backends.base import AuthBackend
-from resource_guard.errors import (AuthenticationRequired, AuthError, InsufficientScope,
-                                   InvalidRequest, InvalidToken, TemporarilyUnavailable)
+from resource_guard.errors import (
+    AuthenticationRequired,
+    AuthError,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    TemporarilyUnavailable,
+)
 from resource_guard.policy import policy_allows, scope_for
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Principal

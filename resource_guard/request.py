@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl
+
+
+class HeaderLookup(Protocol):
+    """Anything that finds a header by name, case-insensitively."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 
 class Headers(dict[str, str]):
@@ -27,26 +34,27 @@ class Headers(dict[str, str]):
         return super().get(key.lower(), default)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Request:
-    """What a backend may read from a request.
+    """What a backend may read from a request (treat it as read-only).
 
     ``headers`` must look names up case-insensitively (Werkzeug's and Django's do; wrap a plain
     dict in :class:`Headers`). ``remote_addr`` is the client address as the application sees
     it: behind a proxy, fix it up first (e.g. Werkzeug's ``ProxyFix``), or rate limiting keys
-    on the proxy.
+    on the proxy. ``authorization`` is read from ``headers`` unless the adapter passes it.
+    Not frozen: it is built on every request, and a frozen ``__init__`` costs several times more.
     """
 
     method: str
-    headers: Mapping[str, str]
+    headers: HeaderLookup
     path: str = "/"
     query_string: str = ""
     remote_addr: str | None = None
+    authorization: str | None = None
 
-    @property
-    def authorization(self) -> str | None:
-        """The raw ``Authorization`` header, or None."""
-        return self.headers.get("Authorization")
+    def __post_init__(self) -> None:
+        if self.authorization is None:
+            self.authorization = self.headers.get("Authorization")
 
     def has_query_token(self) -> bool:
         """Whether the query string carries ``access_token`` (RFC 6750 §2.3)."""

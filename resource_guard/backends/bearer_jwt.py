@@ -9,12 +9,12 @@ request costs one hash, one dict lookup and one clock read.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
-import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -44,19 +44,23 @@ class _Rejected(Exception):
     """Internal: the token is invalid, with a client-facing reason."""
 
 
-_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_DECODER = json.JSONDecoder()
 
 
 def _b64decode(segment: str) -> bytes:
-    """Strict unpadded base64url (RFC 7515 §2): other characters are an error, not skipped."""
-    if not _B64URL_RE.fullmatch(segment):
+    """Unpadded base64url (RFC 7515 §2), refusing what a lenient decoder would skip over: the
+    length check catches discarded characters, and ``+``/``/`` are not base64url."""
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if len(segment) != (4 * len(data) + 2) // 3 or "+" in segment or "/" in segment:
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return data
 
 
 def _json_object(segment: str) -> dict[str, Any]:
-    value = json.loads(_b64decode(segment))
-    if not isinstance(value, dict):
+    """A JOSE header or claims set: one JSON object and nothing after it."""
+    text = _b64decode(segment).decode()
+    value, end = _DECODER.raw_decode(text)
+    if end != len(text) or not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
 
@@ -113,16 +117,16 @@ class BearerJWTBackend(AuthBackend):
         self.retry_after = retry_after
         self._clock = clock
         self._verified = MemoryCache(cache_size, clock=clock)
+        self._headers: dict[str, tuple[str, str | None]] = {}
         session = session or new_session()
         self._key_sets: dict[str, JWKSCache] = {}
         for iss in issuers:
+            uri: Callable[[], str]
             if jwks_uri is not None:
-                def uri(fixed: str = jwks_uri) -> str:
-                    return fixed
+                uri = functools.partial(str, jwks_uri)
             else:
                 metadata = ServerMetadata(iss, session=session, timeout=timeout, clock=clock)
-                def uri(m: ServerMetadata = metadata) -> str:
-                    return m.endpoint("jwks_uri")
+                uri = functools.partial(metadata.endpoint, "jwks_uri")
             self._key_sets[iss] = JWKSCache(
                 uri, session=session, timeout=timeout, clock=clock, min_ttl=jwks_min_ttl,
                 max_ttl=jwks_max_ttl, default_ttl=jwks_default_ttl,
@@ -139,9 +143,9 @@ class BearerJWTBackend(AuthBackend):
     def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
         token: str = credentials["token"]
         digest = hashlib.sha256(token.encode()).hexdigest()
-        principal = self._verified.get(digest)
-        if principal is not None:
-            return AuthResult(principal=principal)
+        cached: AuthResult | None = self._verified.get(digest)
+        if cached is not None:
+            return cached
         try:
             principal, expires_at = self.verify(token)
         except _Rejected as exc:
@@ -152,8 +156,9 @@ class BearerJWTBackend(AuthBackend):
             return self.fail(request, TemporarilyUnavailable(
                 "The token issuer's keys are unavailable; retry later.",
                 seconds=self.retry_after))
-        self._verified.set_until(digest, principal, expires_at)
-        return AuthResult(principal=principal)
+        result = AuthResult(principal=principal)
+        self._verified.set_until(digest, result, expires_at)
+        return result
 
     def verify(self, token: str) -> tuple[Principal, float]:
         """Verify ``token`` fully; return its principal and the time the cache may keep it.
@@ -161,21 +166,19 @@ class BearerJWTBackend(AuthBackend):
         Raises ``_Rejected`` with the reason, or ``KeysUnavailable`` during an issuer outage.
         """
         header_b64, payload_b64, signature_b64 = token.split(".")
+        known = self._headers.get(header_b64)
         try:
-            header = _json_object(header_b64)
+            if known is None:
+                header = _json_object(header_b64)
             claims = _json_object(payload_b64)
             signature = _b64decode(signature_b64)
         except (ValueError, UnicodeDecodeError):
             raise _Rejected("The token is not a well-formed JWT.") from None
-        self._check_header(header)
+        alg, kid = known if known is not None else self._check_header(header)
         iss = claims.get("iss")
         key_set = self._key_sets.get(iss) if isinstance(iss, str) else None
         if key_set is None:
             raise _Rejected("The token was not issued by a trusted issuer.")
-        alg: str = header["alg"]
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise _Rejected('The token\'s "kid" must be a string.')
         key = key_set.get(kid)
         if key is None:
             raise _Rejected("The token was signed with a key the issuer does not publish.")
@@ -185,11 +188,22 @@ class BearerJWTBackend(AuthBackend):
         signing_input = token[:len(header_b64) + 1 + len(payload_b64)].encode()
         if not algorithm.verify(signing_input, key.key, signature):
             raise _Rejected("The token signature is invalid.")
+        if known is None:
+            self._remember_header(header_b64, (alg, kid))
         expires_at = self._check_claims(claims)
         return self._principal(claims, expires_at), expires_at + self.leeway
 
-    def _check_header(self, header: Mapping[str, Any]) -> None:
-        """JOSE header rules (RFC 7515 §4.1.11, RFC 8725 §3.1/§3.10, RFC 9068 §4)."""
+    def _remember_header(self, header_b64: str, checked: tuple[str, str | None]) -> None:
+        """Keep a header that passed every check and carried a valid signature, so the next
+        token from the same key skips decoding and checking it. Only genuine headers get in,
+        and an issuer has a handful, so a small bound suffices."""
+        if len(self._headers) >= 64:
+            self._headers.clear()
+        self._headers[header_b64] = checked
+
+    def _check_header(self, header: Mapping[str, Any]) -> tuple[str, str | None]:
+        """JOSE header rules (RFC 7515 §4.1.11, RFC 8725 §3.1/§3.10, RFC 9068 §4);
+        returns ``(alg, kid)``."""
         alg = header.get("alg")
         if not isinstance(alg, str) or alg.lower() == "none" or alg.upper().startswith("HS"):
             raise _Rejected("The token's algorithm is not allowed.")
@@ -205,6 +219,10 @@ class BearerJWTBackend(AuthBackend):
             typ = header.get("typ")
             if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
                 raise _Rejected('The token is not an access token (typ must be "at+jwt").')
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise _Rejected('The token\'s "kid" must be a string.')
+        return alg, kid
 
     def _check_claims(self, claims: Mapping[str, Any]) -> float:
         """Registered-claim checks (RFC 7519 §4.1, RFC 9068 §4); returns ``exp``."""

@@ -21,8 +21,7 @@ import requests
 from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
 from resource_guard.cache import Cache, Clock, MemoryCache
 from resource_guard.errors import InvalidToken, TemporarilyUnavailable
-from resource_guard.httpclient import (DEFAULT_TIMEOUT, FetchError, Timeout, json_object,
-                                       new_session)
+from resource_guard.httpclient import DEFAULT_TIMEOUT, FetchError, Timeout, json_object, new_session
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from tests.resource_guard.rg_testkit import FakeClock, FakeIssuer, start_issuer
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from resource_guard import AuthResult, Expiry, Guard
-from resource_guard.backends import APITokenBackend, APITokenRecord
+from resource_guard.backends import APITokenBackend
 from resource_guard.tokens import generate_token
 from tests.resource_guard.rg_testkit import FakeClock, MemoryStore, make_request
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass, field
 
 import pytest
 
 from resource_guard import AuthResult, Guard
-from resource_guard.backends import BasicAuthBackend, VerifiedUser
+from resource_guard.backends import BasicAuthBackend
 from resource_guard.cache import RedisCache
 from tests.resource_guard.rg_testkit import FakeClock, Users, basic, make_request
 

@@ -15,8 +15,14 @@ from cryptography.hazmat.primitives import serialization
 
 from resource_guard import AuthResult, Expiry, Guard
 from resource_guard.backends import BearerJWTBackend, IntrospectionBackend
-from tests.resource_guard.rg_testkit import (AUDIENCE, FakeClock, FakeIssuer, SigningKey,
-                                             make_request, start_issuer)
+from tests.resource_guard.rg_testkit import (
+    AUDIENCE,
+    FakeClock,
+    FakeIssuer,
+    SigningKey,
+    make_request,
+    start_issuer,
+)
 
 
 def backend_for(issuer: FakeIssuer, clock: FakeClock, **options: Any) -> BearerJWTBackend:

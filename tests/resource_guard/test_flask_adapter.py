@@ -10,8 +10,14 @@ from flask import Flask, jsonify
 from resource_guard import Principal
 from resource_guard.backends import APITokenBackend, BasicAuthBackend, BearerJWTBackend
 from resource_guard.flask import FlaskGuard
-from tests.resource_guard.rg_testkit import (AUDIENCE, FakeClock, FakeIssuer, MemoryStore,
-                                             Users, basic)
+from tests.resource_guard.rg_testkit import (
+    AUDIENCE,
+    FakeClock,
+    FakeIssuer,
+    MemoryStore,
+    Users,
+    basic,
+)
 
 
 def create_app(guard: FlaskGuard) -> Flask:
