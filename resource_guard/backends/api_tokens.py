@@ -109,7 +109,7 @@ class APITokenBackend(AuthBackend):
                 f"This API token became invalid on {when}: "
                 f"{record.invalid_reason or 'no reason was given.'}"))
         self._touch(record.id, now)
-        return AuthResult(principal=Principal(
+        return self.succeed(Principal(
             subject=record.subject, backend=self.name, scopes=None,
             claims=MappingProxyType(dict(record.claims)), policy=record.policy,
             expires_at=_utc(record.expires) if record.expires else None,

@@ -81,6 +81,7 @@ class AuthBackend(ABC):
         return AuthResult.failure(error, self.get_auth_headers(request, error))
 
     def succeed(self, principal: Principal) -> AuthResult:
+        """A success for ``principal``."""
         return AuthResult.success(principal)
 
     @classmethod

@@ -99,6 +99,6 @@ class BasicAuthBackend(AuthBackend):
             logger.info("Failed login: %s from %s",
                         self.clean_credentials_for_display(credentials), address)
             return self.fail(request, InvalidCredentials("Invalid username or password."))
-        return AuthResult(principal=Principal(
+        return self.succeed(Principal(
             subject=user.subject, backend=self.name, scopes=None,
             claims=MappingProxyType(dict(user.claims)), expiry=Expiry.NONE))

@@ -156,7 +156,7 @@ class BearerJWTBackend(AuthBackend):
             return self.fail(request, TemporarilyUnavailable(
                 "The token issuer's keys are unavailable; retry later.",
                 seconds=self.retry_after))
-        result = AuthResult(principal=principal)
+        result = self.succeed(principal)
         self._verified.set_until(digest, result, expires_at)
         return result
 

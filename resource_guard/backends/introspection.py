@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 _INACTIVE = {"active": False}
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 class IntrospectionBackend(AuthBackend):
     """``Authorization: Bearer <token>`` checked with RFC 7662 introspection.
 
@@ -90,7 +94,7 @@ class IntrospectionBackend(AuthBackend):
         if reason is not None:
             logger.info("Rejected an introspected token (sha256 %s...): %s", key[14:26], reason)
             return self.fail(request, InvalidToken(reason))
-        return AuthResult(principal=self._principal(answer))
+        return self.succeed(self._principal(answer))
 
     def introspect(self, token: str) -> dict[str, Any]:
         """POST the token to the introspection endpoint (RFC 7662 §2.1); FetchError when the
@@ -144,13 +148,15 @@ class IntrospectionBackend(AuthBackend):
         return Principal(
             subject=str(answer.get("sub") or answer.get("username") or ""),
             backend=self.name,
-            client_id=answer.get("client_id"),
+            client_id=_text(answer.get("client_id")),
             scopes=frozenset(answer.get("scope", "").split()),
-            audience=(aud,) if isinstance(aud, str) else tuple(aud or ()),
+            audience=((aud,) if isinstance(aud, str) else
+                      tuple(a for a in aud if isinstance(a, str)) if isinstance(aud, list)
+                      else ()),
             claims=MappingProxyType(dict(answer)),
             policy=answer.get("policy"),
             expires_at=(datetime.fromtimestamp(exp, UTC)
-                        if isinstance(exp, int | float) else None),
+                        if isinstance(exp, int | float) and not isinstance(exp, bool) else None),
             expiry=Expiry.TOKEN_EXP,
-            token_id=answer.get("jti"),
+            token_id=_text(answer.get("jti")),
         )

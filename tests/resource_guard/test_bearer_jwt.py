@@ -471,3 +471,15 @@ def test_cache_keys_are_hashes_not_tokens(issuer: FakeIssuer, clock: FakeClock) 
     check(backend, token)
     keys = list(backend._verified._entries)
     assert keys == [hashlib.sha256(token.encode()).hexdigest()]
+
+
+def test_remembered_headers_do_not_skip_the_signature(issuer: FakeIssuer,
+                                                      clock: FakeClock) -> None:
+    backend = backend_for(issuer, clock)
+    genuine = issuer.sign(now=clock.now)
+    assert check(backend, genuine).ok  # its JOSE header is now remembered
+    header, _, signature = genuine.split(".")
+    forged = b64(claims(issuer, clock, scope="admin", sub="mallory"))
+    assert_invalid_token(check(backend, f"{header}.{forged}.{signature}"), "signature")
+    impostor = SigningKey.generate("EC", kid=issuer.keys[0].kid)
+    assert_invalid_token(check(backend, issuer.sign(key=impostor, now=clock.now)), "signature")
