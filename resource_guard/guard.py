@@ -66,9 +66,8 @@ class Guard:
 
     def authenticate(self, request: Request) -> AuthResult:
         """Run the chain: a success, a failure, or anonymous (neither set)."""
-        first = self.backends[0]
         if request.has_query_token():
-            return first.fail(request, InvalidRequest(
+            return self.backends[0].fail(request, InvalidRequest(
                 "Access tokens are not accepted in the query string; send them in the "
                 "Authorization header."))
         for backend in self.backends:
