@@ -7,12 +7,20 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from resource_guard.tokens import BASE62
+
 from .extensions import db
 from .models import APIToken, Client, User
 from .models.types import utcnow
 from .secrets import SecretHasher, TokenKind, new_secret
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+
+
+def new_client_id() -> str:
+    """24 base62 characters: safe in URLs, Basic credentials and command lines (never a
+    leading dash), and never containing the ``:`` of a person's ``user:<id>`` subject."""
+    return "".join(secrets.choice(BASE62) for _ in range(24))
 
 
 class RegistrationError(ValueError):
@@ -61,7 +69,7 @@ def register_client(
         raise RegistrationError("token format must be jwt or opaque")
     secret = None if public else new_secret(TokenKind.CLIENT_SECRET)
     client = Client(
-        client_id=secrets.token_urlsafe(18),
+        client_id=new_client_id(),
         client_secret_hash=hasher.hash(secret) if secret else None,
         name=name.strip(),
         grant_types=grant_types,
