@@ -45,7 +45,8 @@ def _to_client(response: Response) -> Response:
 def _invalid_request_page(error: OAuth2Error) -> ResponseReturnValue:
     return error_page(
         "This sign-in link is not valid",
-        f"{error.description or error.error}. The application that sent you here needs fixing; nothing was shared with it.",
+        "The application that sent you here needs fixing; nothing was shared with it.",
+        detail=error.description or error.error,
     )
 
 

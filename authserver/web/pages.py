@@ -28,8 +28,8 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def error_page(title: str, message: str, status: int = 400) -> tuple[str, int]:
-    return render_template("error.html", title=title, message=message), status
+def error_page(title: str, message: str, status: int = 400, detail: str | None = None) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message, detail=detail), status
 
 
 def init_app(app: Flask) -> None:
