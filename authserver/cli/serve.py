@@ -10,6 +10,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
+from ..extensions import db
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -35,6 +37,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the authorization server under gunicorn."""
     state = current_app.extensions["authserver"]
     state.keys.active()  # create the first signing key once, before workers fork
+    # No database connection may cross the fork: workers sharing one socket (and exiting
+    # through this app context's teardown) would interleave on it and hang at shutdown.
+    db.session.remove()
+    db.engine.dispose()
     click.echo(f"authserver: issuer {state.settings.issuer}, serving on http://{host}:{port} ({workers} workers)")
     _Gunicorn(
         {
