@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test bench setup browser lint clean
+.PHONY: run test bench setup browser wrk lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk); \
+	  else sudo apt-get install -y -q wrk; fi; }
+
+# BENCH_ARGS=--quick for a one- to two-minute run; the full run writes bench/results.md.
+bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

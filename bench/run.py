@@ -1,0 +1,222 @@
+"""``python -m bench.run``: start the real server, load it with wrk, write ``bench/results.md``.
+
+``--quick`` is a one- to two-minute smoke run (short runs, one sample each, 100 thousand rows
+instead of a million); the default is the full run whose medians the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+
+from . import guard_scenarios, oauth_scenarios, scale
+from .config import BenchConfig
+from .fixtures import Fixtures, prepare
+from .load import Measure, measure
+from .machine import describe
+from .results import Report, Section, fmt_ms
+from .server import Process, fresh_database, start_authserver
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.0%}" if base else "?"
+
+
+class Bench:
+    """One run: the ceiling per body size, then each section, into one report."""
+
+    def __init__(self, cfg: BenchConfig, workdir: Path) -> None:
+        self.cfg = cfg
+        self.workdir = workdir
+        self.report = Report(describe(cfg.postgres_admin), [
+            ("Server under test", f"`authserver serve --workers {cfg.workers} --threads {cfg.threads}`: "
+                                  f"{cfg.server_label()}, keep-alive 5 s, access log on (as users run it)"),
+            ("Ceiling and resource apps", "the same gunicorn settings, started with `gunicorn` flags "
+                                          "mirroring `authserver serve`"),
+            ("Load", cfg.wrk_label() + "; generator on the same cores, over loopback"),
+            ("Load average at start (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ])
+
+    def issuance(self, section: Section, server: Process, fx: Fixtures, cfg: BenchConfig, db: str) -> None:
+        for i in oauth_scenarios.issuance(server, fx, cfg, self.workdir):
+            section.measure(f"ceiling: bare Flask, same form body, {i.body_bytes} B JSON", i.ceiling)
+            section.measure(f"client_credentials issuance, {i.token_format} ({db})", i.issued,
+                            ratio(i.issued.rps, i.ceiling.rps), "of ceiling; target ≥ 50%")
+
+    def authorization_server(self, db: str, server: Process, fx: Fixtures) -> None:
+        cfg = self.cfg
+        s = self.report.section(f"Authorization server on {db} ({cfg.server_label()})")
+        self.issuance(s, server, fx, cfg, db)
+        opaque, jwt = (oauth_scenarios.fetch_token(server, c) for c in (fx.opaque_client, fx.jwt_client))
+        m = measure({
+            "code": oauth_scenarios.authorization_code(server, fx, cfg),
+            "opaque": oauth_scenarios.introspection(server, fx, opaque, cfg),
+            "jwt": oauth_scenarios.introspection(server, fx, jwt, cfg),
+            "revoke": oauth_scenarios.revocation(server, fx, cfg, self.workdir),
+        }, cfg)
+        code = m["code"]
+        trips = statistics.median(x.extra.get("ROUND_TRIPS", 0) / cfg.duration for x in code.samples)
+        s.row("authorization-code round trip (authorize, remembered consent → token)",
+              f"{trips:,.0f} trips/s", fmt_ms(code.p50), fmt_ms(code.p99), "",
+              f"{code.rps:,.0f} req/s; {code.extra('FAILURES')} failed trips")
+        s.measure("introspection, opaque token", m["opaque"])
+        s.measure("introspection, JWT (signature check + jti lookup)", m["jwt"])
+        wrapped = m["revoke"].extra("POOL_WRAPPED")
+        s.measure("revocation, a distinct live opaque token each request", m["revoke"],
+                  note=f"pool wrapped {wrapped}×" if wrapped else "")
+        s.notes.append("Latencies of the round trip are per request (authorize and token mixed); "
+                       f"wrk drives it with {cfg.connections} threads of one connection each, "
+                       "a Lua state machine alternating the two requests.")
+
+    def guard(self, server: Process, fx: Fixtures) -> None:
+        g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
+        s = self.report.section(f"resource_guard per request, vs the same endpoint unguarded ({self.cfg.server_label()})")
+        base = g.unguarded.rps
+        s.measure("unguarded Flask endpoint", g.unguarded, "100%")
+        labels = {"jwt_hit": "Bearer JWT, verified-token cache hit (same token)",
+                  "jwt_miss": "Bearer JWT, cache miss (fresh token each request)",
+                  "introspection_hit": "introspection, cache hit",
+                  "api_token": "legacy API token (`token <t>`, database lookup)",
+                  "basic": "HTTP Basic (argon2id verify per request)"}
+        for key, label in labels.items():
+            m = g.routes[key]
+            note = f"overhead {1 - m.rps / base:.0%}" if m.rps <= base else "within noise"
+            if m.extra("POOL_WRAPPED"):
+                note += f"; pool wrapped {m.extra('POOL_WRAPPED')}×"
+            s.measure(label, m, ratio(m.rps, base), note)
+        s.notes.append("Ratio = guarded req/s ÷ unguarded req/s, runs interleaved; the authserver "
+                       "(SQLite) answers the JWKS, introspection and the stores' database on the same machine.")
+        s.notes.append(f"Basic runs with {max(self.cfg.workers * self.cfg.threads, self.cfg.wrk_threads)} "
+                       "connections (one per worker): argon2id is the cost by design (see below).")
+        p = guard_scenarios.in_process(server, fx)
+        t = self.report.section("In-process, one core (µs per call, best of 5 × timeit)",
+                                ("Operation", "µs", "× one ES256 verify", "Notes"))
+        t.row("ES256 verify, cryptography alone", f"{p.verify_cryptography:.1f}", "1.00",
+              "the floor for any JWT check")
+        t.row("ES256 `jwt.decode`, PyJWT (verify + claims)", f"{p.verify_pyjwt:.1f}",
+              f"{p.verify_pyjwt / p.verify_cryptography:.2f}")
+        t.row("guard.check, JWT cache hit", f"{p.guard_hit:.1f}", f"{p.guard_hit / p.verify_cryptography:.2f}")
+        t.row("guard.check, JWT cache miss (fresh token)", f"{p.guard_miss:.1f}",
+              f"{p.guard_miss / p.verify_cryptography:.2f}", "target ≤ 1.5×")
+        t.row("argon2id verify (authserver.passwords, argon2-cffi defaults)", f"{p.argon2_verify:,.0f}",
+              f"{p.argon2_verify / p.verify_cryptography:,.0f}", "every Basic request pays this")
+
+    def settings_comparison(self, db: str, fx: Fixtures) -> None:
+        threads = self.cfg.compare_threads
+        cfg = replace(self.cfg, threads=threads)
+        server = start_authserver(fx.settings, cfg.workers, threads, self.workdir)
+        try:
+            s = self.report.section(f"Server settings compared: `--threads {threads}` ({cfg.server_label()}, {db})")
+            self.issuance(s, server, fx, cfg, db)
+            s.notes.append("gthread keeps connections alive (sync workers close after each response); "
+                           "the ceiling here runs under the same gthread settings.")
+        finally:
+            server.stop()
+
+    def scale(self, sizes: tuple[int, ...]) -> None:
+        s = self.report.section("Scale on PostgreSQL: introspection with many stored tokens, and purge",
+                                ("Stored tokens", "req/s", "p50 ms", "p99 ms", "vs smallest", "seed (COPY)",
+                                 "purge rows/s"))
+        first: Measure | None = None
+        for size in sizes:
+            with fresh_database("postgresql", self.workdir, self.cfg.postgres_admin) as url:
+                fx = prepare(url, self.workdir)
+                token = fx.mint(fx.opaque_client, 1, store=True)[0]
+                seeded = scale.seed(fx, size)
+                server = start_authserver(fx.settings, self.cfg.workers, self.cfg.threads, self.workdir)
+                try:
+                    m = measure({"introspect": oauth_scenarios.introspection(server, fx, token, self.cfg)},
+                                self.cfg)["introspect"]
+                finally:
+                    server.stop()
+                purged = scale.purge(fx)
+            first = first or m
+            s.row(f"{size:,}", f"{m.rps:,.0f}", fmt_ms(m.p50), fmt_ms(m.p99),
+                  f"p50 {m.p50 / first.p50:.2f}×, p99 {m.p99 / first.p99:.2f}×",
+                  f"{seeded.seconds:.1f} s", f"{purged.rows_per_second:,.0f} ({purged.rows:,} rows)")
+        s.notes.append("Half of the seeded rows are expired; `authserver tokens purge` deletes them in "
+                       "batches of 5,000. Its rows/s leaves out the command's start-up, measured by a "
+                       "second, empty purge.")
+
+    def run(self) -> str:
+        cfg = self.cfg
+        for db in cfg.databases:
+            with fresh_database(db, self.workdir, cfg.postgres_admin) as url:
+                fx = prepare(url, self.workdir)
+                server = start_authserver(fx.settings, cfg.workers, cfg.threads, self.workdir)
+                try:
+                    self.authorization_server(db, server, fx)
+                    if db == cfg.databases[0]:
+                        self.guard(server, fx)
+                finally:
+                    server.stop()
+                if db == cfg.databases[0] and cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
+                    self.settings_comparison(db, fx)
+        if "postgresql" in cfg.databases and cfg.scale_sizes:
+            self.scale(cfg.scale_sizes)
+        self.report.settings.append(("Load average at end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
+        return self.report.write()
+
+
+def _postgres_available(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+def parse_args(argv: list[str] | None) -> BenchConfig:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="short runs, one sample each, 100k rows for scale")
+    p.add_argument("--duration", type=float, help="seconds per timed run (default 5, quick 2)")
+    p.add_argument("--runs", type=int, help="timed runs per figure; the table shows the median (default 3)")
+    p.add_argument("--connections", type=int, default=8, help="wrk connections")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (authserver serve --workers)")
+    p.add_argument("--threads", type=int, default=1, help="threads per worker for the main table (1 = sync)")
+    p.add_argument("--compare-threads", type=int, default=4, help="also measure issuance with this many threads (0: skip)")
+    p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    p.add_argument("--scale", help="comma-separated stored-token counts (default 10000,1000000; quick 10000,100000; 0: skip)")
+    p.add_argument("--postgres", default=BenchConfig.postgres_admin, help="PostgreSQL admin URL for fresh databases")
+    a = p.parse_args(argv)
+    quick = a.quick
+    scale_sizes = a.scale or ("10000,100000" if quick else "10000,1000000")
+    databases = tuple(d for d in a.databases.split(",") if d)
+    if "postgresql" in databases and not _postgres_available(a.postgres):
+        print(f"bench: PostgreSQL at {a.postgres} is not reachable; running SQLite only", file=sys.stderr)
+        databases = tuple(d for d in databases if d != "postgresql")
+    return BenchConfig(
+        duration=a.duration or (2.0 if quick else 5.0),
+        warmup=0.5 if quick else 1.0,
+        runs=a.runs or (1 if quick else 3),
+        connections=a.connections,
+        workers=a.workers,
+        threads=a.threads,
+        compare_threads=a.compare_threads,
+        databases=databases,
+        scale_sizes=tuple(int(n) for n in scale_sizes.split(",") if int(n) > 0),
+        postgres_admin=a.postgres,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk, or `make bench`)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="authserver-bench-") as tmp:
+        text = Bench(cfg, Path(tmp)).run()
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

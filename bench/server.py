@@ -1,0 +1,122 @@
+"""Starting the processes under test: ``authserver serve`` as users run it, and the bench's
+own Flask apps under the same gunicorn settings, each on a free loopback port.
+
+Fresh databases too: a SQLite file per run, or a PostgreSQL database created and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+METADATA = "/.well-known/oauth-authorization-server"
+# Mirrors ``authserver serve`` (authserver/cli/serve.py) so the ceiling and resource apps
+# pay for the same worker model, keep-alive and access log as the real server.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, workdir: Path, postgres_admin: str) -> Iterator[str]:
+    """A new, empty database URL of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    name = f"authserver_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Process:
+    """A server under test: its base URL, process and log file."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _wait_ready(proc: Process, path: str, timeout: float = 60.0) -> None:
+    """Poll until the app answers; a process that dies or never answers is stopped and reported."""
+    deadline = time.monotonic() + timeout
+    while proc.process.poll() is None and time.monotonic() < deadline:
+        try:
+            if requests.get(proc.url + path, timeout=5).status_code < 500:
+                return
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            pass
+        time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{proc.url} not ready: {proc.log_path.read_text(errors='replace')[-4000:]}")
+
+
+def authserver_env(settings: dict[str, Any]) -> dict[str, str]:
+    """The environment ``authserver`` reads its settings from (AUTHSERVER_<KEY>)."""
+    return {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}}
+
+
+def start_authserver(settings: dict[str, Any], workers: int, threads: int, logdir: Path) -> Process:
+    """``authserver serve`` exactly as a user runs it; the port comes from the issuer URL."""
+    port = settings["issuer"].rsplit(":", 1)[1]
+    log_path = Path(tempfile.mkstemp(prefix="authserver-", suffix=".log", dir=logdir)[1])
+    cmd = [sys.executable, "-m", "authserver.cli", "serve", "--port", port, "--workers", str(workers),
+           "--threads", str(threads)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(cmd, env=authserver_env(settings), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = Process(settings["issuer"], process, log_path)
+    _wait_ready(proc, METADATA)
+    return proc
+
+
+def gunicorn_args(workers: int, threads: int) -> list[str]:
+    """The gunicorn options ``authserver serve`` uses, as command-line flags."""
+    return ["--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread" if threads > 1 else "sync",
+            "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+            "--error-logfile", "-", "--keep-alive", "5", "--no-control-socket"]
+
+
+def start_wsgi_app(target: str, env: dict[str, str], workers: int, threads: int, logdir: Path,
+                   ready_path: str = "/healthz") -> Process:
+    """A bench app (``module:factory()``) under gunicorn with the real server's settings."""
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="app-", suffix=".log", dir=logdir)[1])
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *gunicorn_args(workers, threads), target]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = Process(f"http://127.0.0.1:{port}", process, log_path)
+    _wait_ready(proc, ready_path)
+    return proc
