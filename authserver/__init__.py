@@ -11,8 +11,12 @@ from typing import Any, Mapping
 from flask import Flask
 from sqlalchemy import event
 
+from resource_guard.cache import RedisCache
+from resource_guard.ratelimit import RateLimiter
+
 from . import logs
 from .config import Settings, load_settings
+from .database import engine_options, tune_sqlite
 from .extensions import db, migrate
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
@@ -34,6 +38,7 @@ class AppState:
     keys: KeyRing
     tokens: TokenService
     server: AuthorizationServer
+    login_limiter: RateLimiter
 
 
 def migrations_directory() -> str:
@@ -43,16 +48,9 @@ def migrations_directory() -> str:
     return str(Path(list(spec.submodule_search_locations)[0]))
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; the busy timeout makes workers wait for
-    the write lock instead of failing; SQLite leaves foreign keys off unless asked."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+def _login_limiter(settings: Settings) -> RateLimiter:
+    cache = RedisCache(settings.redis_url, prefix="authserver:") if settings.redis_url else None
+    return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -63,7 +61,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True} if settings.database_url.startswith("postgresql") else {},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         SESSION_COOKIE_NAME="authserver_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -78,7 +76,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=migrations_directory())
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
-            event.listen(db.engine, "connect", _tune_sqlite)
+            event.listen(db.engine, "connect", tune_sqlite)
 
     hasher = SecretHasher(settings.secret_key)
     keys = KeyRing(hasher, settings.signing_alg, publish_grace=timedelta(seconds=settings.access_token_ttl))
@@ -90,7 +88,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server)
+    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings))
 
     from .web import authorize, errors, login, oauth_routes, pages
 

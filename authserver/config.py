@@ -37,6 +37,9 @@ class Settings:
     refresh_family_ttl: int
     authorization_code_ttl: int
     session_ttl: int
+    login_max_failures: int
+    login_failure_window: int
+    redis_url: str
     client_cache_ttl: int
     max_form_bytes: int
     log_level: str

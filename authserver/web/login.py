@@ -76,10 +76,16 @@ def login() -> ResponseReturnValue:
     next_url = safe_next(request.form.get("next"))
     username = request.form.get("username", "")
     password = request.form.get("password", "")
+    limiter = current_app.extensions["authserver"].login_limiter
+    wait = limiter.blocked_for(username, request.remote_addr)
+    if wait is not None:  # checked before the password, so guessing costs nothing but time
+        page, status = _login_form(next_url, f"Too many failed sign-ins. Try again in {wait} seconds.", username, 429)
+        return page, status, {"Retry-After": str(wait)}
     user = db.session.scalar(select(User).where(User.username == username)) if 0 < len(username) <= 150 else None
     # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
+        limiter.record_failure(username, request.remote_addr)
         return _login_form(next_url, "That username and password do not match an account.", username, 400)
     log_in(user)
     return redirect(next_url or url_for("login.login_page"), 303)
