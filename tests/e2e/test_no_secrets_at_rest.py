@@ -1,4 +1,5 @@
-"""Read the database after real use and find none of the secrets it handed out."""
+"""Read the database after real use — clients, client-credentials and authorization-code
+tokens, refresh rotation, users, API tokens — and find none of the secrets it handed out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from flask import Flask
 from sqlalchemy import MetaData, select
 
 from authserver.extensions import db
+
+from .authorize_flow import approve, pkce_pair, query_of
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +44,27 @@ def test_no_secret_is_stored_in_clear(live_server, migrated_app: Flask, database
     api = live_server.cli("api-tokens", "create", "dora-at-rest", "--json")
     assert api.returncode == 0, api.stderr
     secrets.append(json.loads(api.stdout)["token"])
+
+    # a person's authorization: the code, a refresh token and its rotated successor
+    user = "erin-at-rest"
+    assert live_server.cli("users", "create", user, "--password-stdin", input="erin's long password\n").returncode == 0
+    secrets.append("erin's long password")
+    redirect_uri = "https://app.example/cb"
+    made = live_server.cli("clients", "create", "--name", "web app", "--grant-type", "authorization_code",
+                           "--grant-type", "refresh_token", "--scope", "a", "--redirect-uri", redirect_uri, "--json")
+    web = json.loads(made.stdout)
+    secrets.append(web["client_secret"])
+    verifier, challenge = pkce_pair()
+    back = approve(f"{live_server.url}/oauth/authorize?response_type=code&client_id={web['client_id']}"
+                   f"&redirect_uri={redirect_uri}&scope=a&state=s&code_challenge={challenge}&code_challenge_method=S256",
+                   user, "erin's long password")
+    code = query_of(back)["code"]
+    web_auth = (web["client_id"], web["client_secret"])
+    issued = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}).json()
+    rotated = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}).json()
+    secrets += [code, issued["refresh_token"], rotated["refresh_token"], issued["access_token"], rotated["access_token"]]
 
     text = _database_text(migrated_app)
     assert created[0]["client_id"] in text  # the dump is real: identifiers are there
