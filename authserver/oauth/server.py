@@ -6,6 +6,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import Response
 from sqlalchemy import select
@@ -35,6 +36,15 @@ class AuthorizationServer(FlaskAuthorizationServer):
         if not client_id or len(client_id) > 64:
             return None
         return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
+        """One answer for an unknown client and a wrong secret, so failures do not reveal
+        which client ids exist."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
+        except InvalidClientError as exc:
+            exc.description = "Client authentication failed: unknown client, wrong secret or method."
+            raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         db.session.add_all(request.issued.rows)

@@ -54,5 +54,6 @@ def check_authorization_header(request: Request) -> None:
         raise OAuthErrorResponse("invalid_client", "The Basic credentials are not valid base64 of UTF-8.", 401) from None
     if ":" not in decoded:
         raise OAuthErrorResponse("invalid_client", "The Basic credentials must be client_id:client_secret.", 401)
-    if "client_secret" in request.form or "client_id" in request.form and request.form["client_id"] != decoded.split(":")[0]:
+    form_client_id = request.form.get("client_id")
+    if "client_secret" in request.form or (form_client_id is not None and form_client_id != decoded.split(":")[0]):
         raise OAuthErrorResponse("invalid_request", "Use one client authentication method, not two.")

@@ -160,3 +160,12 @@ class TestMalformedRequests:
     def test_unknown_path_is_json(self, app: Flask) -> None:
         resp = app.test_client().get("/oauth/nope")
         assert resp.status_code == 404 and resp.is_json
+
+
+def test_unknown_client_and_wrong_secret_answer_alike(app: Flask, make_client) -> None:
+    """Failures must not reveal which client ids exist."""
+    c = make_client()
+    unknown = token(app, ("no-such-client", c.client_secret))
+    wrong = token(app, (c.client_id, "ascs_wrong"))
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.get_json() == wrong.get_json()
