@@ -141,7 +141,7 @@ class Bench:
             first = first or m
             s.row(f"{size:,}", f"{m.rps:,.0f}", fmt_ms(m.p50), fmt_ms(m.p99),
                   f"p50 {m.p50 / first.p50:.2f}×, p99 {m.p99 / first.p99:.2f}×",
-                  f"{seeded.seconds:.1f} s", f"{purged.rows_per_second:,.0f} ({purged.rows:,} rows)")
+                  f"{seeded.seconds:.1f} s", purged.describe())
         s.notes.append("Half of the seeded rows are expired; `authserver tokens purge` deletes them in "
                        "batches of 5,000. Its rows/s leaves out the command's start-up, measured by a "
                        "second, empty purge.")

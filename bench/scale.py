@@ -38,9 +38,13 @@ class Purged:
     seconds: float
     startup_seconds: float
 
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / max(self.seconds - self.startup_seconds, 1e-9)
+    def describe(self) -> str:
+        """Rows/s net of the command's start-up when the deleting took longer than that
+        start-up's own noise; otherwise the gross figure, labelled so."""
+        net = self.seconds - self.startup_seconds
+        if net > 0.5 * self.seconds:
+            return f"{self.rows / net:,.0f} ({self.rows:,} rows in {net:.1f} s)"
+        return f"≥ {self.rows / self.seconds:,.0f} gross ({self.rows:,} rows; start-up dominates)"
 
 
 def _psycopg_url(database_url: str) -> str:
