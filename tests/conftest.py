@@ -155,23 +155,35 @@ def start_server(settings: dict[str, Any], log_path: Path, workers: int = 2) -> 
     )
     url = settings["issuer"]
     deadline = time.monotonic() + 30
-    while True:  # poll readiness: the server answers metadata once a worker is up
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()}")
-        try:
-            if requests.get(url + "/.well-known/oauth-authorization-server", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
+    try:
+        while True:  # poll readiness: the server answers metadata once a worker is up
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log_path.read_text()}")
+            try:
+                if requests.get(url + "/.well-known/oauth-authorization-server", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    except BaseException:
+        stop_process(process)
+        raise
     return LiveServer(url, env, process, log_path)
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets the gunicorn master stop its workers; SIGKILL only if it will not."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    server.process.wait(timeout=15)
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="session")

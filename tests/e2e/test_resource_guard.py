@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import ROOT, LiveServer, free_port, stop_process
 
 pytestmark = pytest.mark.e2e
 AUDIENCE = "https://reports.example"
@@ -37,17 +37,18 @@ def api(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> It
          "-b", f"127.0.0.1:{port}", "-w", "2", "--no-control-socket"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/whoami", timeout=5)
-            break
-        except (requests.ConnectionError, requests.Timeout):
-            assert proc.poll() is None and time.monotonic() < deadline, "the example API did not start"
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=15)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # poll readiness: a worker answers once it has imported the app
+            try:
+                requests.get(url + "/whoami", timeout=5)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                assert proc.poll() is None and time.monotonic() < deadline, "the example API did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(proc)
 
 
 def _token(server: LiveServer, client, **form: str) -> str:  # type: ignore[no-untyped-def]
