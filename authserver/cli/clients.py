@@ -79,6 +79,7 @@ def delete(client_id: str, as_json: bool) -> None:
     record = client_record(client)
     db.session.delete(client)
     db.session.commit()
+    current_app.extensions["authserver"].server.clients.invalidate(client_id)
     emit(record, as_json)
 
 
@@ -92,4 +93,5 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
         secret = rotate_client_secret(current_app.extensions["authserver"].hasher, client)
     except RegistrationError as exc:
         fail(str(exc))
+    current_app.extensions["authserver"].server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from joserfc import jwk
 from sqlalchemy import or_, select
 
@@ -63,7 +64,13 @@ class KeyRing:
             with self._lock:
                 row = self._current_row() or self._create_first()
                 if self._active is None or self._active.kid != row.kid:
-                    pem = self._hasher.decrypt(row.private_key_encrypted)
+                    try:
+                        pem = self._hasher.decrypt(row.private_key_encrypted)
+                    except InvalidToken:
+                        raise RuntimeError(
+                            f"cannot decrypt signing key {row.kid}: AUTHSERVER_SECRET_KEY is not the one it was "
+                            "stored with; restore that secret, or run `authserver keys rotate` with the new one"
+                        ) from None
                     self._active = ActiveKey(row.kid, row.alg, jwk.import_key(pem, _KEY_TYPES[row.alg][0]))
                 self._checked_at = now
         return self._active

@@ -9,11 +9,16 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import Response
-from sqlalchemy import select
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Client
+from ..models import Client, Token
+from .clients import ClientCache
 from .tokens import TokenService
+
+
+CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
 
 
 class IssuerParameter(BaseIssuerParameter):
@@ -30,12 +35,13 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def __init__(self, tokens: TokenService) -> None:
         super().__init__()
         self.tokens = tokens
+        self.clients = ClientCache(tokens.settings.client_cache_ttl)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 64:
             return None
-        return db.session.scalar(select(Client).where(Client.client_id == client_id))
+        return self.clients.get(client_id)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
         """One answer for an unknown client and a wrong secret, so failures do not reveal
@@ -43,12 +49,20 @@ class AuthorizationServer(FlaskAuthorizationServer):
         try:
             return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
         except InvalidClientError as exc:
-            exc.description = "Client authentication failed: unknown client, wrong secret or method."
+            exc.description = CLIENT_AUTH_FAILED
             raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        db.session.add_all(request.issued.rows)
-        db.session.commit()
+        """One multi-row INSERT (no ORM unit of work on the hot path). A client deleted by
+        another process while cached here fails its foreign key: answer invalid_client."""
+        try:
+            db.session.execute(insert(Token.__table__), request.issued.rows)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            self.clients.invalidate(request.client.client_id)
+            status = 401 if "Authorization" in request.headers else 400  # RFC 6749 §5.2
+            raise InvalidClientError(CLIENT_AUTH_FAILED, status_code=status) from None
 
     def authorization_error_response(self, error: OAuth2Error) -> Response:
         """An error found before a grant could answer (RFC 6749 §4.1.2.1), redirected like

@@ -25,12 +25,26 @@ from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
 from .keys import KeyRing
 
 
+def token_row(
+    kind: str, client: Client, user: User | None, scope: str, audience: list[str], issued_at: datetime,
+    expires_at: datetime, family_id: str | None, *, token_hash: str | None = None, jti: str | None = None,
+    token_format: str = "opaque", family_expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One ``tokens`` row as a dict; every row has the same keys, so a grant's rows go to
+    the database in one multi-row INSERT."""
+    return {
+        "kind": kind, "token_hash": token_hash, "jti": jti, "family_id": family_id, "client_pk": client.id,
+        "user_id": user.id if user else None, "scope": scope, "audience": audience, "token_format": token_format,
+        "issued_at": issued_at, "expires_at": expires_at, "family_expires_at": family_expires_at,
+    }
+
+
 @dataclass
 class Issued:
     """What one grant produced: the RFC 6749 §5.1 response and the rows to store."""
 
     response: dict[str, Any]
-    rows: list[Token] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TokenService:
@@ -61,51 +75,32 @@ class TokenService:
         """
         now = utcnow()
         ttl = self.settings.access_token_ttl
-        access, row = self._access_token(client, user, scope, audience, now, ttl)
-        row.family_id = family_id
+        access, row = self._access_token(client, user, scope, audience, now, ttl, family_id)
         response: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
         issued = Issued(response, [row])
         if refresh:
             value = new_secret(TokenKind.REFRESH)
             family_end = family_expires_at or now + timedelta(seconds=self.settings.refresh_family_ttl)
             expires = min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
-            issued.rows.append(
-                Token(
-                    kind=REFRESH,
-                    token_hash=self.hasher.hash(value),
-                    family_id=family_id,
-                    client_pk=client.id,
-                    user_id=user.id if user else None,
-                    scope=scope if refresh_scope is None else refresh_scope,
-                    audience=audience,
-                    issued_at=now,
-                    expires_at=expires,
-                    family_expires_at=family_end,
-                )
+            refresh_row = token_row(
+                REFRESH, client, user, scope if refresh_scope is None else refresh_scope, audience, now, expires,
+                family_id, token_hash=self.hasher.hash(value), family_expires_at=family_end,
             )
+            issued.rows.append(refresh_row)
             response["refresh_token"] = value
         return issued
 
     def _access_token(
-        self, client: Client, user: User | None, scope: str, audience: list[str], now: datetime, ttl: int
-    ) -> tuple[str, Token]:
+        self, client: Client, user: User | None, scope: str, audience: list[str], now: datetime, ttl: int,
+        family_id: str | None,
+    ) -> tuple[str, dict[str, Any]]:
         jti = uuid.uuid4().hex
-        expires = now + timedelta(seconds=ttl)
         fmt = self.access_token_format(client)
-        row = Token(
-            kind=ACCESS,
-            jti=jti,
-            client_pk=client.id,
-            user_id=user.id if user else None,
-            scope=scope,
-            audience=audience,
-            token_format=fmt,
-            issued_at=now,
-            expires_at=expires,
-        )
+        row = token_row(ACCESS, client, user, scope, audience, now, now + timedelta(seconds=ttl), family_id,
+                        jti=jti, token_format=fmt)
         if fmt == "opaque":
             value = new_secret(TokenKind.ACCESS)
-            row.token_hash = self.hasher.hash(value)
+            row["token_hash"] = self.hasher.hash(value)
             return value, row
         iat = int(now.timestamp())
         claims = {
