@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .config import load_settings
 from .database import make_engine
 from .models import APIToken, User
+from .models.users import user_subject
 from .passwords import verify_password
 from .secrets import SecretHasher, TokenKind, is_well_formed
 
@@ -27,7 +28,8 @@ class _DatabaseStore:
             settings = load_settings()
             database_url = database_url or settings.database_url
             secret_key = secret_key or settings.secret_key
-        self._sessions = sessionmaker(make_engine(database_url), expire_on_commit=False)
+        self._engine = make_engine(database_url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._hasher = SecretHasher(secret_key)
 
     def _session(self) -> Session:
@@ -40,20 +42,29 @@ class APITokenStore(_DatabaseStore):
     def lookup(self, token: str) -> APITokenRecord | None:
         if not is_well_formed(token, TokenKind.API_TOKEN):
             return None
-        with self._session() as session:
-            row = session.scalar(select(APIToken).where(APIToken.token_hash == self._hasher.hash(token)))
-            if row is None or not row.user.is_active:
-                return None
-            return APITokenRecord(
-                id=str(row.id),
-                subject=row.user.subject,
-                expires=row.expires,
-                valid=row.valid,
-                invalid_date=row.invalid_date,
-                invalid_reason=row.invalid_reason,
-                policy=row.policy or None,
-                claims={"username": row.user.username, "api_token_id": row.id},
+        # Core, not the ORM: one indexed join per request with no unit of work around it.
+        query = (
+            select(
+                APIToken.id, APIToken.expires, APIToken.valid, APIToken.invalid_date, APIToken.invalid_reason,
+                APIToken.policy, User.id.label("user_id"), User.username, User.is_active,
             )
+            .join(User, User.id == APIToken.user_id)
+            .where(APIToken.token_hash == self._hasher.hash(token))
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None or not row.is_active:
+            return None
+        return APITokenRecord(
+            id=str(row.id),
+            subject=user_subject(row.user_id),
+            expires=row.expires,
+            valid=row.valid,
+            invalid_date=row.invalid_date,
+            invalid_reason=row.invalid_reason,
+            policy=row.policy or None,
+            claims={"username": row.username, "api_token_id": row.id},
+        )
 
     def touch_last_used(self, token_id: str, when: datetime) -> None:
         with self._session() as session:

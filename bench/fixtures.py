@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
+from sqlalchemy import insert
 
 from authserver import create_app
 from authserver.extensions import db
-from authserver.models import Client, User
+from authserver.models import Client, Token, User
 from authserver.passwords import hash_password
 from authserver.registration import create_api_token, register_client
 
@@ -68,7 +69,7 @@ class Fixtures:
                 issued = [service.issue(row, SCOPE, list(row.audiences)) for _ in range(min(5000, count - start))]
                 values.extend(i.response["access_token"] for i in issued)
                 if store:
-                    db.session.add_all([r for i in issued for r in i.rows])
+                    db.session.execute(insert(Token.__table__), [r for i in issued for r in i.rows])
                     db.session.commit()
             return values
 

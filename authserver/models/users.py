@@ -11,6 +11,12 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 
+def user_subject(user_id: int) -> str:
+    """The ``sub`` of tokens issued on a user's behalf; the colon keeps it apart from every
+    client id (base62), so a person can never be mistaken for a client."""
+    return f"user:{user_id}"
+
+
 class User(db.Model):
     __tablename__ = "users"
 
@@ -22,8 +28,7 @@ class User(db.Model):
 
     @property
     def subject(self) -> str:
-        """The ``sub`` of tokens issued on this user's behalf; never equal to a client id."""
-        return f"user:{self.id}"
+        return user_subject(self.id)
 
     def get_user_id(self) -> int:  # Authlib's user protocol
         return self.id

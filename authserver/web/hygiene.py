@@ -32,8 +32,7 @@ def check_form_request(request: Request, max_bytes: int) -> None:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         raise OAuthErrorResponse("invalid_request", "The request body is not valid UTF-8.") from None
-    for key in request.form:
-        values = request.form.getlist(key)
+    for key, values in request.form.lists():
         if len(values) > 1 and key != "resource":
             raise OAuthErrorResponse("invalid_request", f"The parameter {key} is repeated.")
         if any("\x00" in v for v in values):
