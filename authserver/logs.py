@@ -51,8 +51,8 @@ _FILTER = ScrubbingFilter()
 def install(level: str) -> None:
     """Give our and Authlib's loggers a stderr handler at ``level`` (gunicorn passes stderr
     to its error log) and put the filter on every handler that exists now."""
-    for name in ("authserver", "authlib"):
-        logger = logging.getLogger(name)
+    for logger_name in ("authserver", "authlib"):
+        logger = logging.getLogger(logger_name)
         logger.setLevel(level)
         if not any(getattr(h, "_authserver", False) for h in logger.handlers):
             handler = logging.StreamHandler()
@@ -61,6 +61,6 @@ def install(level: str) -> None:
             logger.addHandler(handler)
             logger.propagate = False
     for name in (None, "gunicorn.error", "gunicorn.access", "authserver", "authlib", "werkzeug"):
-        for handler in logging.getLogger(name).handlers:
-            if _FILTER not in handler.filters:
-                handler.addFilter(_FILTER)
+        for existing in logging.getLogger(name).handlers:
+            if _FILTER not in existing.filters:
+                existing.addFilter(_FILTER)

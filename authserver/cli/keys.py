@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import select

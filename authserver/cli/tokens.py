@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Token
@@ -50,14 +50,14 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
         emit({"revoked": revoke_user_tokens(user.id), "user": user.username}, as_json)
 
 
-def _purge(model: type, condition: object, batch_size: int) -> int:
+def _purge(model: type[Token] | type[AuthorizationCode], condition: ColumnElement[bool], batch_size: int) -> int:
     """Delete in batches so a large purge never holds a long lock or a huge transaction."""
     total = 0
     while True:
-        ids = list(db.session.scalars(select(model.id).where(condition).limit(batch_size)))  # type: ignore[attr-defined]
+        ids = list(db.session.scalars(select(model.id).where(condition).limit(batch_size)))
         if not ids:
             return total
-        db.session.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+        db.session.execute(delete(model).where(model.id.in_(ids)))
         db.session.commit()
         total += len(ids)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from flask.typing import ResponseReturnValue
 
 from ..extensions import db
-from ..models import Client, User
+from ..models import User
 from ..passwords import verify_password
 from .csrf import csrf_ok
 from .pages import error_page
@@ -48,7 +48,10 @@ def _client_name(next_url: str | None) -> str | None:
     return client.name if client is not None else None
 
 
-def _login_form(next_url: str | None, error: str | None = None, username: str = "", status: int = 200) -> ResponseReturnValue:
+def _login_form(
+    next_url: str | None, error: str | None = None, username: str = "", status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
     page = render_template(
         "login.html",
         next_url=next_url,
@@ -57,7 +60,7 @@ def _login_form(next_url: str | None, error: str | None = None, username: str = 
         username=username,
         signed_out=request.args.get("signed_out") == "1",
     )
-    return page, status
+    return page, status, headers or {}
 
 
 @bp.get("/login")
@@ -79,8 +82,8 @@ def login() -> ResponseReturnValue:
     limiter = current_app.extensions["authserver"].login_limiter
     wait = limiter.blocked_for(username, request.remote_addr)
     if wait is not None:  # checked before the password, so guessing costs nothing but time
-        page, status = _login_form(next_url, f"Too many failed sign-ins. Try again in {wait} seconds.", username, 429)
-        return page, status, {"Retry-After": str(wait)}
+        message = f"Too many failed sign-ins. Try again in {wait} seconds."
+        return _login_form(next_url, message, username, 429, {"Retry-After": str(wait)})
     user = db.session.scalar(select(User).where(User.username == username)) if 0 < len(username) <= 150 else None
     # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
     valid = verify_password(user.password_hash if user else None, password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import InvalidToken
 
 from authserver.secrets import SecretHasher, TokenKind, is_well_formed, new_secret
 
@@ -46,5 +47,5 @@ def test_private_key_encryption_round_trips_and_is_keyed() -> None:
     sealed = a.encrypt(b"private key")
     assert b"private key" not in sealed
     assert a.decrypt(sealed) == b"private key"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         SecretHasher("two").decrypt(sealed)

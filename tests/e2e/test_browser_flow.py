@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from .authorize_flow import Callback, callback_listener, pkce_pair, query_of
+from .authorize_flow import Callback, callback_listener, pkce_pair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

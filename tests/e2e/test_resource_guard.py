@@ -4,13 +4,11 @@ reports API — under gunicorn, configured like a user would — accepts and ref
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import jwt as pyjwt
 import pytest
