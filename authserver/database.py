@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 
 
 def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -29,3 +29,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", tune_sqlite)
     return engine
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched: how a conditional claim knows it won."""
+    return cast(CursorResult[Any], result).rowcount

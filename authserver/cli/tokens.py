@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from flask import current_app
 from sqlalchemy import ColumnElement, delete, select, update
 
+from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Token
 from ..models.types import utcnow
@@ -44,7 +45,7 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
             update(Token).where(Token.client_pk == client.id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
         )
         db.session.commit()
-        emit({"revoked": result.rowcount, "client_id": client_id}, as_json)
+        emit({"revoked": rows_changed(result), "client_id": client_id}, as_json)
     else:
         user = find_user(username or "")
         emit({"revoked": revoke_user_tokens(user.id), "user": user.username}, as_json)

@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 
+from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, User
 from ..models.types import utcnow
@@ -101,7 +102,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             .values(used_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
+        if rows_changed(claimed) != 1:
             db.session.rollback()
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")

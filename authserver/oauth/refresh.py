@@ -13,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import update
 
+from ..database import rows_changed
 from ..extensions import db
 from ..models import REFRESH, Token, User
 from ..models.types import utcnow
@@ -62,7 +63,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             .values(rotated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
+        if rows_changed(claimed) != 1:
             db.session.rollback()
             revoke_family(token)
             raise InvalidGrantError(REUSED)

@@ -7,6 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from sqlalchemy import update
 
+from ..database import rows_changed
 from ..extensions import db
 from ..models import Client, Token
 from ..models.types import utcnow
@@ -57,4 +58,4 @@ def revoke_user_tokens(user_id: int) -> int:
         update(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
     db.session.commit()
-    return result.rowcount
+    return rows_changed(result)
