@@ -52,7 +52,8 @@ def http_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path
         pools = [write_pool(fx.mint(fx.jwt_client, per_run, store=False), workdir / f"jwt-{i}.txt")
                  for i in range(cfg.runs + 1)]
         m = measure({
-            "unguarded": fixed(url + "/unguarded", "GET", "", {}, cfg, ready),
+            # the same request bytes as the JWT runs: carrying the header is not the guard's cost
+            "unguarded": fixed(url + "/unguarded", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready),
             "jwt_hit": fixed(url + "/jwt", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready),
             "jwt_miss": pooled(url + "/jwt", pools, "bearer", "", {}, cfg, ready),
             "introspection_hit": fixed(url + "/introspection", "GET", "", {"Authorization": "Bearer " + opaque},

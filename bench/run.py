@@ -92,8 +92,10 @@ class Bench:
             if m.extra("POOL_WRAPPED"):
                 note += f"; pool wrapped {m.extra('POOL_WRAPPED')}×"
             s.measure(label, m, ratio(m.rps, base), note)
-        s.notes.append("Ratio = guarded req/s ÷ unguarded req/s, runs interleaved; the authserver "
-                       "(SQLite) answers the JWKS, introspection and the stores' database on the same machine.")
+        s.notes.append("Ratio = guarded req/s ÷ unguarded req/s, runs interleaved; the unguarded requests carry "
+                       "the same Authorization header as the JWT runs, so the baseline reads the same bytes; the "
+                       "authserver (SQLite) answers the JWKS, introspection and the stores' database on the same "
+                       "machine.")
         s.notes.append(f"Basic runs with {max(self.cfg.workers * self.cfg.threads, self.cfg.wrk_threads)} "
                        "connections (one per worker): argon2id is the cost by design (see below).")
         p = guard_scenarios.in_process(server, fx)
