@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
-from sqlalchemy import event
 
 from resource_guard.cache import RedisCache
 from resource_guard.ratelimit import RateLimiter
 
 from . import logs
 from .config import Settings, load_settings
-from .database import engine_options, tune_sqlite
+from .database import configure
 from .extensions import db, migrate
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
@@ -61,7 +60,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         SESSION_COOKIE_NAME="authserver_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -74,9 +72,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=migrations_directory())
-    if settings.database_url.startswith("sqlite"):
-        with app.app_context():
-            event.listen(db.engine, "connect", tune_sqlite)
+    with app.app_context():
+        configure(db.engine)
 
     hasher = SecretHasher(settings.secret_key)
     keys = KeyRing(hasher, settings.signing_alg, publish_grace=timedelta(seconds=settings.access_token_ttl))

@@ -1,11 +1,22 @@
-"""Engine set-up shared by the app and the stand-alone stores."""
+"""Engine set-up shared by the app and the stand-alone stores, and the token endpoint's
+direct INSERT."""
 
 from __future__ import annotations
 
+import time
+import weakref
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# A pooled connection used within this many seconds is trusted without a ping (HikariCP's
+# ``aliveBypassWindowMs`` idea): under load nothing is pinged, after a quiet spell the first
+# checkout finds out whether the database restarted meanwhile.
+PING_AFTER_IDLE = 1.0
 
 
 def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -20,17 +31,96 @@ def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def engine_options(url: str) -> dict[str, Any]:
-    return {"pool_pre_ping": True} if url.startswith("postgresql") else {}
+def ping_when_idle(engine: Engine, idle: float = PING_AFTER_IDLE) -> None:
+    """Check a pooled connection before use only if it sat idle for more than ``idle``
+    seconds. ``pool_pre_ping`` pays a round trip on every checkout, which on PostgreSQL is
+    a tenth of a token request; a dead connection found here is replaced before use."""
+
+    @event.listens_for(engine, "checkin")
+    def idle_since(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("pooled connection failed its ping") from exc
+
+
+def configure(engine: Engine, ping_after_idle: float = PING_AFTER_IDLE) -> Engine:
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", tune_sqlite)
+    ping_when_idle(engine, ping_after_idle)
+    return engine
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, **engine_options(url))
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", tune_sqlite)
-    return engine
+    return configure(create_engine(url))
 
 
 def rows_changed(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE matched: how a conditional claim knows it won."""
     return cast(CursorResult[Any], result).rowcount
+
+
+class _Prepared:
+    """One INSERT compiled for one dialect and one set of columns."""
+
+    def __init__(self, table: Table, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        compiled = insert(table).inline().compile(dialect=dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.order = tuple(compiled.positiontup or ()) if compiled.positional else keys
+        self.processors: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys
+        ]
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = {k: row[k] if p is None or row[k] is None else p(row[k]) for k, p in self.processors}
+        return tuple(values[k] for k in self.order) if self.positional else values
+
+
+class DirectInsert:
+    """One row into ``table`` in one autocommitted statement on a pooled DBAPI connection.
+
+    For a write that stands alone, SQLAlchemy's session and execution layers cost several
+    times the INSERT itself (``bench/profiles/``). The SQL and the column types' bind
+    processors still come from SQLAlchemy, compiled once per engine, so values are stored
+    exactly as the ORM stores them; driver errors come back as SQLAlchemy's exceptions.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._prepared: weakref.WeakKeyDictionary[Engine, dict[tuple[str, ...], _Prepared]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __call__(self, engine: Engine, row: Mapping[str, Any]) -> None:
+        keys = tuple(row)
+        by_keys = self._prepared.setdefault(engine, {})
+        prepared = by_keys.get(keys) or by_keys.setdefault(keys, _Prepared(self.table, engine.dialect, keys))
+        dialect = engine.dialect
+        params = prepared.params(row)
+        connection = engine.raw_connection()
+        try:
+            dbapi_connection = connection.dbapi_connection
+            assert dbapi_connection is not None  # a fresh checkout always holds one
+            dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, params)
+            except dialect.loaded_dbapi.Error as exc:
+                if dialect.is_disconnect(exc, dbapi_connection, cursor):
+                    connection.invalidate(exc)
+                raise DBAPIError.instance(prepared.sql, params, exc, dialect.loaded_dbapi.Error,
+                                          hide_parameters=True, dialect=dialect) from exc
+            finally:
+                cursor.close()
+                if connection.is_valid:
+                    dialect.reset_isolation_level(dbapi_connection)
+        finally:
+            connection.close()

@@ -7,6 +7,7 @@ Every test that takes ``app`` or ``live_server`` runs once per backend. Set
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -34,19 +35,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh, empty database on the backend named by the parameter."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+@contextlib.contextmanager
+def new_database(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
         return
     name = f"authserver_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database on the backend named by the parameter, for the session."""
+    with new_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,17 +21,28 @@ ACCESS = "access"
 REFRESH = "refresh"
 
 
+def _partial_index(name: str, column: str, unique: bool = False) -> Index:
+    """An index of the rows where ``column`` is set: most token rows leave one of these
+    columns NULL, and indexing them would only cost every INSERT."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(name, column, unique=unique, sqlite_where=where, postgresql_where=where)
+
+
 class Token(db.Model):
     __tablename__ = "tokens"
     __table_args__ = (
-        Index("ix_tokens_family_id", "family_id"),
+        _partial_index("uq_tokens_token_hash", "token_hash", unique=True),
+        _partial_index("uq_tokens_jti", "jti", unique=True),
+        _partial_index("ix_tokens_family_id", "family_id"),
+        _partial_index("ix_tokens_user_id", "user_id"),
+        Index("ix_tokens_client_pk", "client_pk"),
         Index("ix_tokens_expires_at", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    jti: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    jti: Mapped[str | None] = mapped_column(String(64))
     family_id: Mapped[str | None] = mapped_column(String(36))
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

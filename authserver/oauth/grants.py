@@ -71,3 +71,6 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):
     """RFC 6749 §4.4; ``sub`` is the client itself."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        self.server.save_standalone_token(self.request)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2 import (
+    AuthorizationServer as FlaskAuthorizationServer,
+)
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
@@ -12,13 +14,14 @@ from flask import Response
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from ..database import DirectInsert
 from ..extensions import db
 from ..models import Client, Token
 from .clients import ClientCache
 from .tokens import TokenService
 
-
 CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
+insert_token = DirectInsert(Token.__table__)
 
 
 class IssuerParameter(BaseIssuerParameter):
@@ -53,16 +56,30 @@ class AuthorizationServer(FlaskAuthorizationServer):
             raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """One multi-row INSERT (no ORM unit of work on the hot path). A client deleted by
-        another process while cached here fails its foreign key: answer invalid_client."""
+        """The grant's rows in one multi-row INSERT, committed with whatever else the grant
+        wrote in this session (a claimed code, a rotated refresh token)."""
         try:
             db.session.execute(insert(Token.__table__), request.issued.rows)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            self.clients.invalidate(request.client.client_id)
-            status = 401 if "Authorization" in request.headers else 400  # RFC 6749 §5.2
-            raise InvalidClientError(CLIENT_AUTH_FAILED, status_code=status) from None
+            self._client_vanished(request)
+
+    def save_standalone_token(self, request: Any) -> None:
+        """A token written with nothing else (client credentials): one autocommitted
+        INSERT, off the session."""
+        (row,) = request.issued.rows
+        try:
+            insert_token(db.engine, row)
+        except IntegrityError:
+            self._client_vanished(request)
+
+    def _client_vanished(self, request: Any) -> None:
+        """A client deleted by another process while cached here fails its foreign key:
+        answer invalid_client."""
+        self.clients.invalidate(request.client.client_id)
+        status = 401 if "Authorization" in request.headers else 400  # RFC 6749 §5.2
+        raise InvalidClientError(CLIENT_AUTH_FAILED, status_code=status) from None
 
     def authorization_error_response(self, error: OAuth2Error) -> Response:
         """An error found before a grant could answer (RFC 6749 §4.1.2.1), redirected like

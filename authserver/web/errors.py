@@ -7,6 +7,8 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .endpoints import is_machine_endpoint
+
 log = logging.getLogger("authserver.errors")
 
 
@@ -26,16 +28,12 @@ class OAuthErrorResponse(Exception):
         return resp
 
 
-def _wants_json() -> bool:
-    return request.path.startswith(("/oauth/", "/.well-known/")) and request.path != "/oauth/authorize"
-
-
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(OAuthErrorResponse, lambda exc: exc.response())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:
-        if not _wants_json():
+        if not is_machine_endpoint(request.path):
             return exc
         error = "invalid_request" if (exc.code or 500) < 500 else "server_error"
         resp = jsonify(error=error, error_description=exc.description)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, render_template
 
 from .csrf import csrf_token
+from .endpoints import PageSessions
 
 # No third-party origin anywhere; no framing (RFC 9700 §4.16 clickjacking); no inline script.
 CONTENT_SECURITY_POLICY = (
@@ -33,5 +34,6 @@ def error_page(title: str, message: str, status: int = 400, detail: str | None =
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = PageSessions()
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -1,0 +1,29 @@
+"""Which paths serve programs and which serve people.
+
+The OAuth endpoints other than ``/oauth/authorize`` (token, introspection, revocation, JWKS,
+metadata) answer programs: JSON errors, and no browser session. Everything else is a page.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+PAGES_UNDER_OAUTH = "/oauth/authorize"
+
+
+def is_machine_endpoint(path: str) -> bool:
+    return path.startswith(("/oauth/", "/.well-known/")) and path != PAGES_UNDER_OAUTH
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened for pages only.
+
+    A machine endpoint never reads the session, and a browser cookie must have no say in
+    what it does; skipping it also spares every token request building the cookie signer.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if is_machine_endpoint(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
