@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 
+import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from resource_guard.cache import MemoryCache, RedisCache
 from resource_guard.jwks import cache_lifetime, parse_jwks
@@ -119,3 +124,24 @@ def test_parse_jwks_keeps_only_signature_keys_with_derived_algorithms() -> None:
                                 "not a key"]})
     assert {kid: sorted(k.algorithms) for kid, k in keys.items()} == {
         "ec": ["ES256"], "rsa": ["RS256"], "okp": ["EdDSA"], "ps": ["PS256"]}
+
+
+@pytest.mark.parametrize(("curve", "crv", "alg"), [
+    (ec.SECP256R1(), "P-256", "ES256"), (ec.SECP384R1(), "P-384", "ES384"), (ec.SECP521R1(), "P-521", "ES512"),
+])
+def test_ec_keys_verify_what_pyjwt_signs_and_nothing_else(curve: ec.EllipticCurve, crv: str, alg: str) -> None:
+    private = ec.generate_private_key(curve)
+    jwk = json.loads(ECAlgorithm.to_jwk(private.public_key())) | {"kid": "k"}
+    assert jwk["crv"] == crv
+    key = parse_jwks({"keys": [jwk]})["k"]
+    token = pyjwt.encode({"sub": "s"}, private, algorithm=alg)
+    head, payload, sig = token.split(".")
+    signing_input, signature = f"{head}.{payload}".encode(), base64.urlsafe_b64decode(sig + "==")
+    verifier = key.algorithms[alg]
+    assert verifier.verify(signing_input, key.key, signature)
+    assert not verifier.verify(signing_input + b"x", key.key, signature)
+    assert not verifier.verify(signing_input, key.key, signature[:-1])  # wrong length
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert not verifier.verify(signing_input, key.key, flipped)
+    other = ec.generate_private_key(curve).public_key()
+    assert not verifier.verify(signing_input, other, signature)
