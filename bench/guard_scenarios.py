@@ -23,17 +23,18 @@ from resource_guard.request import Headers, Request
 
 from .config import BenchConfig
 from .fixtures import AUDIENCE, PASSWORD, SCOPE, Fixtures, write_pool
-from .load import Measure, fixed, measure, pooled
+from .load import Measure, fixed, measure_paired, pooled
 from .oauth_scenarios import fetch_token
 from .server import METADATA, Process, start_wsgi_app
 
 
 @dataclass(frozen=True)
 class GuardFigures:
-    """Each route's throughput; the ratios to ``unguarded`` are the guard's overhead."""
+    """Each route's throughput and its median ratio to the unguarded run just before it."""
 
     unguarded: Measure
     routes: dict[str, Measure]
+    ratios: dict[str, float]
 
 
 def http_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, rate_bound: int = 3000) -> GuardFigures:
@@ -51,9 +52,9 @@ def http_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path
         per_run = int(rate_bound * max(cfg.duration, cfg.warmup))
         pools = [write_pool(fx.mint(fx.jwt_client, per_run, store=False), workdir / f"jwt-{i}.txt")
                  for i in range(cfg.runs + 1)]
-        m = measure({
-            # the same request bytes as the JWT runs: carrying the header is not the guard's cost
-            "unguarded": fixed(url + "/unguarded", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready),
+        # the same request bytes as the JWT runs: carrying the header is not the guard's cost
+        unguarded = fixed(url + "/unguarded", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready)
+        base, routes, ratios = measure_paired(unguarded, {
             "jwt_hit": fixed(url + "/jwt", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready),
             "jwt_miss": pooled(url + "/jwt", pools, "bearer", "", {}, cfg, ready),
             "introspection_hit": fixed(url + "/introspection", "GET", "", {"Authorization": "Bearer " + opaque},
@@ -64,7 +65,7 @@ def http_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path
         }, cfg)
     finally:
         app.stop()
-    return GuardFigures(m.pop("unguarded"), m)
+    return GuardFigures(base, routes, ratios)
 
 
 @dataclass(frozen=True)

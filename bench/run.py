@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import guard_scenarios, oauth_scenarios, scale
+from . import breakdown, guard_scenarios, oauth_scenarios, scale
 from .config import BenchConfig
 from .fixtures import Fixtures, prepare
 from .load import Measure, measure
@@ -75,11 +75,30 @@ class Bench:
         s.notes.append("Latencies of the round trip are per request (authorize and token mixed); "
                        f"wrk drives it with {cfg.connections} threads of one connection each, "
                        "a Lua state machine alternating the two requests.")
+        self.where_time_goes(db, server, fx)
+
+    def where_time_goes(self, db: str, server: Process, fx: Fixtures) -> None:
+        b = breakdown.issuance(server, fx, self.cfg, self.workdir)
+        if b is None:
+            print("bench: py-spy not installed; skipping the CPU breakdown", file=sys.stderr)
+            return
+        names = list(b.targets)
+        s = self.report.section(f"Where a token request's CPU goes ({db}; worker µs per request, py-spy)",
+                                ("Category", *(f"{n} µs" for n in names)))
+        order = [label for label, _ in breakdown.CATEGORIES] + [breakdown.OTHER]
+        for label in order:
+            if any(b.targets[n].get(label, 0) >= 0.5 for n in names):
+                s.row(label, *(f"{b.targets[n].get(label, 0):.0f}" for n in names))
+        s.row("**total**", *(f"**{sum(b.targets[n].values()):.0f}**" for n in names))
+        s.row("req/s while sampled", *(f"{b.rps[n]:,.0f}" for n in names))
+        s.notes.append(f"py-spy --subprocesses at {breakdown.RATE} Hz on the gunicorn workers during one "
+                       f"{6} s wrk run each (it takes a little of the machine itself); a sample counts for the "
+                       "innermost frame with a category, so JSON encoding called by Authlib is Authlib's. "
+                       "Worker CPU only: wrk's and the kernel's share of the box is not in these columns.")
 
     def guard(self, server: Process, fx: Fixtures) -> None:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
         s = self.report.section(f"resource_guard per request, vs the same endpoint unguarded ({self.cfg.server_label()})")
-        base = g.unguarded.rps
         s.measure("unguarded Flask endpoint", g.unguarded, "100%")
         labels = {"jwt_hit": "Bearer JWT, verified-token cache hit (same token)",
                   "jwt_miss": "Bearer JWT, cache miss (fresh token each request)",
@@ -87,12 +106,14 @@ class Bench:
                   "api_token": "legacy API token (`token <t>`, database lookup)",
                   "basic": "HTTP Basic (argon2id verify per request)"}
         for key, label in labels.items():
-            m = g.routes[key]
-            note = f"overhead {1 - m.rps / base:.0%}" if m.rps <= base else "within noise"
+            m, r = g.routes[key], g.ratios[key]
+            note = f"overhead {1 - r:.0%}" if r <= 1 else "within noise"
             if m.extra("POOL_WRAPPED"):
                 note += f"; pool wrapped {m.extra('POOL_WRAPPED')}×"
-            s.measure(label, m, ratio(m.rps, base), note)
-        s.notes.append("Ratio = guarded req/s ÷ unguarded req/s, runs interleaved; the unguarded requests carry "
+            s.measure(label, m, f"{r:.0%}", note)
+        s.notes.append("Ratio = median over the runs of guarded req/s ÷ the unguarded run just before it (each "
+                       "route is paired with its own unguarded run, so machine drift between runs does not count "
+                       "as overhead); the unguarded requests carry "
                        "the same Authorization header as the JWT runs, so the baseline reads the same bytes; the "
                        "authserver (SQLite) answers the JWKS, introspection and the stores' database on the same "
                        "machine.")

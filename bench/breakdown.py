@@ -1,0 +1,96 @@
+"""Where a token request's CPU goes: py-spy samples the workers of the live server, and of
+the ceiling app, under the same wrk load; each sample is put in the category of its
+innermost frame that has one, and the table shows worker CPU per request by category.
+
+This is what the issuance ratio is made of: the HTTP server, Flask and the access log cost
+the same in both, and the rest is what a token costs beyond parsing a form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import spy
+from .config import BenchConfig
+from .fixtures import Credentials, Fixtures
+from .load import wrk
+from .oauth_scenarios import FORM, basic, token_body_bytes
+from .server import Process, start_wsgi_app
+
+RATE = 250  # py-spy samples per second per worker
+# (label, path fragments); for each frame, innermost first, the first label that matches wins.
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("database: SQLAlchemy, the driver, the token INSERT", ("sqlalchemy/", "sqlite3/", "psycopg/",
+                                                           "authserver/database.py")),
+    ("token signing: joserfc, cryptography", ("joserfc/", "cryptography/")),
+    ("Authlib: request, client authentication, grant, response", ("authlib/",)),
+    ("access log", ("logging/", "gunicorn/glogging.py", "authserver/logs.py")),
+    ("authserver: checks, client cache, token claims", ("authserver/",)),
+    ("ceiling view", ("bench/ceiling.py",)),
+    ("Flask and Werkzeug", ("flask/", "werkzeug/", "itsdangerous/")),
+    ("gunicorn: accept, parse, write, close", ("gunicorn/", "socket.py", "selectors.py")),
+)
+OTHER = "other"
+_FILE = re.compile(r"\(([^()]*?):\d+\)$")
+
+
+def category(stack: list[str]) -> str:
+    for frame in reversed(stack):
+        m = _FILE.search(frame)
+        path = m.group(1) if m else ""
+        for label, fragments in CATEGORIES:
+            if any(f in path for f in fragments):
+                return label
+    return OTHER
+
+
+def sample_categories(collapsed: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            counts[category([f for f in stack.split(";") if not f.startswith("process ")])] += int(count)
+    return counts
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Worker CPU microseconds per request, by category, for each profiled target."""
+
+    targets: dict[str, dict[str, float]]
+    rps: dict[str, float]
+
+
+def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg: BenchConfig,
+             out: Path) -> tuple[dict[str, float], float]:
+    sampler = spy.record(target.process.pid, seconds, out, rate=RATE)
+    headers = [f"Authorization: {basic(client)}", f"Content-Type: {FORM}"]
+    sample = wrk(target.url + path, "request.lua", ["POST", "grant_type=client_credentials", *headers],
+                 seconds, cfg)
+    sampler.wait()
+    per_request = 1e6 / RATE / max(sample.requests, 1)
+    return {k: n * per_request for k, n in sample_categories(out).items()}, sample.rps
+
+
+def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, seconds: int = 6) -> Breakdown | None:
+    """The ceiling app (answering a JWT-sized body), then JWT and opaque issuance."""
+    if spy.py_spy() is None:
+        return None
+    size = token_body_bytes(server, fx.jwt_client)
+    ceiling = start_wsgi_app("bench.ceiling:create_app()", {"BENCH_BODY_BYTES": str(size)}, cfg.workers,
+                             cfg.threads, workdir)
+    targets: dict[str, dict[str, float]] = {}
+    rps: dict[str, float] = {}
+    try:
+        ceiling_client = Credentials("ceiling-client", "ceiling-secret")
+        targets["ceiling"], rps["ceiling"] = _profile(ceiling, "/token", ceiling_client, seconds, cfg,
+                                                      workdir / "ceiling.collapsed")
+    finally:
+        ceiling.stop()
+    for label, client in (("JWT", fx.jwt_client), ("opaque", fx.opaque_client)):
+        targets[label], rps[label] = _profile(server, "/oauth/token", client, seconds, cfg,
+                                              workdir / f"issuance-{label}.collapsed")
+    return Breakdown(targets, rps)
