@@ -15,7 +15,7 @@ from resource_guard.ratelimit import RateLimiter
 
 from . import logs
 from .config import Settings, load_settings
-from .database import configure
+from .database import ENGINE_OPTIONS, configure
 from .extensions import db, migrate
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
@@ -60,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=ENGINE_OPTIONS,
         SESSION_COOKIE_NAME="authserver_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -73,7 +74,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=migrations_directory())
     with app.app_context():
-        configure(db.engine)
+        configure(db.engine, ping_after_idle=settings.db_ping_after_idle)
 
     hasher = SecretHasher(settings.secret_key)
     keys = KeyRing(hasher, settings.signing_alg, publish_grace=timedelta(seconds=settings.access_token_ttl))

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 ENV_PREFIX = "AUTHSERVER_"
 SIGNING_ALGS = ("ES256", "RS256", "EdDSA")
 TOKEN_FORMATS = ("jwt", "opaque")
+ZERO_MEANS_OFF = ("client_cache_ttl", "db_ping_after_idle")  # 0: no cache; ping every time
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,7 @@ class Settings:
     login_failure_window: int
     redis_url: str
     client_cache_ttl: int
+    db_ping_after_idle: int
     max_form_bytes: int
     log_level: str
 
@@ -52,8 +54,9 @@ class Settings:
         if not self.issuer.startswith(("https://", "http://")) or "?" in self.issuer or "#" in self.issuer:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
         for f in fields(self):
-            if f.type == "int" and getattr(self, f.name) <= 0:
-                raise ConfigError(f"{f.name} must be a positive number of seconds")
+            value = getattr(self, f.name)
+            if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
+                raise ConfigError(f"{f.name} must be a positive number")
 
 
 def _defaults() -> dict[str, Any]:

@@ -58,8 +58,13 @@ def configure(engine: Engine, ping_after_idle: float = PING_AFTER_IDLE) -> Engin
     return engine
 
 
+# Bound values (hashes, usernames, client ids) stay out of SQLAlchemy's exception messages
+# and logs; the statement alone says what failed.
+ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+
+
 def make_engine(url: str) -> Engine:
-    return configure(create_engine(url))
+    return configure(create_engine(url, **ENGINE_OPTIONS))
 
 
 def rows_changed(result: Result[Any]) -> int:
@@ -115,7 +120,10 @@ class DirectInsert:
                 cursor.execute(prepared.sql, params)
             except dialect.loaded_dbapi.Error as exc:
                 if dialect.is_disconnect(exc, dbapi_connection, cursor):
+                    # The database went away (restart, failover): so did the pool's other
+                    # connections. Start a fresh pool, as SQLAlchemy does on its own paths.
                     connection.invalidate(exc)
+                    engine.dispose(close=False)
                 raise DBAPIError.instance(prepared.sql, params, exc, dialect.loaded_dbapi.Error,
                                           hide_parameters=True, dialect=dialect) from exc
             finally:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .endpoints import is_machine_endpoint
+from .pages import error_page
 
 log = logging.getLogger("authserver.errors")
 
@@ -38,6 +40,20 @@ def register_error_handlers(app: Flask) -> None:
         error = "invalid_request" if (exc.code or 500) < 500 else "server_error"
         resp = jsonify(error=error, error_description=exc.description)
         resp.status_code = exc.code or 500
+        return resp
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Response | tuple[str, int, dict[str, str]]:
+        """The database is down, restarting or locked past its timeout: a 503 the client
+        may retry, not a 500 (and no SQL or parameters in the log)."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        retry = {"Retry-After": "1"}
+        if not is_machine_endpoint(request.path):
+            page, status = error_page("Try again in a moment", "The server cannot reach its database.", 503)
+            return page, status, retry
+        resp = jsonify(error="temporarily_unavailable", error_description="The server cannot reach its database; retry.")
+        resp.status_code = 503
+        resp.headers.update({**retry, "Cache-Control": "no-store"})
         return resp
 
     @app.errorhandler(Exception)

@@ -39,11 +39,19 @@ def test_file_then_environment_override_defaults(tmp_path: Path) -> None:
         ({"AUTHSERVER_ISSUER": "https://x.example/?a=b"}, "issuer"),
         ({"AUTHSERVER_ACCESS_TOKEN_TTL": "soon"}, "access_token_ttl"),
         ({"AUTHSERVER_ACCESS_TOKEN_TTL": "0"}, "access_token_ttl"),
+        ({"AUTHSERVER_CLIENT_CACHE_TTL": "-1"}, "client_cache_ttl"),
+        ({"AUTHSERVER_DB_PING_AFTER_IDLE": "-5"}, "db_ping_after_idle"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_zero_turns_the_client_cache_off_and_pings_every_checkout(tmp_path: Path) -> None:
+    settings = load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_CLIENT_CACHE_TTL": "0",
+                                      "AUTHSERVER_DB_PING_AFTER_IDLE": "0"})
+    assert (settings.client_cache_ttl, settings.db_ping_after_idle) == (0, 0)
 
 
 def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:

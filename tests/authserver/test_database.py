@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from authserver.database import configure
 from authserver.extensions import db
-from authserver.models import Client, Token
+from authserver.models import Client, Token, User
 from authserver.models.types import utcnow
 from authserver.oauth.server import insert_token
 
@@ -92,3 +93,44 @@ def test_an_idle_connection_is_pinged_and_replaced_after_the_database_drops_it(
                     assert conn.execute(text("SELECT 1")).scalar() == 1
         finally:
             engine.dispose()
+
+
+def test_session_errors_do_not_carry_bound_values(app: Flask, make_user) -> None:
+    name, _ = make_user()
+    with pytest.raises(IntegrityError) as raised:
+        db.session.execute(insert(User), [{"username": name, "password_hash": "x"}])
+    db.session.rollback()
+    assert name not in str(raised.value).split("[SQL")[1] and "parameters hidden" in str(raised.value)
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="only a database server can drop a connection")
+def test_a_dropped_database_connection_is_a_503_then_the_pool_recovers(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    from authserver import create_app
+    from authserver.registration import register_client
+
+    with new_database("postgresql", tmp_path) as url:
+        app = create_app({"database_url": url, "instance_path": str(tmp_path / "instance"),
+                          "secret_key": "outage-" + uuid.uuid4().hex, "db_ping_after_idle": 3600})
+        with app.app_context():
+            upgrade()
+            client, secret = register_client(app.extensions["authserver"].hasher, "o", ["client_credentials"],
+                                             "reports:read")
+            client_id = client.client_id
+            db.session.remove()
+        http = app.test_client()
+
+        def token() -> Any:
+            return http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret))
+
+        assert token().status_code == 200
+        assert _terminate_backends(url.rsplit("/", 1)[1]) >= 1
+        failed = token()
+        assert failed.status_code == 503 and failed.headers["Retry-After"] == "1"
+        assert failed.json == {"error": "temporarily_unavailable",
+                               "error_description": "The server cannot reach its database; retry."}
+        assert token().status_code == 200
+        with app.app_context():
+            db.engine.dispose()
