@@ -8,7 +8,8 @@ Access tokens are RFC 9068 JWTs (``typ: at+jwt``, signed by the key ring) or opa
 from __future__ import annotations
 
 import json
-import uuid
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,17 @@ from ..models import ACCESS, REFRESH, Client, Token, User
 from ..models.types import utcnow
 from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
 from .keys import KeyRing
+
+
+def new_jti() -> str:
+    """A UUIDv7 (RFC 9562 §5.7) in 32 hex digits: the millisecond clock first, so each new
+    row lands at the end of the ``jti`` index instead of on a random page of it (fewer pages
+    written per token), and 74 random bits after it keep it unique."""
+    ms = (time.time_ns() // 1_000_000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    rand_a, rand_b = (rand >> 68) & 0xFFF, rand & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return f"{value:032x}"
 
 
 def token_row(
@@ -94,7 +106,7 @@ class TokenService:
         self, client: Client, user: User | None, scope: str, audience: list[str], now: datetime, ttl: int,
         family_id: str | None,
     ) -> tuple[str, dict[str, Any]]:
-        jti = uuid.uuid4().hex
+        jti = new_jti()
         fmt = self.access_token_format(client)
         row = token_row(ACCESS, client, user, scope, audience, now, now + timedelta(seconds=ttl), family_id,
                         jti=jti, token_format=fmt)

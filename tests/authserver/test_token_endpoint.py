@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
 
 import pytest
 from flask import Flask
@@ -32,6 +34,17 @@ def test_issues_an_rfc9068_jwt_with_the_client_as_subject(app: Flask, make_clien
     assert claims["aud"] == "https://api.example"
     assert claims["scope"] == "reports:read"
     assert claims["exp"] - claims["iat"] == 3600 and claims["jti"]
+
+
+def test_jti_is_a_uuid7_that_follows_issue_time(app: Flask, make_client) -> None:
+    c = make_client()
+    jtis = [_claims(token(app, c.basic).get_json()["access_token"])[1]["jti"] for _ in range(3)]
+    assert len(set(jtis)) == 3
+    for jti in jtis:
+        parsed = uuid.UUID(hex=jti)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert abs(int(jti[:12], 16) / 1000 - time.time()) < 60  # the millisecond clock leads
+    assert [j[:12] for j in jtis] == sorted(j[:12] for j in jtis)
 
 
 def test_no_scope_requested_means_every_allowed_scope(app: Flask, make_client) -> None:
