@@ -21,6 +21,7 @@ from .oauth_scenarios import FORM, basic, token_body_bytes
 from .server import Process, start_wsgi_app
 
 RATE = 250  # py-spy samples per second per worker
+SECONDS = 6  # one wrk run per target
 # (label, path fragments); for each frame, innermost first, the first label that matches wins.
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database: SQLAlchemy, the driver, the token INSERT", ("sqlalchemy/", "sqlite3/", "psycopg/",
@@ -75,7 +76,8 @@ def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg:
     return {k: n * per_request for k, n in sample_categories(out).items()}, sample.rps
 
 
-def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, seconds: int = 6) -> Breakdown | None:
+def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
+             seconds: int = SECONDS) -> Breakdown | None:
     """The ceiling app (answering a JWT-sized body), then JWT and opaque issuance."""
     if spy.py_spy() is None:
         return None

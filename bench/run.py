@@ -92,9 +92,11 @@ class Bench:
         s.row("**total**", *(f"**{sum(b.targets[n].values()):.0f}**" for n in names))
         s.row("req/s while sampled", *(f"{b.rps[n]:,.0f}" for n in names))
         s.notes.append(f"py-spy --subprocesses at {breakdown.RATE} Hz on the gunicorn workers during one "
-                       f"{6} s wrk run each (it takes a little of the machine itself); a sample counts for the "
-                       "innermost frame with a category, so JSON encoding called by Authlib is Authlib's. "
-                       "Worker CPU only: wrk's and the kernel's share of the box is not in these columns.")
+                       f"{breakdown.SECONDS} s wrk run each (it takes a little of the machine itself); a sample "
+                       "counts for the innermost frame with a category, so JSON encoding called by Authlib is "
+                       "Authlib's. Worker time only: wrk's and the kernel's share of the box is not in these "
+                       "columns. A worker blocked in psycopg's wait for PostgreSQL is not seen as idle, so on "
+                       "PostgreSQL the database row includes the round trip and the server's WAL flush.")
 
     def guard(self, server: Process, fx: Fixtures) -> None:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
