@@ -14,7 +14,7 @@ WORKERS ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,redis,bench]'
+	$(BIN)/pip install --quiet -e '.[test,redis,bench,lint]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -38,6 +38,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint + import order) and mypy --strict over both packages.
+lint: $(STAMP)
+	$(BIN)/ruff check authserver resource_guard tests bench examples migrations config
+	$(BIN)/mypy
 
 # Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
 wrk:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "AUTHSERVER_"
 SIGNING_ALGS = ("ES256", "RS256", "EdDSA")

@@ -15,6 +15,7 @@ import hmac
 from enum import StrEnum
 
 from cryptography.fernet import Fernet
+
 from resource_guard.tokens import check_token_format, generate_token
 
 

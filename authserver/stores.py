@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resource_guard.backends.api_tokens import APITokenRecord
-from resource_guard.backends.basic import VerifiedUser
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from resource_guard.backends.api_tokens import APITokenRecord
+from resource_guard.backends.basic import VerifiedUser
 
 from .config import load_settings
 from .database import make_engine

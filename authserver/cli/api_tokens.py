@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..extensions import db

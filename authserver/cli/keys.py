@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask.cli import AppGroup
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..extensions import db

@@ -12,6 +12,7 @@ from gunicorn.app.base import BaseApplication
 
 from ..extensions import db
 
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import UTCDateTime, utcnow
 
+
 def _is_loopback_redirect(uri: str) -> bool:
     parts = urlsplit(uri)
     if parts.scheme != "http" or not parts.hostname:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User

@@ -9,9 +9,8 @@ user, and deleting either, need on PostgreSQL so as not to scan every token.
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"

@@ -78,7 +78,7 @@ def callback_listener() -> Iterator[Callback]:
     holder: list[Callback] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             cb = holder[0]
             path = urlsplit(self.path).path
             if path == "/callback":
