@@ -17,7 +17,7 @@ from . import spy
 from .config import BenchConfig
 from .fixtures import Credentials, Fixtures
 from .load import wrk
-from .oauth_scenarios import FORM, basic, token_body_bytes
+from .oauth_scenarios import CEILING_CLIENT, FORM, ISSUANCE_BODY, basic, token_body_bytes
 from .server import Process, start_wsgi_app
 
 RATE = 250  # py-spy samples per second per worker
@@ -69,7 +69,7 @@ def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg:
              out: Path) -> tuple[dict[str, float], float]:
     sampler = spy.record(target.process.pid, seconds, out, rate=RATE)
     headers = [f"Authorization: {basic(client)}", f"Content-Type: {FORM}"]
-    sample = wrk(target.url + path, "request.lua", ["POST", "grant_type=client_credentials", *headers],
+    sample = wrk(target.url + path, "request.lua", ["POST", ISSUANCE_BODY, *headers],
                  seconds, cfg)
     sampler.wait()
     per_request = 1e6 / RATE / max(sample.requests, 1)
@@ -87,8 +87,7 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
     targets: dict[str, dict[str, float]] = {}
     rps: dict[str, float] = {}
     try:
-        ceiling_client = Credentials("ceiling-client", "ceiling-secret")
-        targets["ceiling"], rps["ceiling"] = _profile(ceiling, "/token", ceiling_client, seconds, cfg,
+        targets["ceiling"], rps["ceiling"] = _profile(ceiling, "/token", CEILING_CLIENT, seconds, cfg,
                                                       workdir / "ceiling.collapsed")
     finally:
         ceiling.stop()

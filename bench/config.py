@@ -12,6 +12,7 @@ class BenchConfig:
     duration: float = 5.0
     warmup: float = 1.0
     runs: int = 3
+    peer_rounds: int = 5  # interleaved rounds of issuance beside node-oidc-provider
     connections: int = 8
     wrk_threads: int = 2
     workers: int = 2
@@ -20,6 +21,7 @@ class BenchConfig:
     databases: tuple[str, ...] = ("sqlite", "postgresql")
     scale_sizes: tuple[int, ...] = (10_000, 1_000_000)
     postgres_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    only: str = ""  # "issuance": the issuance rows and the peer comparison, nothing else
 
     @property
     def worker_class(self) -> str:

@@ -19,6 +19,8 @@ from .load import Measure, Runner, Sample, fixed, measure, pooled, settle, wrk
 from .server import METADATA, Process, start_wsgi_app
 
 FORM = "application/x-www-form-urlencoded"
+# Every issuance run sends this body: the ceiling, authserver and the node-oidc-provider peer.
+ISSUANCE_BODY = urlencode({"grant_type": "client_credentials", "scope": SCOPE}, safe=":")
 
 
 def basic(client: Credentials) -> str:
@@ -30,8 +32,8 @@ def _form_headers(client: Credentials) -> dict[str, str]:
 
 
 def _token_response(server: Process, client: Credentials) -> requests.Response:
-    response = requests.post(server.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                             headers={"Authorization": basic(client)}, timeout=10)
+    response = requests.post(server.url + "/oauth/token", data=ISSUANCE_BODY,
+                             headers=_form_headers(client), timeout=10)
     response.raise_for_status()
     return response
 
@@ -44,6 +46,14 @@ def token_body_bytes(server: Process, client: Credentials) -> int:
 def fetch_token(server: Process, client: Credentials) -> str:
     """One access token from the running server, as a client gets it."""
     return str(_token_response(server, client).json()["access_token"])
+
+
+CEILING_CLIENT = Credentials("ceiling-client", "ceiling-secret")
+
+
+def issue(token_url: str, client: Credentials, cfg: BenchConfig, settle_url: str) -> Runner:
+    """client_credentials requests with Basic authentication and ``ISSUANCE_BODY``."""
+    return fixed(token_url, "POST", ISSUANCE_BODY, _form_headers(client), cfg, settle_url)
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,8 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> 
         runners: dict[str, Runner] = {}
         for label, client in clients.items():
             app = apps[label]
-            runners["ceiling " + label] = fixed(app.url + "/token", "POST", "grant_type=client_credentials",
-                                                _form_headers(Credentials("ceiling-client", "ceiling-secret")),
-                                                cfg, app.url + "/healthz")
-            runners[label] = fixed(server.url + "/oauth/token", "POST", "grant_type=client_credentials",
-                                   _form_headers(client), cfg, server.url + METADATA)
+            runners["ceiling " + label] = issue(app.url + "/token", CEILING_CLIENT, cfg, app.url + "/healthz")
+            runners[label] = issue(server.url + "/oauth/token", client, cfg, server.url + METADATA)
         m = measure(runners, cfg)
     finally:
         for app in apps.values():

@@ -9,6 +9,7 @@ from .load import Measure
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 HEADER = ("Scenario", "req/s", "p50 ms", "p99 ms", "Ratio", "Notes")
+TAIL_TARGET = 3.0  # p99 / p50 at most this for issuance, at the bench's connection count
 
 
 def fmt_rate(value: float) -> str:
@@ -19,6 +20,12 @@ def fmt_ms(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
+def fmt_tail(m: Measure) -> str:
+    """p99 ÷ p50, marked ✗ above ``TAIL_TARGET``."""
+    ratio = m.p99 / m.p50 if m.p50 else 0.0
+    return f"{ratio:.1f}" + (" ✗" if ratio > TAIL_TARGET else "")
+
+
 @dataclass
 class Section:
     title: str
@@ -26,11 +33,14 @@ class Section:
     notes: list[str] = field(default_factory=list)
     header: tuple[str, ...] = HEADER
 
-    def measure(self, name: str, m: Measure, ratio: str = "", note: str = "") -> None:
-        """A wrk row; any failed request or socket error is written into the notes."""
+    def measure(self, name: str, m: Measure, *cells: str) -> None:
+        """A wrk row: req/s, p50 and p99, then ``cells`` for the columns after them, the last
+        being the notes, where any failed request or socket error is written."""
+        row = [name, fmt_rate(m.rps), fmt_ms(m.p50), fmt_ms(m.p99), *cells]
+        row += [""] * (len(self.header) - len(row))
         if m.errors:
-            note = f"{note}; {m.errors} errors" if note else f"{m.errors} errors"
-        self.rows.append((name, fmt_rate(m.rps), fmt_ms(m.p50), fmt_ms(m.p99), ratio, note))
+            row[-1] = f"{row[-1]}; {m.errors} errors" if row[-1] else f"{m.errors} errors"
+        self.rows.append(tuple(row))
 
     def row(self, *cells: str) -> None:
         self.rows.append(tuple(cells) + ("",) * (len(self.header) - len(cells)))

@@ -7,6 +7,7 @@ instead of a million); the default is the full run whose medians the README quot
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -17,12 +18,12 @@ from pathlib import Path
 
 import psycopg
 
-from . import breakdown, guard_scenarios, oauth_scenarios, scale
+from . import breakdown, guard_scenarios, node_peer, oauth_scenarios, peer_issuance, scale
 from .config import BenchConfig
 from .fixtures import Fixtures, prepare
 from .load import Measure, measure
 from .machine import describe
-from .results import Report, Section, fmt_ms
+from .results import TAIL_TARGET, Report, Section, fmt_ms, fmt_tail
 from .server import Process, fresh_database, start_authserver
 
 
@@ -49,7 +50,8 @@ class Bench:
         for i in oauth_scenarios.issuance(server, fx, cfg, self.workdir):
             section.measure(f"ceiling: bare Flask, same form body, {i.body_bytes} B JSON", i.ceiling)
             section.measure(f"client_credentials issuance, {i.token_format} ({db})", i.issued,
-                            ratio(i.issued.rps, i.ceiling.rps), "of ceiling; target ≥ 50%")
+                            ratio(i.issued.rps, i.ceiling.rps),
+                            f"of ceiling; target ≥ 50%; p99/p50 {fmt_tail(i.issued)}")
 
     def authorization_server(self, db: str, server: Process, fx: Fixtures) -> None:
         cfg = self.cfg
@@ -70,8 +72,8 @@ class Bench:
         s.measure("introspection, opaque token", m["opaque"])
         s.measure("introspection, JWT (signature check + jti lookup)", m["jwt"])
         wrapped = m["revoke"].extra("POOL_WRAPPED")
-        s.measure("revocation, a distinct live opaque token each request", m["revoke"],
-                  note=f"pool wrapped {wrapped}×" if wrapped else "")
+        s.measure("revocation, a distinct live opaque token each request", m["revoke"], "",
+                  f"pool wrapped {wrapped}×" if wrapped else "")
         s.notes.append("Latencies of the round trip are per request (authorize and token mixed); "
                        f"wrk drives it with {cfg.connections} threads of one connection each, "
                        "a Lua state machine alternating the two requests.")
@@ -100,7 +102,8 @@ class Bench:
 
     def guard(self, server: Process, fx: Fixtures) -> None:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
-        s = self.report.section(f"resource_guard per request, vs the same endpoint unguarded ({self.cfg.server_label()})")
+        s = self.report.section("resource_guard per request, vs the same endpoint unguarded "
+                                f"({self.cfg.server_label()})")
         s.measure("unguarded Flask endpoint", g.unguarded, "100%")
         labels = {"jwt_hit": "Bearer JWT, verified-token cache hit (same token)",
                   "jwt_miss": "Bearer JWT, cache miss (fresh token each request)",
@@ -171,24 +174,58 @@ class Bench:
                        "batches of 5,000. Its rows/s leaves out the command's start-up, measured by a "
                        "second, empty purge.")
 
+    def peer(self, servers: dict[str, tuple[Process, Fixtures]]) -> None:
+        """Issuance beside node-oidc-provider, with authserver on every database still up."""
+        cfg = self.cfg
+        try:
+            peer = node_peer.start(cfg.workers, self.workdir)
+        except node_peer.Unavailable as e:
+            print(f"bench: {e}", file=sys.stderr)
+            return
+        try:
+            results = peer_issuance.measure(peer, servers, replace(cfg, runs=cfg.peer_rounds))
+        finally:
+            peer.stop()
+        s = self.report.section(f"Issuance beside {peer.label} ({cfg.workers} processes each)",
+                                peer_issuance.HEADER)
+        peer_issuance.write(s, peer, results, cfg.workers)
+        s.notes.append(f"All servers stay up; each of {cfg.peer_rounds} rounds runs node-oidc-provider before "
+                       "authserver on each database in turn. The ratio is the median over the rounds of "
+                       "authserver's req/s ÷ the node-oidc-provider run just before it, so machine drift "
+                       "between rounds cancels; req/s and latencies are medians of the runs.")
+        s.notes.append("The same wrk script, connections, Basic header and body "
+                       f"(`{oauth_scenarios.ISSUANCE_BODY}`) for both. node-oidc-provider: ES256 access tokens "
+                       "(JWT through a resource indicator, or opaque), its in-memory adapter (nothing written to "
+                       "a database), node's cluster module, HTTP keep-alive, no access log; authserver: "
+                       f"{cfg.server_label()} with the access log, every token stored. p99/p50 target ≤ "
+                       f"{TAIL_TARGET:g} (✗ marks a miss).")
+
     def run(self) -> str:
         cfg = self.cfg
-        for db in cfg.databases:
-            with fresh_database(db, self.workdir, cfg.postgres_admin) as url:
-                fx = prepare(url, self.workdir)
+        with contextlib.ExitStack() as stack:
+            servers: dict[str, tuple[Process, Fixtures]] = {}
+            for db in cfg.databases:
+                fx = prepare(stack.enter_context(fresh_database(db, self.workdir, cfg.postgres_admin)),
+                             self.workdir)
                 server = start_authserver(fx.settings, cfg.workers, cfg.threads, self.workdir)
-                try:
-                    self.authorization_server(db, server, fx)
-                    if db == cfg.databases[0]:
-                        self.guard(server, fx)
-                finally:
-                    server.stop()
-                if db == cfg.databases[0] and cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
-                    self.settings_comparison(db, fx)
-        if "postgresql" in cfg.databases and cfg.scale_sizes:
+                stack.callback(server.stop)
+                servers[db] = (server, fx)
+            for db, (server, fx) in servers.items():
+                if cfg.only == "issuance":
+                    self.issuance(self.report.section(f"Issuance on {db} ({cfg.server_label()})"),
+                                  server, fx, cfg, db)
+                    continue
+                self.authorization_server(db, server, fx)
+                if db == cfg.databases[0]:
+                    self.guard(server, fx)
+                    if cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
+                        self.settings_comparison(db, fx)
+            self.peer(servers)
+        if "postgresql" in cfg.databases and cfg.scale_sizes and not cfg.only:
             self.scale(cfg.scale_sizes)
         self.report.settings.append(("Load average at end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
-        return self.report.write()
+        # A partial run prints its tables but leaves the full run's results.md alone.
+        return self.report.markdown() if cfg.only else self.report.write()
 
 
 def _postgres_available(url: str) -> bool:
@@ -204,12 +241,17 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     p.add_argument("--quick", action="store_true", help="short runs, one sample each, 100k rows for scale")
     p.add_argument("--duration", type=float, help="seconds per timed run (default 5, quick 2)")
     p.add_argument("--runs", type=int, help="timed runs per figure; the table shows the median (default 3)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds beside node-oidc-provider (default 5, quick 2)")
+    p.add_argument("--only", choices=("issuance",), default="",
+                   help="issuance: only the issuance rows (ceiling, node-oidc-provider), nothing else")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (authserver serve --workers)")
     p.add_argument("--threads", type=int, default=1, help="threads per worker for the main table (1 = sync)")
-    p.add_argument("--compare-threads", type=int, default=4, help="also measure issuance with this many threads (0: skip)")
+    p.add_argument("--compare-threads", type=int, default=4,
+                   help="also measure issuance with this many threads (0: skip)")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
-    p.add_argument("--scale", help="comma-separated stored-token counts (default 10000,1000000; quick 10000,100000; 0: skip)")
+    p.add_argument("--scale",
+                   help="comma-separated stored-token counts (default 10000,1000000; quick 10000,100000; 0: skip)")
     p.add_argument("--postgres", default=BenchConfig.postgres_admin, help="PostgreSQL admin URL for fresh databases")
     a = p.parse_args(argv)
     quick = a.quick
@@ -222,6 +264,7 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
         duration=a.duration or (2.0 if quick else 5.0),
         warmup=0.5 if quick else 1.0,
         runs=a.runs or (1 if quick else 3),
+        peer_rounds=a.rounds or (2 if quick else 5),
         connections=a.connections,
         workers=a.workers,
         threads=a.threads,
@@ -229,6 +272,7 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
         databases=databases,
         scale_sizes=tuple(int(n) for n in scale_sizes.split(",") if int(n) > 0),
         postgres_admin=a.postgres,
+        only=a.only,
     )
 
 

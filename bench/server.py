@@ -88,17 +88,23 @@ def authserver_env(settings: dict[str, Any]) -> dict[str, str]:
     return {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}}
 
 
+def launch(cmd: list[str], env: dict[str, str], url: str, ready_path: str, logdir: Path, name: str,
+           cwd: Path = ROOT) -> Process:
+    """Start ``cmd`` with its output in a log file under ``logdir``; return once ``url`` answers."""
+    log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log", dir=logdir)[1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+    proc = Process(url, process, log_path)
+    _wait_ready(proc, ready_path)
+    return proc
+
+
 def start_authserver(settings: dict[str, Any], workers: int, threads: int, logdir: Path) -> Process:
     """``authserver serve`` exactly as a user runs it; the port comes from the issuer URL."""
     port = settings["issuer"].rsplit(":", 1)[1]
-    log_path = Path(tempfile.mkstemp(prefix="authserver-", suffix=".log", dir=logdir)[1])
     cmd = [sys.executable, "-m", "authserver.cli", "serve", "--port", port, "--workers", str(workers),
            "--threads", str(threads)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(cmd, env=authserver_env(settings), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    proc = Process(settings["issuer"], process, log_path)
-    _wait_ready(proc, METADATA)
-    return proc
+    return launch(cmd, authserver_env(settings), settings["issuer"], METADATA, logdir, "authserver")
 
 
 def gunicorn_args(workers: int, threads: int) -> list[str]:
@@ -113,10 +119,5 @@ def start_wsgi_app(target: str, env: dict[str, str], workers: int, threads: int,
                    ready_path: str = "/healthz") -> Process:
     """A bench app (``module:factory()``) under gunicorn with the real server's settings."""
     port = free_port()
-    log_path = Path(tempfile.mkstemp(prefix="app-", suffix=".log", dir=logdir)[1])
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *gunicorn_args(workers, threads), target]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    proc = Process(f"http://127.0.0.1:{port}", process, log_path)
-    _wait_ready(proc, ready_path)
-    return proc
+    return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "app")
