@@ -17,7 +17,7 @@ from . import spy
 from .config import BenchConfig
 from .fixtures import Credentials, Fixtures
 from .load import wrk
-from .oauth_scenarios import CEILING_CLIENT, FORM, ISSUANCE_BODY, basic, token_body_bytes
+from .oauth_scenarios import CEILING_APP, CEILING_CLIENT, FORM, ISSUANCE_BODY, basic, token_body_bytes
 from .server import Process, start_wsgi_app
 
 RATE = 250  # py-spy samples per second per worker
@@ -82,7 +82,7 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
     if spy.py_spy() is None:
         return None
     size = token_body_bytes(server, fx.jwt_client)
-    ceiling = start_wsgi_app("bench.ceiling:create_app()", {"BENCH_BODY_BYTES": str(size)}, cfg.workers,
+    ceiling = start_wsgi_app(CEILING_APP + "()", {"BENCH_BODY_BYTES": str(size)}, cfg.workers,
                              cfg.threads, workdir)
     targets: dict[str, dict[str, float]] = {}
     rps: dict[str, float] = {}

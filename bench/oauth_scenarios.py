@@ -16,7 +16,7 @@ import requests
 from .config import BenchConfig
 from .fixtures import PASSWORD, SCOPE, Credentials, Fixtures, write_pool
 from .load import Measure, Runner, Sample, fixed, measure, pooled, settle, wrk
-from .server import METADATA, Process, start_wsgi_app
+from .server import METADATA, Process, start_granian_app, start_wsgi_app
 
 FORM = "application/x-www-form-urlencoded"
 # Every issuance run sends this body: the ceiling, authserver and the node-oidc-provider peer.
@@ -48,6 +48,7 @@ def fetch_token(server: Process, client: Credentials) -> str:
     return str(_token_response(server, client).json()["access_token"])
 
 
+CEILING_APP = "bench.ceiling:create_app"
 CEILING_CLIENT = Credentials("ceiling-client", "ceiling-secret")
 
 
@@ -58,12 +59,14 @@ def issue(token_url: str, client: Credentials, cfg: BenchConfig, settle_url: str
 
 @dataclass(frozen=True)
 class Issuance:
-    """client_credentials issuance beside its ceiling, measured interleaved."""
+    """client_credentials issuance beside its ceiling, measured interleaved; ``granian`` is
+    the same ceiling app under granian when ``--granian-ceiling`` asks for it."""
 
     token_format: str
     body_bytes: int
     issued: Measure
     ceiling: Measure
+    granian: Measure | None = None
 
 
 def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> list[Issuance]:
@@ -74,18 +77,22 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> 
     apps: dict[str, Process] = {}
     try:
         for label, size in sizes.items():
-            apps[label] = start_wsgi_app("bench.ceiling:create_app()", {"BENCH_BODY_BYTES": str(size)},
-                                         cfg.workers, cfg.threads, workdir)
+            env = {"BENCH_BODY_BYTES": str(size)}
+            apps["gunicorn " + label] = start_wsgi_app(CEILING_APP + "()", env, cfg.workers, cfg.threads, workdir)
+            if cfg.granian_ceiling:
+                apps["granian " + label] = start_granian_app(CEILING_APP, env, cfg.workers, workdir)
         runners: dict[str, Runner] = {}
         for label, client in clients.items():
-            app = apps[label]
-            runners["ceiling " + label] = issue(app.url + "/token", CEILING_CLIENT, cfg, app.url + "/healthz")
+            for name, app in apps.items():
+                if name.endswith(" " + label):
+                    runners[name] = issue(app.url + "/token", CEILING_CLIENT, cfg, app.url + "/healthz")
             runners[label] = issue(server.url + "/oauth/token", client, cfg, server.url + METADATA)
         m = measure(runners, cfg)
     finally:
         for app in apps.values():
             app.stop()
-    return [Issuance(label, sizes[label], m[label], m["ceiling " + label]) for label in clients]
+    return [Issuance(label, sizes[label], m[label], m["gunicorn " + label], m.get("granian " + label))
+            for label in clients]
 
 
 def introspection(server: Process, fx: Fixtures, token: str, cfg: BenchConfig) -> Runner:

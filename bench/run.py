@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import shutil
 import statistics
@@ -49,6 +50,9 @@ class Bench:
     def issuance(self, section: Section, server: Process, fx: Fixtures, cfg: BenchConfig, db: str) -> None:
         for i in oauth_scenarios.issuance(server, fx, cfg, self.workdir):
             section.measure(f"ceiling: bare Flask, same form body, {i.body_bytes} B JSON", i.ceiling)
+            if i.granian:
+                section.measure(f"ceiling under granian ({cfg.workers} workers, HTTP/1.1 keep-alive, access log)",
+                                i.granian, ratio(i.granian.rps, i.ceiling.rps), "of the gunicorn ceiling")
             section.measure(f"client_credentials issuance, {i.token_format} ({db})", i.issued,
                             ratio(i.issued.rps, i.ceiling.rps),
                             f"of ceiling; target ≥ 50%; p99/p50 {fmt_tail(i.issued)}")
@@ -242,6 +246,8 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     p.add_argument("--duration", type=float, help="seconds per timed run (default 5, quick 2)")
     p.add_argument("--runs", type=int, help="timed runs per figure; the table shows the median (default 3)")
     p.add_argument("--rounds", type=int, help="interleaved rounds beside node-oidc-provider (default 5, quick 2)")
+    p.add_argument("--granian-ceiling", action="store_true",
+                   help="also run the ceiling app under granian (pip install granian first)")
     p.add_argument("--only", choices=("issuance",), default="",
                    help="issuance: only the issuance rows (ceiling, node-oidc-provider), nothing else")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
@@ -260,6 +266,9 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     if "postgresql" in databases and not _postgres_available(a.postgres):
         print(f"bench: PostgreSQL at {a.postgres} is not reachable; running SQLite only", file=sys.stderr)
         databases = tuple(d for d in databases if d != "postgresql")
+    granian = a.granian_ceiling and importlib.util.find_spec("granian") is not None
+    if a.granian_ceiling and not granian:
+        print("bench: granian is not installed (pip install granian); skipping its ceiling rows", file=sys.stderr)
     return BenchConfig(
         duration=a.duration or (2.0 if quick else 5.0),
         warmup=0.5 if quick else 1.0,
@@ -272,6 +281,7 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
         databases=databases,
         scale_sizes=tuple(int(n) for n in scale_sizes.split(",") if int(n) > 0),
         postgres_admin=a.postgres,
+        granian_ceiling=granian,
         only=a.only,
     )
 

@@ -121,3 +121,13 @@ def start_wsgi_app(target: str, env: dict[str, str], workers: int, threads: int,
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *gunicorn_args(workers, threads), target]
     return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "app")
+
+
+def start_granian_app(factory: str, env: dict[str, str], workers: int, logdir: Path,
+                     ready_path: str = "/healthz") -> Process:
+    """A bench app (``module:factory``) under granian's WSGI server, HTTP/1.1 with keep-alive
+    and its access log on: what the same app costs under a server with a Rust event loop."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--http", "1",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--access-log", factory]
+    return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "granian")
