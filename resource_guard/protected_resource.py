@@ -10,7 +10,7 @@ tokens for it and which scopes it understands. Adapters serve it at the well-kno
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,16 +47,16 @@ class ProtectedResource:
     """
 
     resource: str
-    authorization_servers: tuple[str, ...] = ()
-    scopes_supported: tuple[str, ...] = ()
-    bearer_methods_supported: tuple[str, ...] = ("header",)
+    authorization_servers: Sequence[str] = ()
+    scopes_supported: Sequence[str] = ()
+    bearer_methods_supported: Sequence[str] = ("header",)
     resource_name: str | None = None
     resource_documentation: str | None = None
     resource_policy_uri: str | None = None
     resource_tos_uri: str | None = None
     jwks_uri: str | None = None
-    resource_signing_alg_values_supported: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    resource_signing_alg_values_supported: Sequence[str] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _absolute_url(self.resource, "resource")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask import Flask, jsonify
@@ -105,7 +106,7 @@ def test_flask_serves_the_document_at_both_well_known_paths(issuer: FakeIssuer) 
 
     @app.get("/v1/reports")
     @guard.require(scopes=["reports:read"])
-    def reports() -> object:
+    def reports() -> Any:
         return jsonify([])
 
     client = app.test_client()
@@ -116,4 +117,4 @@ def test_flask_serves_the_document_at_both_well_known_paths(issuer: FakeIssuer) 
     assert client.get("/.well-known/oauth-protected-resource/other").status_code == 404
     refused = client.get("/v1/reports")
     assert refused.status_code == 401 and _metadata_param() in refused.headers["WWW-Authenticate"]
-    assert refused.json["scope"] == "reports:read"
+    assert refused.json is not None and refused.json["scope"] == "reports:read"
