@@ -20,7 +20,7 @@ class Reports(APIView):
     required_scopes = ("reports:read",)
 
     def get(self, request: Request) -> Response:
-        return Response({"reports": REPORTS, "caller": request.user.username})
+        return Response({"reports": REPORTS, "caller": request.user.get_username()})
 
 
 class Items(APIView):
