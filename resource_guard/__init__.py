@@ -1,12 +1,14 @@
 """resource_guard: validate OAuth 2.0 bearer tokens and legacy credentials on a resource server.
 
-The core (everything but :mod:`resource_guard.flask`) imports no web framework.
+The core (everything but the adapters :mod:`resource_guard.flask`, :mod:`resource_guard.django`
+and :mod:`resource_guard.drf`) imports no web framework.
 """
 
 from resource_guard.errors import AuthError
 from resource_guard.guard import Guard, Requirement
+from resource_guard.protected_resource import ProtectedResource
 from resource_guard.request import Headers, Request
 from resource_guard.results import AuthResult, Expiry, Principal
 
-__all__ = ["AuthError", "AuthResult", "Expiry", "Guard", "Headers", "Principal", "Request",
-           "Requirement"]
+__all__ = ["AuthError", "AuthResult", "Expiry", "Guard", "Headers", "Principal",
+           "ProtectedResource", "Request", "Requirement"]

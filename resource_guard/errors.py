@@ -47,9 +47,18 @@ class AuthError:
 
 @dataclass(frozen=True, slots=True)
 class AuthenticationRequired(AuthError):
-    """No credentials were sent: RFC 6750 §3.1 says the challenge carries no error code."""
+    """No credentials were sent: RFC 6750 §3.1 says the challenge carries no error code.
+
+    ``needed_scope`` names what the endpoint needs (RFC 6750 §3 allows ``scope`` without an
+    error), so a client can ask for the right token at once (the MCP authorization flow).
+    """
 
     description: str = "Authentication credentials were not provided."
+    needed_scope: str = ""
+
+    @property
+    def scope(self) -> str | None:
+        return self.needed_scope or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +139,15 @@ def challenge(scheme: str, realm: str, error: AuthError | None, *,
               with_error_params: bool) -> str:
     """Build a ``WWW-Authenticate`` value (RFC 7235 §4.1, RFC 6750 §3).
 
-    The ``error``/``error_description``/``scope`` parameters are added only for the RFC 6750
-    codes and only for schemes that understand them (Bearer and its token-style relatives).
+    The ``error``/``error_description`` parameters are added only for the RFC 6750 codes, and
+    they and ``scope`` only for schemes that understand them (Bearer and its token-style
+    relatives).
     """
     params = [f'realm="{quote_param(realm)}"']
-    if with_error_params and error is not None and error.code in RFC6750_CODES:
-        params.append(f'error="{error.code}"')
-        params.append(f'error_description="{quote_param(error.description)}"')
+    if with_error_params and error is not None:
+        if error.code in RFC6750_CODES:
+            params.append(f'error="{error.code}"')
+            params.append(f'error_description="{quote_param(error.description)}"')
         if error.scope:
             params.append(f'scope="{quote_param(error.scope)}"')
     return f"{scheme} {', '.join(params)}"

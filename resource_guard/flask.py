@@ -16,8 +16,9 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 
 from resource_guard.backends.base import AuthBackend
 from resource_guard.guard import Guard
-from resource_guard.request import Request
+from resource_guard.protected_resource import DOCUMENT_HEADERS, ProtectedResource
 from resource_guard.results import AuthResult, Principal
+from resource_guard.wsgi import request_from_environ
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,16 +29,24 @@ class FlaskGuard:
     """Protect Flask endpoints with a backend chain.
 
     Create it bound (``FlaskGuard(app, backends=[...])``) or unbound and bind it in the app
-    factory with :meth:`init_app`; the backends hold no per-app state.
+    factory with :meth:`init_app`; the backends hold no per-app state. With
+    ``protected_resource`` the app also serves its RFC 9728 metadata at the well-known paths.
     """
 
-    def __init__(self, app: Flask | None = None, backends: Sequence[AuthBackend] = ()) -> None:
-        self.guard = Guard(backends)
+    def __init__(self, app: Flask | None = None, backends: Sequence[AuthBackend] = (), *,
+                 protected_resource: ProtectedResource | None = None) -> None:
+        self.guard = Guard(backends, protected_resource=protected_resource)
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["resource_guard"] = self
+        resource = self.guard.protected_resource
+        if resource is not None:
+            document = resource.to_json()
+            for path in resource.well_known_paths:
+                app.add_url_rule(path, "resource_guard_metadata" + path, methods=["GET"],
+                                 view_func=lambda: Response(document, headers=DOCUMENT_HEADERS))
 
     @property
     def principal(self) -> Principal | None:
@@ -62,11 +71,7 @@ class FlaskGuard:
         def decorator(view: F) -> F:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                environ = request.environ
-                view_request = Request(
-                    environ["REQUEST_METHOD"], _EnvironHeaders(environ),
-                    environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""),
-                    environ.get("REMOTE_ADDR"), environ.get("HTTP_AUTHORIZATION"))
+                view_request = request_from_environ(request.environ)
                 item_id = kwargs.get(item_arg) if item_arg is not None else None
                 result = check(view_request, requirement,
                                None if item_id is None else str(item_id))
@@ -78,23 +83,6 @@ class FlaskGuard:
             return cast(F, wrapper)
 
         return decorator
-
-
-class _EnvironHeaders:
-    """Header lookup straight from the WSGI environ (PEP 3333), cheaper than building
-    Werkzeug's ``EnvironHeaders`` on the hot path."""
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def get(self, key: str, /) -> str | None:
-        name = key.upper().replace("-", "_")
-        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = "HTTP_" + name
-        value = self._environ.get(name)
-        return value if isinstance(value, str) else None
 
 
 def error_response(result: AuthResult) -> Response:

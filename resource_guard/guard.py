@@ -22,6 +22,7 @@ from resource_guard.errors import (
     TemporarilyUnavailable,
 )
 from resource_guard.policy import policy_allows, scope_for
+from resource_guard.protected_resource import ProtectedResource
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Principal
 
@@ -48,10 +49,14 @@ class Requirement:
 class Guard:
     """Runs the backend chain and checks a principal against an endpoint's requirement."""
 
-    def __init__(self, backends: Sequence[AuthBackend]) -> None:
+    def __init__(self, backends: Sequence[AuthBackend], *,
+                 protected_resource: ProtectedResource | None = None) -> None:
+        """``protected_resource``: this API's RFC 9728 metadata; every challenge then points at
+        it (``resource_metadata``), and adapters serve it at its well-known paths."""
         if not backends:
             raise ValueError("A Guard needs at least one backend.")
         self.backends: tuple[AuthBackend, ...] = tuple(backends)
+        self.protected_resource = protected_resource
         self._by_name = {b.name: b for b in reversed(self.backends)}
         self._schemes = {b.www_auth_scheme.lower(): b for b in reversed(self.backends)}
 
@@ -66,6 +71,9 @@ class Guard:
 
     def authenticate(self, request: Request) -> AuthResult:
         """Run the chain: a success, a failure, or anonymous (neither set)."""
+        return self._advertised(self._run_chain(request))
+
+    def _run_chain(self, request: Request) -> AuthResult:
         if request.has_query_token():
             return self.backends[0].fail(request, InvalidRequest(
                 "Access tokens are not accepted in the query string; send them in the "
@@ -104,12 +112,25 @@ class Guard:
         if principal is None:
             if result.error is not None or requirement.optional:
                 return result
-            return self.backends[0].fail(request, AuthenticationRequired())
+            needed = " ".join(sorted(requirement.needed_scopes(request.method)))
+            return self.refuse(request, AuthenticationRequired(needed_scope=needed))
         error = self.authorize(principal, request.method, requirement, item_id)
         if error is None:
             return result
-        backend = self._by_name.get(principal.backend, self.backends[0])
-        return backend.fail(request, error)
+        return self.refuse(request, error, principal)
+
+    def refuse(self, request: Request, error: AuthError,
+               principal: Principal | None = None) -> AuthResult:
+        """A failure for ``error`` with the challenge of the backend that authenticated
+        ``principal`` (the first backend's when there is none), pointing at the metadata."""
+        backend = self.backends[0] if principal is None else self._by_name.get(
+            principal.backend, self.backends[0])
+        return self._advertised(backend.fail(request, error))
+
+    def _advertised(self, result: AuthResult) -> AuthResult:
+        if self.protected_resource is None:
+            return result
+        return self.protected_resource.advertise(result)
 
     @staticmethod
     def authorize(principal: Principal, method: str, requirement: Requirement,

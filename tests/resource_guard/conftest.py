@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import tests.resource_guard.django_settings  # noqa: F401  (Django/DRF read settings on import)
 from tests.resource_guard.rg_testkit import FakeClock, FakeIssuer, start_issuer
 
 

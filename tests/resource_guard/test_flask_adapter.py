@@ -75,7 +75,7 @@ def test_no_credentials_is_401_json_with_first_challenge(
     app, _, _ = parts
     response = app.test_client().get("/reports")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", scope="reports:read"'
     assert response.mimetype == "application/json"
     assert response.json["error"] == "authentication_required"
     assert response.json["error_description"]
