@@ -14,21 +14,19 @@ PIP := $(BIN)/pip --disable-pip-version-check -qq
 
 .PHONY: run test bench setup browser wrk lint clean
 
-$(STAMP): pyproject.toml
+# authserver needs resource-guard by path (setup.py), which pip installs as a copy; the
+# second step makes it editable too, so an edit under resource-guard/ is seen at once.
+$(STAMP): pyproject.toml setup.py resource-guard/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[test,redis,bench,lint]'
+	$(PIP) install --no-deps -e ./resource-guard
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 run: $(STAMP)
 	@$(BIN)/authserver db upgrade
-	@echo ""
-	@echo "  Next, in another terminal:"
-	@echo "    $(BIN)/authserver clients create --name demo --scope 'reports:read' --json"
-	@echo "    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://$(HOST):$(PORT)/oauth/token"
-	@echo ""
 	@$(BIN)/authserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # Debian's chromium drives the login and consent pages in the browser tests.
@@ -42,7 +40,7 @@ test: $(STAMP) browser
 
 # ruff (lint + import order) and mypy --strict over both packages.
 lint: $(STAMP)
-	$(BIN)/ruff check authserver resource_guard tests bench examples migrations config
+	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py
 	$(BIN)/mypy
 
 # Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
@@ -56,4 +54,4 @@ bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache

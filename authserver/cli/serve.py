@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 from typing import Any
 
 import click
@@ -47,6 +48,19 @@ def _ensure_free(host: str, port: int) -> None:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def _banner(issuer: str, url: str, workers: int, database: str) -> None:
+    command = sys.argv[0] if sys.argv[0].endswith("authserver") else "authserver"
+    click.echo(
+        f"\n  authserver on {url} ({workers} workers)\n"
+        f"  Issuer:   {issuer}\n"
+        f"  Metadata: {issuer}/.well-known/oauth-authorization-server\n"
+        f"  Database: {database}\n\n"
+        "  Next, in another terminal:\n"
+        f"    {command} clients create --name demo --scope 'reports:read' --json\n"
+        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}/oauth/token\n"
+    )
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--host", help="Address to listen on  [default: the host setting, 127.0.0.1]")
@@ -73,8 +87,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int)
     # through this app context's teardown) would interleave on it and hang at shutdown.
     db.session.remove()
     db.engine.dispose()
-    click.echo(f"authserver: issuer {settings.issuer}, serving on http://{host}:{port} ({workers} workers)")
-    click.echo(f"authserver: database {describe(settings.database_url)}")
+    _banner(settings.issuer, f"http://{host}:{port}", workers, describe(settings.database_url))
     _Gunicorn(
         {
             "bind": f"{host}:{port}",
