@@ -20,7 +20,8 @@ assert app.extensions["authserver"].keys._refresh_interval == 7
 
 
 def test_importing_and_creating_the_app_leaves_warnings_and_hashing_alone(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-c", "import sys\n" + PROBE, str(tmp_path)], capture_output=True, text=True)
+    probe = [sys.executable, "-c", "import sys\n" + PROBE, str(tmp_path)]
+    result = subprocess.run(probe, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
