@@ -1,34 +1,33 @@
 # Two commands on a fresh machine with only python3:
 #   make run   - set up, migrate the SQLite default, serve on http://127.0.0.1:5000
+#                (make run HOST=0.0.0.0 PORT=5001 WORKERS=4; the issuer follows HOST and PORT)
 #   make test  - set up and run the whole suite (SQLite and PostgreSQL)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 5000
-WORKERS ?= 2
+HOST ?= $(or $(AUTHSERVER_HOST),127.0.0.1)
+PORT ?= $(or $(AUTHSERVER_PORT),5000)
+WORKERS ?= $(or $(AUTHSERVER_WORKERS),2)
+# -qq: pip's errors still print; its warnings (and build back-ends' chatter) do not.
+PIP := $(BIN)/pip --disable-pip-version-check -qq
 
 .PHONY: run test bench setup browser wrk lint clean
 
-$(STAMP): pyproject.toml
+# authserver needs resource-guard by path (setup.py), which pip installs as a copy; the
+# second step makes it editable too, so an edit under resource-guard/ is seen at once.
+$(STAMP): pyproject.toml setup.py resource-guard/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,redis,bench,lint]'
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[test,redis,bench,lint]'
+	$(PIP) install --no-deps -e ./resource-guard
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/authserver db upgrade
-	@echo ""
-	@echo "  Issuer:   $${AUTHSERVER_ISSUER:-http://$(HOST):$(PORT)}"
-	@echo "  Metadata: $${AUTHSERVER_ISSUER:-http://$(HOST):$(PORT)}/.well-known/oauth-authorization-server"
-	@echo "  Next, in another terminal:"
-	@echo "    $(BIN)/authserver clients create --name demo --scope 'reports:read' --json"
-	@echo "    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://$(HOST):$(PORT)/oauth/token"
-	@echo ""
-	$(BIN)/authserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	@$(BIN)/authserver db upgrade
+	@$(BIN)/authserver serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # Debian's chromium drives the login and consent pages in the browser tests.
 browser:
@@ -41,7 +40,7 @@ test: $(STAMP) browser
 
 # ruff (lint + import order) and mypy --strict over both packages.
 lint: $(STAMP)
-	$(BIN)/ruff check authserver resource_guard tests bench examples migrations config
+	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py
 	$(BIN)/mypy
 
 # Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
@@ -55,4 +54,4 @@ bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache

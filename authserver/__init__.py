@@ -15,7 +15,7 @@ from resource_guard.cache import RedisCache
 from resource_guard.ratelimit import RateLimiter
 
 from . import logs
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .database import ENGINE_OPTIONS, configure
 from .extensions import db, migrate
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
@@ -45,11 +45,17 @@ def migrations_directory() -> str:
     """``migrations/`` of the checkout, installed as ``authserver.migrations``."""
     spec = find_spec("authserver.migrations")
     assert spec is not None and spec.submodule_search_locations
-    return str(Path(list(spec.submodule_search_locations)[0]))
+    return str(Path(next(iter(spec.submodule_search_locations))))
 
 
 def _login_limiter(settings: Settings) -> RateLimiter:
-    cache = RedisCache(settings.redis_url, prefix="authserver:") if settings.redis_url else None
+    try:
+        cache = RedisCache(settings.redis_url, prefix="authserver:") if settings.redis_url else None
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
+            "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it"
+        ) from None
     return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
 
 
@@ -78,7 +84,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         configure(db.engine, ping_after_idle=settings.db_ping_after_idle)
 
     hasher = SecretHasher(settings.secret_key)
-    keys = KeyRing(hasher, settings.signing_alg, publish_grace=timedelta(seconds=settings.access_token_ttl))
+    keys = KeyRing(
+        hasher,
+        settings.signing_alg,
+        publish_grace=timedelta(seconds=settings.access_token_ttl),
+        refresh_interval=settings.key_refresh_interval,
+    )
     tokens = TokenService(settings, hasher, keys)
     server = AuthorizationServer(tokens)
     server.init_app(app)

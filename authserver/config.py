@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -30,6 +31,9 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str
     issuer: str
+    host: str
+    port: int
+    workers: int
     secret_key: str
     instance_path: str
     access_token_format: str
@@ -44,6 +48,7 @@ class Settings:
     redis_url: str
     client_cache_ttl: int
     db_ping_after_idle: int
+    key_refresh_interval: int
     max_form_bytes: int
     log_level: str
 
@@ -54,6 +59,8 @@ class Settings:
             raise ConfigError(f"signing_alg must be one of {SIGNING_ALGS}")
         if not self.issuer.startswith(("https://", "http://")) or "?" in self.issuer or "#" in self.issuer:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError("port must be between 1 and 65535")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
@@ -73,8 +80,27 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     return value
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Merge defaults < TOML file < environment < explicit overrides (tests)."""
+def default_instance_path(environ: Mapping[str, str]) -> Path:
+    """The per-user data folder (XDG Base Directory), the same from every directory."""
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "authserver"
+
+
+def default_issuer(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    create_secret: bool = True,
+) -> Settings:
+    """Merge defaults < TOML file < environment < explicit overrides (tests).
+
+    ``create_secret=False`` is for processes that only read what the server wrote (the
+    stores): a secret of their own would make every stored hash unreachable.
+    """
     environ = os.environ if environ is None else environ
     defaults = _defaults()
     values = dict(defaults)
@@ -93,21 +119,26 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     values = {k: _coerce(k, v, defaults[k]) for k, v in values.items()}
-    values["issuer"] = values["issuer"].rstrip("/")
-    instance = Path(values["instance_path"]).resolve()
+    values["issuer"] = (values["issuer"] or default_issuer(values["host"], values["port"])).rstrip("/")
+    instance = Path(values["instance_path"] or default_instance_path(environ)).expanduser().resolve()
     values["instance_path"] = str(instance)
     if not values["database_url"]:
         values["database_url"] = f"sqlite:///{instance / 'authserver.sqlite3'}"
     if not values["secret_key"]:
-        values["secret_key"] = _instance_secret(instance)
+        values["secret_key"] = _instance_secret(instance, create_secret)
     return Settings(**values)
 
 
-def _instance_secret(instance: Path) -> str:
+def _instance_secret(instance: Path, create: bool) -> str:
     """Generate the secret once, readable only by its owner, and reuse it after."""
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()
+    if not create:
+        raise ConfigError(
+            f"no secret key: set AUTHSERVER_SECRET_KEY to the authorization server's secret "
+            f"(or AUTHSERVER_INSTANCE_PATH to its instance folder; {path} does not exist)"
+        )
     instance.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
     try:
@@ -116,4 +147,5 @@ def _instance_secret(instance: Path) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
+    print(f"authserver: generated a new secret key in {path}", file=sys.stderr)
     return value

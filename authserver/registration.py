@@ -106,7 +106,8 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         audiences=client.audiences,
         token_endpoint_auth_method=client.token_endpoint_auth_method,
         token_format=client.token_format,
-        require_pkce=client.require_pkce,
+        # PKCE protects authorization codes; a client that never gets one has nothing to require.
+        require_pkce=client.require_pkce and "authorization_code" in client.grant_types,
         created_at=client.created_at,
     )
     return record

@@ -3,6 +3,8 @@
 They run without a Flask app — a resource server on another process points them at the
 authorization server's database — so they build their own engine and read the server
 secret from the same settings as the server (environment, TOML file, instance folder).
+They never make a secret up: one that is not the server's would match no stored hash, so
+without one they refuse to start, naming ``AUTHSERVER_SECRET_KEY``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .secrets import SecretHasher, TokenKind, is_well_formed
 class _DatabaseStore:
     def __init__(self, database_url: str | None = None, *, secret_key: str | None = None) -> None:
         if database_url is None or secret_key is None:
-            settings = load_settings()
+            settings = load_settings({"secret_key": secret_key} if secret_key else None, create_secret=False)
             database_url = database_url or settings.database_url
             secret_key = secret_key or settings.secret_key
         self._engine = make_engine(database_url)
@@ -69,7 +71,8 @@ class APITokenStore(_DatabaseStore):
 
     def touch_last_used(self, token_id: str, when: datetime) -> None:
         with self._session() as session:
-            session.execute(update(APIToken).where(APIToken.id == int(token_id)).values(last_used=when, last_updated=APIToken.last_updated))
+            stamp = update(APIToken).where(APIToken.id == int(token_id))
+            session.execute(stamp.values(last_used=when, last_updated=APIToken.last_updated))
             session.commit()
 
 

@@ -35,7 +35,7 @@ def _command(*cmd: str) -> str:
 
 def _dirty() -> str:
     """Other engineers edit the tree while benches run: say when the code was uncommitted."""
-    done = subprocess.run(["git", "status", "--porcelain", "--", "authserver", "resource_guard"],
+    done = subprocess.run(["git", "status", "--porcelain", "--", "authserver", "resource-guard"],
                           capture_output=True, text=True, cwd=ROOT)
     return " + uncommitted changes in authserver/resource_guard" if done.stdout.strip() else ""
 

@@ -1,4 +1,9 @@
-"""The built wheel carries what an installed server needs: migrations, defaults, pages."""
+"""Two distributions from one checkout: ``authserver`` (the server, with everything it needs)
+and ``resource-guard`` (the validator a resource server installs alone).
+
+The wheels carry what an installed server needs (migrations, defaults, pages); the installs
+are real ones, into fresh virtual environments, the way a user or a packager runs them.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,45 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+RESOURCE_GUARD = ROOT / "resource-guard"
+# Each adapter of resource_guard and the extra it needs; those not written yet are skipped.
+ADAPTERS = {
+    "flask": ["resource_guard.flask"],
+    "django": ["resource_guard.django", "resource_guard.drf"],
+    "asgi": ["resource_guard.starlette"],
+    "fastapi": ["resource_guard.fastapi"],
+    "mcp": ["resource_guard.mcp"],
+}
+SERVER_ONLY = ["flask", "authlib", "sqlalchemy", "flask_sqlalchemy", "psycopg", "gunicorn", "argon2", "authserver"]
+
+
+def build_wheel(project: Path, out: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(project)],
+        check=True, capture_output=True,
+    )
+    return next(out.glob("*.whl"))
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
-        check=True, capture_output=True,
-    )
-    return next(out.glob("authserver-*.whl"))
+    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
+
+
+def venv(path: Path) -> tuple[Path, Path]:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    return path / "bin" / "pip", path / "bin" / "python"
+
+
+def pip_install(pip: Path, *args: str) -> None:
+    result = subprocess.run([str(pip), "install", "-qq", "--disable-pip-version-check", *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def importable(python: Path, module: str) -> bool:
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([str(python), "-c", probe], cwd=python.parent).returncode == 0  # not the checkout
 
 
 def test_wheel_contains_migrations_defaults_and_typing_markers(wheel: Path) -> None:
@@ -30,7 +64,22 @@ def test_wheel_contains_migrations_defaults_and_typing_markers(wheel: Path) -> N
     versions = {f"authserver/migrations/versions/{p.name}" for p in (ROOT / "migrations" / "versions").glob("0*.py")}
     assert len(versions) >= 2 and versions <= names
     assert "authserver/defaults/defaults.toml" in names
-    assert {"authserver/py.typed", "resource_guard/py.typed"} <= names
+    assert {"authserver/web/templates/home.html", "authserver/web/static/style.css", "authserver/py.typed"} <= names
+    assert not any(n.startswith("resource_guard/") for n in names)  # its own distribution
+
+
+def test_the_server_requires_resource_guard_from_this_checkout_never_an_index(wheel: Path) -> None:
+    """A project of that name on an index must never be installed in its place."""
+    metadata = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist: resource-guard")]
+    assert requires == [f"Requires-Dist: resource-guard @ {RESOURCE_GUARD.as_uri()}"]
+
+
+def test_resource_guard_wheel_carries_the_package_alone(tmp_path: Path) -> None:
+    names = set(zipfile.ZipFile(build_wheel(RESOURCE_GUARD, tmp_path)).namelist())
+    assert {"resource_guard/__init__.py", "resource_guard/backends/bearer_jwt.py", "resource_guard/py.typed"} <= names
+    assert not any(n.startswith("authserver/") for n in names)
 
 
 def test_installed_package_migrates_a_fresh_database(wheel: Path, tmp_path: Path) -> None:
@@ -45,3 +94,44 @@ def test_installed_package_migrates_a_fresh_database(wheel: Path, tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "Running upgrade" in result.stderr
     assert (tmp_path / "instance" / "authserver.sqlite3").exists()
+
+
+def test_resource_guard_installs_alone_and_each_adapter_with_its_extra(tmp_path: Path) -> None:
+    pip, python = venv(tmp_path / "venv")
+    pip_install(pip, str(RESOURCE_GUARD))
+    core = subprocess.run([str(python), "-c", "import resource_guard, resource_guard.backends, resource_guard.cache"],
+                          capture_output=True, text=True, cwd=python.parent)
+    assert core.returncode == 0, core.stderr
+    assert [m for m in SERVER_ONLY if importable(python, m)] == []
+    modules = {extra: [m for m in mods if (RESOURCE_GUARD / (m.replace(".", "/") + ".py")).exists()]
+               for extra, mods in ADAPTERS.items()}
+    written = [extra for extra, mods in modules.items() if mods]
+    assert "flask" in written
+    pip_install(pip, f"{RESOURCE_GUARD}[{','.join([*written, 'redis'])}]")
+    imports = ", ".join([m for mods in modules.values() for m in mods] + ["redis"])
+    adapters = subprocess.run([str(python), "-c", f"import {imports}"], capture_output=True, text=True,
+                              cwd=python.parent)
+    assert adapters.returncode == 0, adapters.stderr
+    assert not importable(python, "authserver") and not importable(python, "sqlalchemy")
+
+
+def test_installing_the_checkout_gives_the_server_with_resource_guard(tmp_path: Path) -> None:
+    """``pip install <checkout>``: what users, packagers and black-box harnesses run."""
+    pip, python = venv(tmp_path / "venv")
+    pip_install(pip, str(ROOT))
+    site = subprocess.run([str(python), "-c", "import authserver, resource_guard; print(resource_guard.__file__)"],
+                          capture_output=True, text=True, cwd=python.parent)
+    assert site.returncode == 0 and str(tmp_path / "venv") in site.stdout, site.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    upgraded = subprocess.run([str(tmp_path / "venv" / "bin" / "authserver"), "db", "upgrade"], capture_output=True,
+                              text=True, cwd=tmp_path, env={**env, "AUTHSERVER_INSTANCE_PATH": str(tmp_path / "i")})
+    assert upgraded.returncode == 0, upgraded.stderr
+
+
+def test_the_development_install_sees_resource_guard_edits() -> None:
+    """``make setup`` installs both editable: the checkout's source is what runs."""
+    import authserver
+    import resource_guard
+
+    assert Path(resource_guard.__file__).resolve().is_relative_to(RESOURCE_GUARD)
+    assert Path(authserver.__file__).resolve().is_relative_to(ROOT / "authserver")

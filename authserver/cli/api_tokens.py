@@ -44,7 +44,8 @@ def create(username: str, policy: str | None, expires_in: int | None, note: str,
     """Create an API token for a user. The token is printed once, now."""
     user = find_user(username)
     try:
-        row, value = create_api_token(current_app.extensions["authserver"].hasher, user, _load_policy(policy), expires_in, note)
+        hasher = current_app.extensions["authserver"].hasher
+        row, value = create_api_token(hasher, user, _load_policy(policy), expires_in, note)
     except RegistrationError as exc:
         fail(str(exc))
     emit(api_token_record(row, value), as_json)

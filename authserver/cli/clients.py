@@ -16,10 +16,9 @@ group = AppGroup("clients", help="Manage OAuth clients.")
 
 
 def find_client(client_id: str) -> Client:
-    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    client: Client | None = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if client is None:
         fail(f"no client with id {client_id!r}")
-    assert client is not None
     return client
 
 
@@ -87,7 +86,10 @@ def delete(client_id: str, as_json: bool) -> None:
 @click.argument("client_id")
 @json_option
 def rotate_secret(client_id: str, as_json: bool) -> None:
-    """Replace a client's secret; the old one stops working at once. Printed once."""
+    """Replace a client's secret (printed once).
+
+    The old secret stops working at once.
+    """
     client = find_client(client_id)
     try:
         secret = rotate_client_secret(current_app.extensions["authserver"].hasher, client)

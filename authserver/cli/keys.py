@@ -24,13 +24,23 @@ def key_record(key: SigningKey) -> dict[str, Any]:
         state = "published"
     else:
         state = "expired"
-    return {"kid": key.kid, "alg": key.alg, "state": state, "created_at": key.created_at, "retired_at": key.retired_at, "publish_until": key.publish_until}
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": state,
+        "created_at": key.created_at,
+        "retired_at": key.retired_at,
+        "publish_until": key.publish_until,
+    }
 
 
 @group.command("list")
 @json_option
 def list_keys(as_json: bool) -> None:
-    """List signing keys: active signs, published still verifies, expired is gone from JWKS."""
+    """List signing keys.
+
+    "active" signs, "published" still verifies, "expired" is gone from JWKS.
+    """
     keys = db.session.scalars(select(SigningKey).order_by(SigningKey.id.desc()))
     emit([key_record(k) for k in keys], as_json)
 
@@ -38,5 +48,8 @@ def list_keys(as_json: bool) -> None:
 @group.command("rotate")
 @json_option
 def rotate(as_json: bool) -> None:
-    """Sign with a new key; the previous one stays in JWKS until its tokens expire."""
+    """Sign with a new key.
+
+    The previous key stays in JWKS until the tokens it signed expire.
+    """
     emit(key_record(current_app.extensions["authserver"].keys.rotate()), as_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -32,6 +32,6 @@ def emit(record: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
             click.echo(f"{key.ljust(width)}  {_plain(value)}")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Stop with a message on stderr and exit status 1."""
     raise click.ClickException(message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import errno
+import socket
+import sys
 from typing import Any
 
 import click
@@ -11,11 +13,13 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from ..extensions import db
+from .readiness import describe
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any], overrides: dict[str, Any]) -> None:
         self.options = options
+        self.overrides = overrides
         super().__init__()
 
     def load_config(self) -> None:
@@ -25,24 +29,65 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from .. import create_app
 
-        return create_app()
+        return create_app(self.overrides)
+
+
+def _ensure_free(host: str, port: int) -> None:
+    """Say so at once when the address is taken; gunicorn would retry for five seconds."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another server?): stop it, or pick another "
+                    f"port with --port {port + 1} (make run PORT={port + 1})"
+                ) from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _banner(issuer: str, url: str, workers: int, database: str) -> None:
+    command = sys.argv[0] if sys.argv[0].endswith("authserver") else "authserver"
+    click.echo(
+        f"\n  authserver on {url} ({workers} workers)\n"
+        f"  Issuer:   {issuer}\n"
+        f"  Metadata: {issuer}/.well-known/oauth-authorization-server\n"
+        f"  Database: {database}\n\n"
+        "  Next, in another terminal:\n"
+        f"    {command} clients create --name demo --scope 'reports:read' --json\n"
+        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}/oauth/token\n"
+    )
 
 
 @click.command("serve")
 @with_appcontext
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=lambda: int(os.environ.get("AUTHSERVER_WORKERS", 2)), show_default="2", type=click.IntRange(1, 64))
+@click.option("--host", help="Address to listen on  [default: the host setting, 127.0.0.1]")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port  [default: the port setting, 5000]")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes  [default: the workers setting, 2]")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the authorization server under gunicorn."""
+def serve(host: str | None, port: int | None, workers: int | None, threads: int) -> None:
+    """Serve the authorization server under gunicorn.
+
+    Unless AUTHSERVER_ISSUER is set, the issuer is http://HOST:PORT.
+    """
+    from .. import create_app
+
+    settings = current_app.extensions["authserver"].settings
+    # Options win over settings, in this process and in every worker.
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    if overrides:
+        settings = create_app(overrides).extensions["authserver"].settings
+    host, port, workers = settings.host, settings.port, settings.workers
+    _ensure_free(host, port)
     state = current_app.extensions["authserver"]
     state.keys.active()  # create the first signing key once, before workers fork
     # No database connection may cross the fork: workers sharing one socket (and exiting
     # through this app context's teardown) would interleave on it and hang at shutdown.
     db.session.remove()
     db.engine.dispose()
-    click.echo(f"authserver: issuer {state.settings.issuer}, serving on http://{host}:{port} ({workers} workers)")
+    _banner(settings.issuer, f"http://{host}:{port}", workers, describe(settings.database_url))
     _Gunicorn(
         {
             "bind": f"{host}:{port}",
@@ -56,7 +101,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             "keepalive": 5,
             # one shared control socket per user would collide between servers on a box
             "control_socket_disable": True,
-        }
+        },
+        overrides,
     ).run()
 
 

@@ -27,7 +27,10 @@ group = AppGroup("tokens", help="Revoke and purge tokens.")
 @click.option("--user", "username", help="Revoke every token issued on this user's behalf.")
 @json_option
 def revoke(token_value: str | None, client_id: str | None, username: str | None, as_json: bool) -> None:
-    """Revoke one token (with its family), or all of a client's or a user's tokens."""
+    """Revoke one token, or all of a client's or user's.
+
+    One refresh token takes its whole family with it.
+    """
     if sum(x is not None for x in (token_value, client_id, username)) != 1:
         fail("give exactly one of --token, --client or --user")
     if token_value is not None:

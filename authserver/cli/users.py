@@ -11,28 +11,43 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
-from ..passwords import hash_password
+from ..passwords import MIN_LENGTH, hash_password
 from .output import emit, fail, json_option
 
 group = AppGroup("users", help="Manage users.")
 
 
 def user_record(user: User) -> dict[str, object]:
-    return {"id": user.id, "username": user.username, "subject": user.subject, "active": user.is_active, "created_at": user.created_at}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "subject": user.subject,
+        "active": user.is_active,
+        "created_at": user.created_at,
+    }
 
 
 def find_user(name: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == name))
+    user: User | None = db.session.scalar(select(User).where(User.username == name))
     if user is None:
         fail(f"no user named {name!r}")
-    assert user is not None
     return user
+
+
+def _long_enough(password: str) -> str:
+    """Checked before the confirmation prompt, so a short password is not typed twice."""
+    if len(password) < MIN_LENGTH:
+        raise click.BadParameter(f"a password needs at least {MIN_LENGTH} characters")
+    return password
 
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not sys.stdin.isatty():
+        fail("no terminal to ask for the password on: give it on standard input with --password-stdin")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, value_proc=_long_enough)
+    return password
 
 
 def _hashed(password: str) -> str:
@@ -40,7 +55,6 @@ def _hashed(password: str) -> str:
         return hash_password(password)
     except ValueError as exc:
         fail(str(exc))
-    raise AssertionError
 
 
 @group.command("create")
@@ -72,7 +86,10 @@ def list_users(as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def disable(name: str, as_json: bool) -> None:
-    """Stop a user from logging in; their tokens stop working at introspection."""
+    """Stop a user from logging in.
+
+    Their tokens stop working at introspection.
+    """
     from ..oauth.revocation import revoke_user_tokens
 
     user = find_user(name)

@@ -2,15 +2,15 @@
 they signed has expired, then drop out.
 
 Workers keep the decrypted active key in memory and re-check which key is active at most
-every ``refresh_interval`` seconds, so ``authserver keys rotate`` in another process is
-picked up without a restart and without a database read per token.
+every ``refresh_interval`` seconds (the ``key_refresh_interval`` setting), so
+``authserver keys rotate`` in another process is picked up without a restart and without a
+database read per token.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,10 +26,6 @@ from ..secrets import SecretHasher
 
 _KEY_TYPES: dict[str, tuple[str, Any]] = {"ES256": ("EC", "P-256"), "RS256": ("RSA", 2048), "EdDSA": ("OKP", "Ed25519")}
 
-# RFC 9864 prefers "Ed25519" as the JWS name, but "EdDSA" is what verifiers in the field
-# (PyJWT, jose, Nimbus) accept today; keep emitting it without a warning per token.
-warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
-
 
 @dataclass(frozen=True)
 class ActiveKey:
@@ -43,7 +39,8 @@ def generate_signing_key(alg: str, hasher: SecretHasher) -> SigningKey:
     key = jwk.generate_key(kty, size)  # type: ignore[call-overload]  # kty picked from _KEY_TYPES
     kid = key.thumbprint()
     public = {**key.as_dict(private=False), "kid": kid, "alg": alg, "use": "sig"}
-    return SigningKey(kid=kid, alg=alg, public_jwk=public, private_key_encrypted=hasher.encrypt(key.as_pem(private=True)))
+    encrypted = hasher.encrypt(key.as_pem(private=True))
+    return SigningKey(kid=kid, alg=alg, public_jwk=public, private_key_encrypted=encrypted)
 
 
 class KeyRing:
@@ -55,7 +52,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self._active: ActiveKey | None = None
         self._checked_at = 0.0
-        self._verify_keys: dict[str, Any] = {}
+        self._verify_keys: dict[str, tuple[str, Any]] = {}
 
     def active(self) -> ActiveKey:
         """The key that signs now (created on first use if the database has none)."""

@@ -1,8 +1,9 @@
-"""What every HTML page shares: security headers, the CSRF token in templates, error pages."""
+"""What every HTML page shares (security headers, the CSRF token in templates, error pages),
+and the home page that says what this server is."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, current_app, render_template
 
 from .csrf import csrf_token
 from .endpoints import PageSessions
@@ -33,7 +34,13 @@ def error_page(title: str, message: str, status: int = 400, detail: str | None =
     return render_template("error.html", title=title, message=message, detail=detail), status
 
 
+def home() -> str:
+    """``GET /``: what this server is, its issuer, where its metadata and the account page are."""
+    return render_template("home.html", issuer=current_app.extensions["authserver"].settings.issuer)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = PageSessions()
+    app.add_url_rule("/", "home", home, methods=["GET"])
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -34,7 +34,9 @@ def _json(result) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_clients_create_prints_the_secret_once(cli, app: Flask) -> None:
-    created = _json(cli("clients", "create", "--name", "billing", "--scope", "a b", "--audience", "https://api", "--json"))
+    created = _json(
+        cli("clients", "create", "--name", "billing", "--scope", "a b", "--audience", "https://api", "--json")
+    )
     assert created["client_secret"].startswith("ascs_")
     assert created["grant_types"] == ["client_credentials"] and created["scope"] == "a b"
     assert created["token_endpoint_auth_method"] == "client_secret_basic"
@@ -44,6 +46,14 @@ def test_clients_create_prints_the_secret_once(cli, app: Flask) -> None:
     assert created["client_id"] in [c["client_id"] for c in listed]
     assert created["client_secret"] not in cli("clients", "list").stdout
     assert token(app, (created["client_id"], created["client_secret"])).status_code == 200
+
+
+def test_require_pkce_is_shown_only_where_codes_are_issued(cli) -> None:
+    machine = _json(cli("clients", "create", "--name", "machine", "--json"))
+    assert machine["require_pkce"] is False
+    web = _json(cli("clients", "create", "--name", "web", "--grant-type", "authorization_code",
+                    "--redirect-uri", "https://app.example/cb", "--json"))
+    assert web["require_pkce"] is True
 
 
 def test_rotate_secret_invalidates_the_old_one(cli, app: Flask) -> None:
@@ -134,7 +144,9 @@ def test_tokens_purge_deletes_expired_rows_in_batches(cli, app: Flask) -> None:
 def test_api_tokens_lifecycle(cli) -> None:
     cli("users", "create", "carol-cli", "--password-stdin", input="a long password\n")
     policy = '{"resources": {"*": {"allow": ["GET"], "block": ["*"]}}}'
-    created = _json(cli("api-tokens", "create", "carol-cli", "--policy", policy, "--expires-in", "600", "--note", "ci", "--json"))
+    created = _json(
+        cli("api-tokens", "create", "carol-cli", "--policy", policy, "--expires-in", "600", "--note", "ci", "--json")
+    )
     assert created["token"].startswith("asapi_") and created["policy"]["resources"]["*"]["allow"] == ["GET"]
     listed = _json(cli("api-tokens", "list", "carol-cli", "--json"))
     assert [t["id"] for t in listed] == [created["id"]] and "token" not in listed[0]

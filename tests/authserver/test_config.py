@@ -12,7 +12,7 @@ from authserver.config import ConfigError, load_settings
 def test_defaults_give_sqlite_under_the_instance_and_a_generated_secret(tmp_path: Path) -> None:
     settings = load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
-    assert settings.issuer == "http://127.0.0.1:5000"
+    assert settings.issuer == "http://127.0.0.1:5000" and (settings.host, settings.port) == ("127.0.0.1", 5000)
     assert settings.access_token_format == "jwt"
     secret_file = tmp_path / "secret_key"
     assert secret_file.read_text() == settings.secret_key
@@ -24,7 +24,11 @@ def test_defaults_give_sqlite_under_the_instance_and_a_generated_secret(tmp_path
 def test_file_then_environment_override_defaults(tmp_path: Path) -> None:
     conf = tmp_path / "authserver.toml"
     conf.write_text('issuer = "https://file.example/"\naccess_token_ttl = 120\naccess_token_format = "opaque"\n')
-    env = {"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_ACCESS_TOKEN_TTL": "60"}
+    env = {
+        "AUTHSERVER_CONFIG": str(conf),
+        "AUTHSERVER_INSTANCE_PATH": str(tmp_path),
+        "AUTHSERVER_ACCESS_TOKEN_TTL": "60",
+    }
     settings = load_settings(environ=env)
     assert settings.issuer == "https://file.example"
     assert settings.access_token_format == "opaque"
@@ -59,3 +63,38 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     conf.write_text("isuer = 'typo'\n")
     with pytest.raises(ConfigError, match="isuer"):
         load_settings(environ={"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    "env, issuer",
+    [
+        ({"AUTHSERVER_PORT": "5001"}, "http://127.0.0.1:5001"),
+        ({"AUTHSERVER_HOST": "::1", "AUTHSERVER_PORT": "5002"}, "http://[::1]:5002"),
+        ({"AUTHSERVER_PORT": "5001", "AUTHSERVER_ISSUER": "https://login.example/"}, "https://login.example"),
+    ],
+)
+def test_the_default_issuer_follows_host_and_port(tmp_path: Path, env: dict[str, str], issuer: str) -> None:
+    assert load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), **env}).issuer == issuer
+
+
+def test_instance_data_defaults_to_the_per_user_data_folder_whatever_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={"XDG_DATA_HOME": str(tmp_path / "data"), "AUTHSERVER_SECRET_KEY": "s"})
+    assert settings.instance_path == str(tmp_path / "data" / "authserver")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'authserver' / 'authserver.sqlite3'}"
+    assert not (tmp_path / "instance").exists()
+
+
+def test_a_generated_secret_is_announced_once_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
+    load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
+    assert capsys.readouterr().err == f"authserver: generated a new secret key in {tmp_path / 'secret_key'}\n"
+
+
+def test_port_and_workers_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="port"):
+        load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_PORT": "70000"})
+    with pytest.raises(ConfigError, match="workers"):
+        load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_WORKERS": "0"})

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
@@ -16,8 +17,8 @@ from authserver.stores import APITokenStore, UserPasswordVerifier
 
 @pytest.fixture
 def stores(migrated_app: Flask, server_settings: dict) -> tuple[APITokenStore, UserPasswordVerifier]:
-    kw = {"secret_key": server_settings["secret_key"]}
-    return APITokenStore(server_settings["database_url"], **kw), UserPasswordVerifier(server_settings["database_url"], **kw)
+    url, secret = server_settings["database_url"], server_settings["secret_key"]
+    return APITokenStore(url, secret_key=secret), UserPasswordVerifier(url, secret_key=secret)
 
 
 def _user(name: str) -> User:
@@ -48,7 +49,7 @@ def test_unknown_malformed_and_disabled_user_tokens_are_not_found(app: Flask, ma
 
 def test_touch_last_used_records_the_time(app: Flask, make_user, stores) -> None:
     name, _ = make_user()
-    row, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    row, _ = create_api_token(app.extensions["authserver"].hasher, _user(name))
     when = utcnow().replace(microsecond=0)
     stores[0].touch_last_used(str(row.id), when)
     db.session.expire_all()
@@ -64,3 +65,24 @@ def test_password_verifier(app: Flask, make_user, stores) -> None:
     _user(name).is_active = False
     db.session.commit()
     assert stores[1].verify(name, password) is None
+
+
+def test_a_store_without_the_server_secret_refuses_to_start(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret of its own would turn every API token into "Invalid API token."."""
+    monkeypatch.delenv("AUTHSERVER_SECRET_KEY", raising=False)
+    monkeypatch.setenv("AUTHSERVER_INSTANCE_PATH", str(tmp_path / "elsewhere"))
+    for store in (APITokenStore, UserPasswordVerifier):
+        with pytest.raises(ConfigError, match="AUTHSERVER_SECRET_KEY"):
+            store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_store_reads_the_instance_secret_the_server_wrote(
+    app: Flask, make_user, server_settings: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AUTHSERVER_SECRET_KEY", raising=False)
+    monkeypatch.setenv("AUTHSERVER_INSTANCE_PATH", str(tmp_path))
+    (tmp_path / "secret_key").write_text(server_settings["secret_key"] + "\n")
+    name, _ = make_user()
+    _, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    assert APITokenStore(server_settings["database_url"]).lookup(value) is not None
