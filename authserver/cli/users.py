@@ -19,7 +19,8 @@ group = AppGroup("users", help="Manage users.")
 
 
 def user_record(user: User) -> dict[str, object]:
-    return {"id": user.id, "username": user.username, "subject": user.subject, "active": user.is_active, "created_at": user.created_at}
+    return {"id": user.id, "username": user.username, "subject": user.subject, "active": user.is_active,
+            "created_at": user.created_at}
 
 
 def find_user(name: str) -> User:

@@ -8,4 +8,7 @@ from .scopes import Scope
 from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
 from .users import User
 
-__all__ = ["ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "Scope", "SigningKey", "Token", "User"]
+__all__ = [
+    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "Scope", "SigningKey",
+    "Token", "User",
+]

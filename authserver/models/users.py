@@ -12,18 +12,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import UTCDateTime, utcnow
 
-
 USERNAME_KEY_LENGTH = 255
 
 
 def username_key(username: str) -> str:
     """The form two usernames are compared in: NFKC then case-folded (Unicode's
-    identifier caseless match), so ``Alice``, ``ALICE`` and ``ａｌｉｃｅ`` are one account."""
+    identifier caseless match), so ``Alice``, ``ALICE`` and its full-width form are one account."""
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
 def _key_of_inserted_username(context: DefaultExecutionContext) -> str:
-    return username_key(context.get_current_parameters()["username"])
+    parameters: dict[str, str] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return username_key(parameters["username"])
 
 
 def user_subject(user_id: int) -> str:
@@ -53,6 +53,6 @@ class User(db.Model):
         return self.id
 
 
-def user_named(username: str) -> Select[tuple[User]]:
+def user_named(username: str) -> Select[User]:
     """The account ``username`` signs in to, whatever its case or Unicode form."""
     return select(User).where(User.username_key == username_key(username))

@@ -38,7 +38,7 @@ def _username_keys():
     users = sa.table("users", sa.column("id", sa.Integer), sa.column("username", sa.String))
     rows = op.get_bind().execute(sa.select(users.c.id, users.c.username)).all()
     by_key = defaultdict(list)
-    for user_id, username in rows:
+    for _, username in rows:
         by_key[_username_key(username)].append(username)
     clashes = ["; ".join(repr(n) for n in sorted(names)) for names in by_key.values() if len(names) > 1]
     if clashes:

@@ -44,6 +44,10 @@ def _token(client_pk: int, **kw: Any) -> dict[str, Any]:
     return {**row, **kw}
 
 
+FULL_WIDTH_BOB = "\uff22\uff2f\uff22"  # NFKC: "BOB"
+FULL_WIDTH_CAROL = "\uff23\uff21\uff32\uff2f\uff2c"  # NFKC: "CAROL"
+
+
 def _old_client() -> int:
     """A client row as revisions 0001 and 0002 store it (the models describe the newest)."""
     now = utcnow()
@@ -54,8 +58,9 @@ def _old_client() -> int:
         column("updated_at", DateTime(timezone=True)))
     db.session.execute(insert(clients), [{
         "client_id": "old-" + uuid.uuid4().hex[:8], "client_secret_hash": "h" * 64, "name": "old", "scope": "a",
-        "token_endpoint_auth_method": "client_secret_basic", "token_format": None, "grant_types": ["client_credentials"],
-        "redirect_uris": [], "audiences": ["https://api.example"], "require_pkce": True, "created_at": now, "updated_at": now}])
+        "token_endpoint_auth_method": "client_secret_basic", "token_format": None,
+        "grant_types": ["client_credentials"], "redirect_uris": [], "audiences": ["https://api.example"],
+        "require_pkce": True, "created_at": now, "updated_at": now}])
     client_pk = int(db.session.scalar(text("SELECT max(id) FROM clients")))
     db.session.commit()  # holding no lock, so the migration may alter the table
     return client_pk
@@ -100,12 +105,12 @@ def test_upgrade_keeps_tokens_and_their_uniqueness(empty_app: Flask) -> None:
 
 def test_upgrade_gives_existing_users_and_clients_their_new_columns(empty_app: Flask) -> None:
     upgrade(revision="0002")
-    _old_users("Alice", "ＢＯＢ", "straße")
+    _old_users("Alice", FULL_WIDTH_BOB, "straße")
     client_pk = _old_client()
 
     upgrade()
     keys = dict(db.session.execute(select(User.username, User.username_key)).all())
-    assert keys == {"Alice": "alice", "ＢＯＢ": "bob", "straße": "strasse"}
+    assert keys == {"Alice": "alice", FULL_WIDTH_BOB: "bob", "straße": "strasse"}
     client = db.session.get_one(Client, client_pk)
     assert (client.resource_servers, client.introspect_any, client.audiences) == ([], False, ["https://api.example"])
     db.session.rollback()
@@ -116,19 +121,19 @@ def test_upgrade_gives_existing_users_and_clients_their_new_columns(empty_app: F
     downgrade(revision="0002")
     assert "username_key" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
     upgrade()
-    assert db.session.scalar(select(User.username_key).where(User.username == "ＢＯＢ")) == "bob"
+    assert db.session.scalar(select(User.username_key).where(User.username == FULL_WIDTH_BOB)) == "bob"
 
 
 def test_upgrade_refuses_usernames_that_already_clash_and_changes_nothing(
     empty_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     upgrade(revision="0002")
-    _old_users("alice", "Alice", "carol", "ＣＡＲＯＬ", "dave")
+    _old_users("alice", "Alice", "carol", FULL_WIDTH_CAROL, "dave")
     with pytest.raises(SystemExit):  # what `authserver db upgrade` does: the message, exit status 1
         upgrade()
     message = caplog.text
     assert "differ only by case or Unicode form" in message
-    assert all(repr(name) in message for name in ("alice", "Alice", "carol", "ＣＡＲＯＬ"))
+    assert all(repr(name) in message for name in ("alice", "Alice", "carol", FULL_WIDTH_CAROL))
     assert "'dave'" not in message
     db.session.remove()
     assert "username_key" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
@@ -137,7 +142,7 @@ def test_upgrade_refuses_usernames_that_already_clash_and_changes_nothing(
     db.session.execute(text("DELETE FROM users WHERE username = 'carol'"))
     db.session.commit()
     upgrade()
-    assert db.session.scalar(select(User.username).where(User.username_key == "carol")) == "ＣＡＲＯＬ"
+    assert db.session.scalar(select(User.username).where(User.username_key == "carol")) == FULL_WIDTH_CAROL
 
 
 def _plan(conn: Connection, sql: str) -> str:
