@@ -18,6 +18,7 @@ from . import logs
 from .config import Settings, load_settings
 from .database import ENGINE_OPTIONS, configure
 from .extensions import db, migrate
+from .login_throttle import DatabaseLimiter, FailureLimiter
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
 from .oauth.introspection import IntrospectionEndpoint
@@ -38,19 +39,22 @@ class AppState:
     keys: KeyRing
     tokens: TokenService
     server: AuthorizationServer
-    login_limiter: RateLimiter
+    login_limiter: FailureLimiter
 
 
 def migrations_directory() -> str:
     """``migrations/`` of the checkout, installed as ``authserver.migrations``."""
     spec = find_spec("authserver.migrations")
     assert spec is not None and spec.submodule_search_locations
-    return str(Path(list(spec.submodule_search_locations)[0]))
+    return str(Path(next(iter(spec.submodule_search_locations))))
 
 
-def _login_limiter(settings: Settings) -> RateLimiter:
-    cache = RedisCache(settings.redis_url, prefix="authserver:") if settings.redis_url else None
-    return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
+def _login_limiter(settings: Settings, hasher: SecretHasher) -> FailureLimiter:
+    """Redis when configured, else the database: either way every worker shares one budget."""
+    if settings.redis_url:
+        cache = RedisCache(settings.redis_url, prefix="authserver:")
+        return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
+    return DatabaseLimiter(hasher, settings.login_max_failures, settings.login_failure_window)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -87,7 +91,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings))
+    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher))
 
     from .web import authorize, errors, login, oauth_routes, pages
 
