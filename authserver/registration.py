@@ -70,8 +70,7 @@ def register_client(
     if token_format not in (None, "jwt", "opaque"):
         raise RegistrationError("token format must be jwt or opaque")
     resource_servers = checked_resource_servers(resource_servers or [])
-    if public and (resource_servers or introspect_any):
-        raise RegistrationError("a public client cannot introspect tokens: it has no secret to authenticate with")
+    _check_may_introspect(public, resource_servers, introspect_any)
     secret = None if public else new_secret(TokenKind.CLIENT_SECRET)
     client = Client(
         client_id=new_client_id(),
@@ -101,10 +100,14 @@ def checked_resource_servers(identifiers: list[str]) -> list[str]:
     return list(dict.fromkeys(identifiers))
 
 
+def _check_may_introspect(public: bool, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
+    if public and (resource_servers or introspect_any):
+        raise RegistrationError("a public client cannot introspect tokens: it has no secret to authenticate with")
+
+
 def set_introspection(client: Client, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
     """Change what a registered client may introspect; ``None`` leaves that part as it is."""
-    if client.is_public and (resource_servers or introspect_any):
-        raise RegistrationError("a public client cannot introspect tokens: it has no secret to authenticate with")
+    _check_may_introspect(client.is_public, resource_servers, introspect_any)
     if resource_servers is not None:
         client.resource_servers = checked_resource_servers(resource_servers)
     if introspect_any is not None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, String, select
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
@@ -48,6 +48,12 @@ class User(db.Model):
     @property
     def subject(self) -> str:
         return user_subject(self.id)
+
+    @validates("username")
+    def _keep_key(self, _: str, username: str) -> str:
+        """A renamed user's key follows the name (the column default covers inserts)."""
+        self.username_key = username_key(username)
+        return username
 
     def get_user_id(self) -> int:  # Authlib's user protocol
         return self.id

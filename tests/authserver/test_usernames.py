@@ -72,3 +72,14 @@ def test_failed_sign_ins_count_against_the_account_whatever_the_case(app: Flask,
     for typed in (name, name.upper(), name.title(), _full_width(name), name):
         assert sign_in(http, typed, "wrong password").status_code == 400
     assert sign_in(http, name.upper(), password).status_code == 429
+
+
+def test_a_renamed_user_keeps_a_matching_key(app: Flask, make_user) -> None:
+    from authserver.models.users import user_named
+
+    name, password = make_user()
+    user = db.session.scalar(user_named(name))
+    user.username = "Renamed-" + name
+    db.session.commit()
+    assert user.username_key == "renamed-" + name
+    assert sign_in(app.test_client(), "RENAMED-" + name.upper(), password).status_code == 303
