@@ -18,6 +18,7 @@ from . import logs
 from .config import ConfigError, Settings, load_settings
 from .database import ENGINE_OPTIONS, configure
 from .extensions import db, migrate
+from .login_throttle import DatabaseLimiter, FailureLimiter
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth.grants import ClientCredentialsGrant
 from .oauth.introspection import IntrospectionEndpoint
@@ -38,7 +39,7 @@ class AppState:
     keys: KeyRing
     tokens: TokenService
     server: AuthorizationServer
-    login_limiter: RateLimiter
+    login_limiter: FailureLimiter
 
 
 def migrations_directory() -> str:
@@ -48,15 +49,18 @@ def migrations_directory() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))))
 
 
-def _login_limiter(settings: Settings) -> RateLimiter:
-    try:
-        cache = RedisCache(settings.redis_url, prefix="authserver:") if settings.redis_url else None
-    except ModuleNotFoundError:
-        raise ConfigError(
-            "AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
-            "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it"
-        ) from None
-    return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
+def _login_limiter(settings: Settings, hasher: SecretHasher) -> FailureLimiter:
+    """Redis when configured, else the database: either way every worker shares one budget."""
+    if settings.redis_url:
+        try:
+            cache = RedisCache(settings.redis_url, prefix="authserver:")
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
+                "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it"
+            ) from None
+        return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
+    return DatabaseLimiter(hasher, settings.login_max_failures, settings.login_failure_window)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -98,7 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings))
+    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher))
 
     from .web import authorize, errors, login, oauth_routes, pages
 

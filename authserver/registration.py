@@ -48,6 +48,8 @@ def register_client(
     token_format: str | None = None,
     audiences: list[str] | None = None,
     require_pkce: bool = True,
+    resource_servers: list[str] | None = None,
+    introspect_any: bool = False,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it with its secret (None for public clients), shown once."""
     redirect_uris = list(dict.fromkeys(redirect_uris or []))
@@ -67,6 +69,8 @@ def register_client(
         _check_redirect_uri(uri)
     if token_format not in (None, "jwt", "opaque"):
         raise RegistrationError("token format must be jwt or opaque")
+    resource_servers = checked_resource_servers(resource_servers or [])
+    _check_may_introspect(public, resource_servers, introspect_any)
     secret = None if public else new_secret(TokenKind.CLIENT_SECRET)
     client = Client(
         client_id=new_client_id(),
@@ -79,10 +83,36 @@ def register_client(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         token_format=token_format,
         require_pkce=True if public else require_pkce,
+        resource_servers=resource_servers,
+        introspect_any=introspect_any,
     )
     db.session.add(client)
     db.session.commit()
     return client, secret
+
+
+def checked_resource_servers(identifiers: list[str]) -> list[str]:
+    """API identifiers a resource server serves: the ``aud`` values of the tokens it may
+    introspect (RFC 7662 §4), each one word, as ``--audience`` gives them."""
+    for identifier in identifiers:
+        if not identifier or identifier != identifier.strip() or any(c.isspace() for c in identifier):
+            raise RegistrationError(f"resource server identifier {identifier!r} must be one word, e.g. https://api.example")
+    return list(dict.fromkeys(identifiers))
+
+
+def _check_may_introspect(public: bool, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
+    if public and (resource_servers or introspect_any):
+        raise RegistrationError("a public client cannot introspect tokens: it has no secret to authenticate with")
+
+
+def set_introspection(client: Client, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
+    """Change what a registered client may introspect; ``None`` leaves that part as it is."""
+    _check_may_introspect(client.is_public, resource_servers, introspect_any)
+    if resource_servers is not None:
+        client.resource_servers = checked_resource_servers(resource_servers)
+    if introspect_any is not None:
+        client.introspect_any = introspect_any
+    db.session.commit()
 
 
 def rotate_client_secret(hasher: SecretHasher, client: Client) -> str:
@@ -104,6 +134,8 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         scope=client.scope,
         redirect_uris=client.redirect_uris,
         audiences=client.audiences,
+        resource_servers=client.resource_servers,
+        introspect_any=client.introspect_any,
         token_endpoint_auth_method=client.token_endpoint_auth_method,
         token_format=client.token_format,
         # PKCE protects authorization codes; a client that never gets one has nothing to require.

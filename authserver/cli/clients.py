@@ -9,7 +9,14 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client
-from ..registration import GRANT_TYPES, RegistrationError, client_record, register_client, rotate_client_secret
+from ..registration import (
+    GRANT_TYPES,
+    RegistrationError,
+    client_record,
+    register_client,
+    rotate_client_secret,
+    set_introspection,
+)
 from .output import emit, fail, json_option
 
 group = AppGroup("clients", help="Manage OAuth clients.")
@@ -24,13 +31,17 @@ def find_client(client_id: str) -> Client:
 
 @group.command("create")
 @click.option("--name", required=True, help="Shown to people on the consent page.")
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES), default=["client_credentials"], show_default=True)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
+              default=["client_credentials"], show_default=True)
 @click.option("--scope", default="", help='Scopes the client may request, space separated: "a b".')
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
 @click.option("--public", is_flag=True, help="A client without a secret (native or browser apps); PKCE is required.")
 @click.option("--token-format", type=click.Choice(["jwt", "opaque"]), help="Access token format for this client.")
 @click.option("--audience", "audiences", multiple=True, help="Resource (aud) its tokens are for (repeatable).")
 @click.option("--pkce/--no-pkce", "require_pkce", default=True, help="Require PKCE (always on for public clients).")
+@click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
+              help="An API identifier this client serves: it may introspect tokens whose aud names it (repeatable).")
+@click.option("--introspect-any", is_flag=True, help="May introspect every token, whatever its audience.")
 @json_option
 def create(
     name: str,
@@ -41,13 +52,16 @@ def create(
     token_format: str | None,
     audiences: tuple[str, ...],
     require_pkce: bool,
+    resource_servers: tuple[str, ...],
+    introspect_any: bool,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
     hasher = current_app.extensions["authserver"].hasher
     try:
         client, secret = register_client(
-            hasher, name, list(grant_types), scope, list(redirect_uris), public, token_format, list(audiences), require_pkce
+            hasher, name, list(grant_types), scope, list(redirect_uris), public, token_format, list(audiences),
+            require_pkce, list(resource_servers), introspect_any,
         )
     except RegistrationError as exc:
         fail(str(exc))
@@ -97,3 +111,27 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
         fail(str(exc))
     current_app.extensions["authserver"].server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)
+
+
+@group.command("update")
+@click.argument("client_id")
+@click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
+              help="Replace the API identifiers this client serves (repeatable).")
+@click.option("--no-resource-servers", is_flag=True, help="Serve no API: introspect no token by its audience.")
+@click.option("--introspect-any/--no-introspect-any", default=None, help="May introspect every token.")
+@json_option
+def update(
+    client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
+    as_json: bool,
+) -> None:
+    """Change which tokens a client may introspect; options not given stay as they are."""
+    if resource_servers and no_resource_servers:
+        fail("give --resource-server or --no-resource-servers, not both")
+    client = find_client(client_id)
+    servers = [] if no_resource_servers else list(resource_servers) or None
+    try:
+        set_introspection(client, servers, introspect_any)
+    except RegistrationError as exc:
+        fail(str(exc))
+    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    emit(client_record(client), as_json)

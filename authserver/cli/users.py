@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
+from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..passwords import MIN_LENGTH, hash_password
 from .output import emit, fail, json_option
 
@@ -28,7 +29,7 @@ def user_record(user: User) -> dict[str, object]:
 
 
 def find_user(name: str) -> User:
-    user: User | None = db.session.scalar(select(User).where(User.username == name))
+    user = db.session.scalar(user_named(name))
     if user is None:
         fail(f"no user named {name!r}")
     return user
@@ -63,8 +64,11 @@ def _hashed(password: str) -> str:
 @json_option
 def create(name: str, password_stdin: bool, as_json: bool) -> None:
     """Add a user."""
-    if not name.strip() or len(name) > 150:
+    if not name.strip() or len(name) > 150 or len(username_key(name)) > USERNAME_KEY_LENGTH:
         fail("a username needs 1 to 150 characters")
+    same = db.session.scalar(user_named(name))
+    if same is not None:  # usernames are one account whatever their case or Unicode form
+        fail(f"a user named {same.username!r} already exists, and {name!r} would be the same account")
     user = User(username=name, password_hash=_hashed(_read_password(password_stdin)))
     db.session.add(user)
     try:

@@ -3,7 +3,12 @@
 from .api_tokens import APIToken
 from .clients import Client
 from .keys import SigningKey
+from .login_failures import LoginFailure
+from .scopes import Scope
 from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
 from .users import User
 
-__all__ = ["ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "SigningKey", "Token", "User"]
+__all__ = [
+    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "Scope", "SigningKey",
+    "Token", "User",
+]

@@ -41,6 +41,11 @@ class Client(db.Model, ClientMixin):
     scope: Mapped[str] = mapped_column(String(2000), default="")
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # API identifiers this client serves as a resource server: it may introspect tokens
+    # whose ``aud`` names one of them (RFC 7662 §4).
+    resource_servers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Introspect any token, whatever its audience: for gateways and administration tools.
+    introspect_any: Mapped[bool] = mapped_column(default=False)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
     token_format: Mapped[str | None] = mapped_column(String(10))
     require_pkce: Mapped[bool] = mapped_column(default=True)
@@ -54,6 +59,15 @@ class Client(db.Model, ClientMixin):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
+
+    def may_introspect(self, token_client_pk: int, token_audience: list[str]) -> bool:
+        """RFC 7662 §4: only a client the token concerns learns about it: the client it was
+        issued to, a resource server for one of its audiences, or one allowed to see all."""
+        return (
+            self.introspect_any
+            or token_client_pk == self.id
+            or not set(self.resource_servers).isdisjoint(token_audience)
+        )
 
     def get_client_id(self) -> str:
         return self.client_id

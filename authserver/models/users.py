@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Select, String, select
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
+
+USERNAME_KEY_LENGTH = 255
+
+
+def username_key(username: str) -> str:
+    """The form two usernames are compared in: NFKC then case-folded (Unicode's
+    identifier caseless match), so ``Alice``, ``ALICE`` and its full-width form are one account."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+def _key_of_inserted_username(context: DefaultExecutionContext) -> str:
+    parameters: dict[str, str] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return username_key(parameters["username"])
 
 
 def user_subject(user_id: int) -> str:
@@ -22,6 +37,10 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    # Unique, so no two accounts differ only by case or Unicode form; sign-in looks this up.
+    username_key: Mapped[str] = mapped_column(
+        String(USERNAME_KEY_LENGTH), unique=True, default=_key_of_inserted_username
+    )
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -30,5 +49,16 @@ class User(db.Model):
     def subject(self) -> str:
         return user_subject(self.id)
 
+    @validates("username")
+    def _keep_key(self, _: str, username: str) -> str:
+        """A renamed user's key follows the name (the column default covers inserts)."""
+        self.username_key = username_key(username)
+        return username
+
     def get_user_id(self) -> int:  # Authlib's user protocol
         return self.id
+
+
+def user_named(username: str) -> Select[User]:
+    """The account ``username`` signs in to, whatever its case or Unicode form."""
+    return select(User).where(User.username_key == username_key(username))

@@ -29,8 +29,12 @@ class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
         return self.server.tokens.find(token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Any) -> bool:
-        """Any authenticated confidential client may introspect: resource servers are clients."""
-        return True
+        """RFC 7662 §4: a token is described only to its own client (which holds it anyway),
+        to a resource server registered for one of its audiences, or to a client registered
+        with ``--introspect-any``; anyone else is told ``{"active": false}``. Refresh tokens
+        are never sent to resource servers, so an audience does not open them."""
+        audience = token.audience if token.kind == ACCESS else []
+        return client.may_introspect(token.client_pk, audience)
 
     def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
         # Anything not active answers exactly {"active": false} (RFC 7662 §2.2).

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Client
+from ..scope_catalogue import published_scopes
 from .introspection import CLIENT_AUTH_METHODS
 
 PATHS = {
@@ -22,11 +20,12 @@ GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token"]
 
 
 def server_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
-    scopes = sorted({s for (scope,) in db.session.execute(select(Client.scope)) for s in scope.split()})
     metadata = AuthorizationServerMetadata(
         issuer=issuer,
         **{name: issuer + path for name, path in PATHS.items()},
-        scopes_supported=scopes,
+        # Only what the catalogue publishes: every client's scopes would tell anyone what
+        # the other clients may do.
+        scopes_supported=published_scopes(),
         response_types_supported=["code"],
         response_modes_supported=["query"],
         grant_types_supported=GRANT_TYPES,

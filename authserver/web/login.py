@@ -11,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from ..extensions import db
-from ..models import User
+from ..models.users import user_named, username_key
 from ..passwords import verify_password
 from .csrf import csrf_ok
 from .pages import error_page
@@ -80,15 +79,16 @@ def login() -> ResponseReturnValue:
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     limiter = current_app.extensions["authserver"].login_limiter
-    wait = limiter.blocked_for(username, request.remote_addr)
+    account = username_key(username)  # "Alice" and "alice" share one budget, as one account
+    wait = limiter.blocked_for(account, request.remote_addr)
     if wait is not None:  # checked before the password, so guessing costs nothing but time
         message = f"Too many failed sign-ins. Try again in {wait} seconds."
         return _login_form(next_url, message, username, 429, {"Retry-After": str(wait)})
-    user = db.session.scalar(select(User).where(User.username == username)) if 0 < len(username) <= 150 else None
+    user = db.session.scalar(user_named(username)) if 0 < len(username) <= 150 else None
     # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        limiter.record_failure(username, request.remote_addr)
+        limiter.record_failure(account, request.remote_addr)
         return _login_form(next_url, "That username and password do not match an account.", username, 400)
     log_in(user)
     return redirect(next_url or url_for("login.login_page"), 303)

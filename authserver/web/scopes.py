@@ -1,12 +1,16 @@
 """Scopes in words for the consent page.
 
-Scopes named ``<resource>:<action>`` follow the Djblets convention the resource guard uses
-(``read`` for GET, ``write`` for changes, ``destroy`` for DELETE); others are shown as is.
+A scope the catalogue describes (``authserver scopes create``) shows its description.
+Otherwise, scopes named ``<resource>:<action>`` follow the Djblets convention the resource
+guard uses (``read`` for GET, ``write`` for changes, ``destroy`` for DELETE); others are
+shown as is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..scope_catalogue import descriptions
 
 ACTIONS = {
     "read": "View your {resource}",
@@ -22,7 +26,9 @@ class ScopeText:
 
 
 def describe(scope: str) -> list[ScopeText]:
-    return [ScopeText(s, _words(s)) for s in scope.split()]
+    names = scope.split()
+    catalogued = descriptions(names)
+    return [ScopeText(s, catalogued.get(s) or _words(s)) for s in names]
 
 
 def _words(scope: str) -> str:

@@ -40,7 +40,7 @@ def confidential(make_client):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def resource_server(make_client):  # type: ignore[no-untyped-def]
-    return make_client(name="Reports API", scope="")
+    return make_client(name="Reports API", scope="", introspect_any=True)
 
 
 def test_public_client_redeems_with_the_verifier(app: Flask, make_user, public, resource_server) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -155,3 +156,30 @@ def test_api_tokens_lifecycle(cli) -> None:
     assert revoked["valid"] is False and revoked["invalid_reason"] == "leaked"
     bad = cli("api-tokens", "create", "carol-cli", "--policy", "{not json", ok=False)
     assert bad.exit_code != 0 and "policy" in bad.stderr
+
+
+def test_clients_are_given_introspection_at_registration_or_later(cli, app: Flask) -> None:
+    owner = _json(cli("clients", "create", "--name", "app", "--audience", "https://api.example", "--json"))
+    value = token(app, (owner["client_id"], owner["client_secret"])).get_json()["access_token"]
+    rs = _json(cli("clients", "create", "--name", "api", "--resource-server", "https://api.example", "--json"))
+    shown = _json(cli("clients", "show", rs["client_id"], "--json"))
+    assert shown["resource_servers"] == ["https://api.example"] and shown["introspect_any"] is False
+    assert introspect(app, (rs["client_id"], rs["client_secret"]), value).get_json()["active"] is True
+
+    other = _json(cli("clients", "create", "--name", "gw", "--json"))
+    creds = (other["client_id"], other["client_secret"])
+    assert introspect(app, creds, value).get_json() == {"active": False}
+    updated = _json(cli("clients", "update", other["client_id"], "--introspect-any", "--json"))
+    assert updated["introspect_any"] is True
+    assert re.search(r"^introspect_any +True$", cli("clients", "show", other["client_id"]).stdout, re.M)
+    assert introspect(app, creds, value).get_json()["active"] is True
+    cli("clients", "update", other["client_id"], "--no-introspect-any", "--resource-server", "https://api.example")
+    assert introspect(app, creds, value).get_json()["active"] is True
+    cli("clients", "update", other["client_id"], "--no-resource-servers")
+    assert introspect(app, creds, value).get_json() == {"active": False}
+
+    public = cli("clients", "create", "--name", "cli", "--public", "--grant-type", "authorization_code",
+                 "--redirect-uri", "http://127.0.0.1/cb", "--introspect-any", ok=False)
+    assert public.exit_code == 1 and "public client cannot introspect" in public.stderr
+    spaced = cli("clients", "create", "--name", "x", "--resource-server", "https://a b", ok=False)
+    assert spaced.exit_code == 1 and "must be one word" in spaced.stderr

@@ -22,7 +22,7 @@ def fmt(request: pytest.FixtureRequest) -> str:
 
 def test_active_token_answers_the_rfc_fields(app: Flask, make_client, fmt: str) -> None:
     c = make_client(scope="a b", token_format=fmt, audiences=["https://api.example"])
-    rs = make_client()  # a resource server introspects with its own credentials
+    rs = make_client(resource_servers=["https://api.example"])  # the API the token is for
     value = token(app, c.basic, scope="a").get_json()["access_token"]
     body = introspect(app, rs.basic, value).get_json()
     assert body["active"] is True

@@ -56,3 +56,66 @@ def test_with_redis_workers_share_one_budget(redis_app, make_user) -> None:
             assert sign_in(app.test_client(), name, "wrong password").status_code == 400
     with second.app_context():
         assert sign_in(second.test_client(), name, "wrong password").status_code == 429
+
+
+def test_without_redis_workers_share_one_budget_through_the_database(server_settings: dict[str, Any],
+                                                                     migrated_app: Flask, make_user) -> None:
+    from authserver import create_app
+
+    first, second = (create_app(server_settings) for _ in range(2))  # two workers' apps
+    name, password = make_user()
+    for app in (first, second, first, second, first):
+        with app.app_context():
+            assert sign_in(app.test_client(), name, "wrong password").status_code == 400
+    for app in (first, second):
+        with app.app_context():
+            assert sign_in(app.test_client(), name, password).status_code == 429
+
+
+def test_the_table_names_neither_the_username_nor_the_address(app: Flask) -> None:
+    import hashlib
+
+    from sqlalchemy import select
+
+    from authserver.extensions import db
+    from authserver.models import LoginFailure
+
+    name = "secret-name-" + uuid.uuid4().hex
+    http = app.test_client()
+    http.environ_base = {"REMOTE_ADDR": "198.51.100.23"}
+    sign_in(http, name, "guess")
+    rows = [tuple(str(v) for v in r) for r in db.session.execute(select(LoginFailure.__table__)).all()]
+    assert rows and not any(name in v or "198.51.100.23" in v for r in rows for v in r)
+    unkeyed = {hashlib.sha256(f"{name}\x00198.51.100.23".encode()).hexdigest(),
+               hashlib.sha256(f"login-failure\x00{name}\x00198.51.100.23".encode()).hexdigest()}
+    assert not unkeyed & {r[0] for r in rows}  # a dictionary of names and addresses finds nothing
+
+
+def test_a_window_ends_and_old_rows_are_cleared(app: Flask) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from authserver.extensions import db
+    from authserver.login_throttle import DatabaseLimiter
+    from authserver.models import LoginFailure
+    from authserver.models.types import utcnow
+
+    now = [utcnow()]
+    limiter = DatabaseLimiter(app.extensions["authserver"].hasher, 2, 60, clock=lambda: now[0])
+    user, other = "u-" + uuid.uuid4().hex, "o-" + uuid.uuid4().hex
+    limiter.record_failure(other, "192.0.2.1")
+    for _ in range(2):
+        limiter.record_failure(user, "192.0.2.1")
+    now[0] += timedelta(seconds=45)
+    assert limiter.blocked_for(user, "192.0.2.1") == 15
+    assert limiter.blocked_for(user, "192.0.2.2") is None
+    now[0] += timedelta(seconds=15)
+    assert limiter.blocked_for(user, "192.0.2.1") is None
+    limiter.record_failure(user, "192.0.2.1")  # a new window: one failure, not three
+    assert limiter.blocked_for(user, "192.0.2.1") is None
+    limiter.record_failure(user, "192.0.2.1")
+    assert limiter.blocked_for(user, "192.0.2.1") == 60
+    cutoff = now[0] - timedelta(seconds=60)
+    stale = select(func.count()).select_from(LoginFailure).where(LoginFailure.window_start <= cutoff)
+    assert db.session.scalar(stale) == 0  # the other key's expired row went with the next failure

@@ -13,14 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import JSON, Boolean, Connection, DateTime, column, insert, inspect, select, table, text
 from sqlalchemy.exc import IntegrityError
 
 from authserver import create_app
 from authserver.extensions import db
-from authserver.models import Token
+from authserver.models import Client, Token, User
 from authserver.models.types import utcnow
-from authserver.registration import register_client
 
 from ..conftest import BACKENDS, new_database
 
@@ -45,6 +44,36 @@ def _token(client_pk: int, **kw: Any) -> dict[str, Any]:
     return {**row, **kw}
 
 
+FULL_WIDTH_BOB = "\uff22\uff2f\uff22"  # NFKC: "BOB"
+FULL_WIDTH_CAROL = "\uff23\uff21\uff32\uff2f\uff2c"  # NFKC: "CAROL"
+
+
+def _old_client() -> int:
+    """A client row as revisions 0001 and 0002 store it (the models describe the newest)."""
+    now = utcnow()
+    clients = table("clients", *(column(c) for c in (
+        "client_id", "client_secret_hash", "name", "scope", "token_endpoint_auth_method", "token_format")),
+        column("grant_types", JSON), column("redirect_uris", JSON), column("audiences", JSON),
+        column("require_pkce", Boolean), column("created_at", DateTime(timezone=True)),
+        column("updated_at", DateTime(timezone=True)))
+    db.session.execute(insert(clients), [{
+        "client_id": "old-" + uuid.uuid4().hex[:8], "client_secret_hash": "h" * 64, "name": "old", "scope": "a",
+        "token_endpoint_auth_method": "client_secret_basic", "token_format": None,
+        "grant_types": ["client_credentials"], "redirect_uris": [], "audiences": ["https://api.example"],
+        "require_pkce": True, "created_at": now, "updated_at": now}])
+    client_pk = int(db.session.scalar(text("SELECT max(id) FROM clients")))
+    db.session.commit()  # holding no lock, so the migration may alter the table
+    return client_pk
+
+
+def _old_users(*names: str) -> None:
+    users = table("users", column("username"), column("password_hash"), column("is_active", Boolean),
+                  column("created_at", DateTime(timezone=True)))
+    db.session.execute(insert(users), [{"username": n, "password_hash": "x", "is_active": True, "created_at": utcnow()}
+                                       for n in names])
+    db.session.commit()
+
+
 def test_migrated_schema_matches_the_models(empty_app: Flask) -> None:
     upgrade()
     with db.engine.connect() as conn:
@@ -54,9 +83,9 @@ def test_migrated_schema_matches_the_models(empty_app: Flask) -> None:
 
 def test_upgrade_keeps_tokens_and_their_uniqueness(empty_app: Flask) -> None:
     upgrade(revision="0001")
-    client, _ = register_client(empty_app.extensions["authserver"].hasher, "m", ["client_credentials"], "reports:read")
-    rows = [_token(client.id, jti="a" * 32), _token(client.id, jti="b" * 32),
-            _token(client.id, kind="refresh", token_hash="c" * 64, family_id="f1")]
+    client_pk = _old_client()
+    rows = [_token(client_pk, jti="a" * 32), _token(client_pk, jti="b" * 32),
+            _token(client_pk, kind="refresh", token_hash="c" * 64, family_id="f1")]
     db.session.execute(insert(Token.__table__), rows)
     db.session.commit()
 
@@ -65,13 +94,55 @@ def test_upgrade_keeps_tokens_and_their_uniqueness(empty_app: Flask) -> None:
     assert [tuple(r) for r in kept] == [("a" * 32, None), ("b" * 32, None), (None, "c" * 64)]
     for duplicate in ({"jti": "a" * 32}, {"token_hash": "c" * 64}):
         with pytest.raises(IntegrityError):
-            db.session.execute(insert(Token.__table__), [_token(client.id, **duplicate)])
+            db.session.execute(insert(Token.__table__), [_token(client_pk, **duplicate)])
         db.session.rollback()
 
     downgrade(revision="0001")
     upgrade()
     assert db.session.scalar(select(Token.jti).where(Token.token_hash == "c" * 64)) is None
     assert db.session.scalar(select(Token.kind).where(Token.jti == "b" * 32)) == "access"
+
+
+def test_upgrade_gives_existing_users_and_clients_their_new_columns(empty_app: Flask) -> None:
+    upgrade(revision="0002")
+    _old_users("Alice", FULL_WIDTH_BOB, "straße")
+    client_pk = _old_client()
+
+    upgrade()
+    keys = dict(db.session.execute(select(User.username, User.username_key)).all())
+    assert keys == {"Alice": "alice", FULL_WIDTH_BOB: "bob", "straße": "strasse"}
+    client = db.session.get_one(Client, client_pk)
+    assert (client.resource_servers, client.introspect_any, client.audiences) == ([], False, ["https://api.example"])
+    db.session.rollback()
+    with pytest.raises(IntegrityError):  # "ALICE" is the account "Alice" already is
+        db.session.execute(insert(User), [{"username": "ALICE", "password_hash": "x"}])
+    db.session.rollback()
+
+    downgrade(revision="0002")
+    assert "username_key" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+    upgrade()
+    assert db.session.scalar(select(User.username_key).where(User.username == FULL_WIDTH_BOB)) == "bob"
+
+
+def test_upgrade_refuses_usernames_that_already_clash_and_changes_nothing(
+    empty_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade(revision="0002")
+    _old_users("alice", "Alice", "carol", FULL_WIDTH_CAROL, "dave")
+    with pytest.raises(SystemExit):  # what `authserver db upgrade` does: the message, exit status 1
+        upgrade()
+    message = caplog.text
+    assert "differ only by case or Unicode form" in message
+    assert all(repr(name) in message for name in ("alice", "Alice", "carol", FULL_WIDTH_CAROL))
+    assert "'dave'" not in message
+    db.session.remove()
+    assert "username_key" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+    assert not inspect(db.engine).has_table("scopes")
+    db.session.execute(text("UPDATE users SET username = 'alice2' WHERE username = 'Alice'"))
+    db.session.execute(text("DELETE FROM users WHERE username = 'carol'"))
+    db.session.commit()
+    upgrade()
+    assert db.session.scalar(select(User.username).where(User.username_key == "carol")) == FULL_WIDTH_CAROL
 
 
 def _plan(conn: Connection, sql: str) -> str:

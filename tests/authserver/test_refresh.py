@@ -27,7 +27,7 @@ def public(make_client):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def resource_server(make_client):  # type: ignore[no-untyped-def]
-    return make_client(name="Reports API", scope="")
+    return make_client(name="Reports API", scope="", introspect_any=True)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def _metadata(url: str) -> dict:
 def test_issue_verify_introspect_revoke(live_server, make_client) -> None:
     meta = _metadata(live_server.url)
     client = make_client(scope="reports:read reports:write", audiences=["https://api.example"])
-    rs = make_client(scope="")
+    rs = make_client(scope="", resource_servers=["https://api.example"])  # the API the token is for
     resp = requests.post(meta["token_endpoint"], data={"grant_type": "client_credentials", "scope": "reports:read"},
                          auth=client.basic, timeout=5)
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"

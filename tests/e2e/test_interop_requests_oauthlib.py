@@ -39,7 +39,7 @@ def test_public_client_flow_and_refresh(live_server, make_client, make_user) -> 
     assert meta["authorization_response_iss_parameter_supported"] is True
     client = make_client(name="CLI tool", scope=" ".join(SCOPE), grant_types=["authorization_code", "refresh_token"],
                          redirect_uris=[REDIRECT], public=True)
-    rs = make_client(name="Reports API", scope="")
+    rs = make_client(name="Reports API", scope="", introspect_any=True)
     username, password = make_user()
 
     oauth = OAuth2Session(client.client_id, redirect_uri=REDIRECT, scope=SCOPE, pkce="S256")

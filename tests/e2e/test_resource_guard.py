@@ -24,7 +24,8 @@ AUDIENCE = "https://reports.example"
 @pytest.fixture(scope="module")
 def api(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The example API under gunicorn, with its own introspection client."""
-    rs = json.loads(live_server.cli("clients", "create", "--name", "reports-api", "--json").stdout)
+    rs = json.loads(live_server.cli("clients", "create", "--name", "reports-api", "--resource-server", AUDIENCE,
+                                    "--json").stdout)
     port = free_port()
     env = {**live_server.env, "ISSUER": live_server.url, "AUDIENCE": AUDIENCE, "RS_CLIENT_ID": rs["client_id"],
            "RS_CLIENT_SECRET": rs["client_secret"], "KID_REFETCH_INTERVAL": "0", "INTROSPECTION_CACHE_TTL": "1",

@@ -1,0 +1,36 @@
+"""The sign-in limit holds across gunicorn workers and across servers on one database,
+without Redis: the real server, fresh connections, so requests land on any worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ..authserver.authorize_helpers import csrf_of
+from ..conftest import LiveServer, free_port, start_server, stop_server
+
+
+def _sign_in(url: str, username: str, password: str) -> requests.Response:
+    with requests.Session() as http:  # a new connection each time: any worker may answer
+        form = {"csrf_token": csrf_of(http.get(url + "/login", timeout=5).text), "username": username,
+                "password": password}
+        return http.post(url + "/login", data=form, allow_redirects=False, timeout=5)
+
+
+def test_two_servers_with_two_workers_allow_exactly_the_limit(
+    live_server: LiveServer, server_settings: dict[str, Any], migrated_app, make_user, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    limit = migrated_app.extensions["authserver"].settings.login_max_failures
+    name, password = make_user()
+    second = start_server({**server_settings, "issuer": f"http://127.0.0.1:{free_port()}"}, tmp_path / "second.log")
+    try:
+        urls = [live_server.url, second.url]
+        failures = [_sign_in(urls[i % 2], name, "wrong password").status_code for i in range(limit)]
+        assert failures == [400] * limit
+        refused = [_sign_in(url, name, password) for url in urls * 3]  # even the right password waits
+        assert [r.status_code for r in refused] == [429] * 6
+        assert all(0 < int(r.headers["Retry-After"]) <= 60 for r in refused)
+    finally:
+        stop_server(second)
