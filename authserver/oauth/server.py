@@ -8,7 +8,7 @@ from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
 )
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import Response
 from sqlalchemy import insert
@@ -45,6 +45,30 @@ class AuthorizationServer(FlaskAuthorizationServer):
         if not client_id or len(client_id) > 64:
             return None
         return self.clients.get(client_id)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's lookup, with an error that does not quote ``response_type``.
+
+        RFC 6749 §4.1.2.1 limits ``error_description`` to printable ASCII without ``"`` or
+        ``\\``, and Authlib raises ``ValueError`` (a 500) for a description that quotes
+        anything else. The error is redirected only to a registered redirect URI.
+        """
+        if any(grant.check_authorization_endpoint(request) for grant, _ in self._authorization_grants):
+            return super().get_authorization_grant(request)
+        raise UnsupportedResponseTypeError(
+            request.payload.response_type,
+            description="This response_type is not supported; use response_type=code.",
+            redirect_uri=self._registered_redirect_uri(request),
+        )
+
+    def _registered_redirect_uri(self, request: OAuth2Request) -> str | None:
+        client = self.query_client(request.payload.client_id or "")
+        if client is None:
+            return None
+        requested = request.payload.redirect_uri
+        if not requested:
+            return client.get_default_redirect_uri()
+        return requested if client.check_redirect_uri(requested) else None
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
         """One answer for an unknown client and a wrong secret, so failures do not reveal
