@@ -23,6 +23,7 @@ from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin
 from .revocation import revoke_grant
+from .tokens import GrantContext
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -47,7 +48,7 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = TOKEN_AUTH_METHODS
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
@@ -74,7 +75,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
                 # Empty when the request omitted it; then the token request may too (§4.1.3).
                 redirect_uri=request.payload.redirect_uri or "",
                 scope=request.scope or "",
-                audience=request.audience,
+                audience=list(self.context.audience),
                 code_challenge=request.payload.data.get("code_challenge"),
                 code_challenge_method=request.payload.data.get("code_challenge_method"),
                 auth_time=now,
@@ -116,8 +117,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             db.session.rollback()
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
-        self.request.audience = code.audience
-        self.request.family_id = code.family_id
+        self.context = GrantContext(tuple(code.audience), family_id=code.family_id)
         return super().create_token_response()  # type: ignore[no-any-return]
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:

@@ -11,17 +11,15 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import Response
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from ..database import DirectInsert
 from ..extensions import db
-from ..models import Client, Token
+from ..models import Client
 from .clients import ClientCache
-from .tokens import TokenService
+from .token_store import store_tokens
+from .tokens import Issued, TokenService
 
 CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
-insert_token = DirectInsert(Token.__table__)
 
 
 class IssuerParameter(BaseIssuerParameter):
@@ -79,26 +77,16 @@ class AuthorizationServer(FlaskAuthorizationServer):
             exc.description = CLIENT_AUTH_FAILED
             raise
 
-    def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """The grant's rows in one multi-row INSERT, committed with whatever else the grant
-        wrote in this session (a claimed code, a rotated refresh token)."""
+    def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
+        """Store what a grant issued (``token_store``); a client deleted meanwhile is
+        ``invalid_client``."""
         try:
-            db.session.execute(insert(Token.__table__), request.issued.rows)
-            db.session.commit()
+            store_tokens(issued)
         except IntegrityError:
             db.session.rollback()
             self._client_vanished(request)
 
-    def save_standalone_token(self, request: Any) -> None:
-        """A token written with nothing else (client credentials): one autocommitted
-        INSERT, off the session."""
-        (row,) = request.issued.rows
-        try:
-            insert_token(db.engine, row)
-        except IntegrityError:
-            self._client_vanished(request)
-
-    def _client_vanished(self, request: Any) -> None:
+    def _client_vanished(self, request: OAuth2Request) -> None:
         """A client deleted by another process while cached here fails its foreign key:
         answer invalid_client."""
         self.clients.invalidate(request.client.client_id)
