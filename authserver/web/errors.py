@@ -20,11 +20,18 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, Po
 RETRY_AFTER = "1"
 
 
+def rfc6749_description(text: str) -> str:
+    """``text`` kept to the characters RFC 6749 §5.2 allows in ``error_description``
+    (printable ASCII without ``"`` and ``\\``): a description that names a parameter the
+    client sent must not carry whatever that name held."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
 class OAuthErrorResponse(Exception):
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(description)
         self.error = error
-        self.description = description
+        self.description = rfc6749_description(description)
         self.status = status
 
     def response(self) -> Response:
