@@ -20,7 +20,7 @@ from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
 from .grants import TokenIssuingMixin
 from .revocation import revoke_family
-from .tokens import GrantContext
+from .tokens import GrantContext, TokenService
 
 REUSED = "This refresh token was already used, so its grant has been revoked; ask the user to authorize again."
 
@@ -31,7 +31,8 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """A live refresh token; a rotated one revokes its family, whoever presents it."""
-        row = self.server.tokens.find(refresh_token, "refresh_token")
+        tokens: TokenService = self.server.tokens
+        row = tokens.find(refresh_token, "refresh_token")
         if row is None or row.kind != REFRESH:
             return None
         if row.rotated_at is not None:

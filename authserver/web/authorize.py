@@ -77,7 +77,8 @@ def authorize() -> ResponseReturnValue:
             raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
         if user is not None and request.method == "GET" and "consent" not in prompts:
             if has_consent(user, grant.client, grant.request.scope):
-                return server.create_authorization_response(grant_user=user, grant=grant)
+                remembered: Response = server.create_authorization_response(grant_user=user, grant=grant)
+                return remembered
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
     except OAuth2Error as error:
