@@ -40,7 +40,9 @@ class AuthorizationServer(FlaskAuthorizationServer):
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     def query_client(self, client_id: str) -> Client | None:
-        if not client_id or len(client_id) > 64:
+        """No client id holds a control character; PostgreSQL refuses a NUL in a query
+        parameter outright, so such an id is unknown before any read."""
+        if not client_id or len(client_id) > 64 or not client_id.isprintable():
             return None
         return self.clients.get(client_id)
 

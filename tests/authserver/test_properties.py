@@ -184,3 +184,18 @@ def test_revocation_never_fails_and_never_revokes_another_clients_token(app: Fla
 
     attack()
     assert introspect(app, machine.basic, mine).get_json()["active"] is True
+
+
+def test_any_basic_credentials_are_refused_without_a_server_error(app: Flask, machine) -> None:
+    http = app.test_client()
+
+    @SETTINGS
+    @given(client_id=hostile_text.filter(lambda s: ":" not in s), secret=hostile_text,
+           path=st.sampled_from(["/oauth/token", "/oauth/introspect", "/oauth/revoke"]))
+    def attack(client_id: str, secret: str, path: str) -> None:
+        resp = http.post(path, data={"grant_type": "client_credentials", "token": "asat_x"},
+                         headers=basic(client_id, secret))
+        assert resp.status_code in (400, 401), resp.get_data(as_text=True)[:300]
+        assert _json_error(resp) == "invalid_client" or resp.status_code == 400
+
+    attack()
