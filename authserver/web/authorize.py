@@ -22,12 +22,14 @@ from ..oauth.authorization_code import AuthorizationCodeGrant
 from ..oauth.server import AuthorizationServer
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
+from .hygiene import refuse_nul_bytes_on_pages
 from .login import CSRF_FAILED
 from .pages import error_page
 from .scopes import describe
 from .session import current_user
 
 bp = Blueprint("authorize", __name__)
+bp.before_app_request(refuse_nul_bytes_on_pages)
 
 
 def _server() -> AuthorizationServer:

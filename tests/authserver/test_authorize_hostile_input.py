@@ -88,6 +88,17 @@ def test_no_value_of_any_parameter_causes_a_server_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("field", ["username", "password", "next", "csrf_token"])
+def test_a_nul_byte_in_the_login_form_is_a_page_not_a_500(app: Flask, field: str) -> None:
+    """PostgreSQL refuses a NUL in any query: the page turns it away before a read."""
+    http = app.test_client()
+    form = {"csrf_token": csrf_of(http.get("/login").get_data(as_text=True)), "username": "alice",
+            "password": "correct horse battery", "next": "/oauth/authorize"}
+    form[field] = form[field] + "\x00"
+    resp = http.post("/login", data=form)
+    assert resp.status_code == 400 and "A parameter holds a NUL byte." in resp.get_data(as_text=True)
+
+
 def test_login_next_with_hostile_text_stays_on_this_server(app: Flask, make_user) -> None:
     http = app.test_client()
     page = http.get("/login")
