@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 # A pooled connection used within this many seconds is trusted without a ping (HikariCP's
 # ``aliveBypassWindowMs`` idea): under load nothing is pinged, after a quiet spell the first
@@ -95,7 +95,9 @@ class DirectInsert:
     For a write that stands alone, SQLAlchemy's session and execution layers cost several
     times the INSERT itself (``bench/profiles/``). The SQL and the column types' bind
     processors still come from SQLAlchemy, compiled once per engine, so values are stored
-    exactly as the ORM stores them; driver errors come back as SQLAlchemy's exceptions.
+    exactly as the ORM stores them; driver errors, a failed checkout included, come back as
+    SQLAlchemy's exceptions, so an outage is an ``OperationalError`` like on every other path.
+    Call it through ``authserver.oauth.token_store.store_tokens``, which picks the path.
     """
 
     def __init__(self, table: Table) -> None:
@@ -108,27 +110,39 @@ class DirectInsert:
         keys = tuple(row)
         by_keys = self._prepared.setdefault(engine, {})
         prepared = by_keys.get(keys) or by_keys.setdefault(keys, _Prepared(self.table, engine.dialect, keys))
-        dialect = engine.dialect
         params = prepared.params(row)
-        connection = engine.raw_connection()
-        try:
+        dialect = engine.dialect
+        connection: PoolProxiedConnection | None = None
+        cursor: Any = None
+        try:  # every driver error, from the checkout on, leaves as SQLAlchemy's (an outage: OperationalError)
+            connection = engine.raw_connection()
             dbapi_connection = connection.dbapi_connection
             assert dbapi_connection is not None  # a fresh checkout always holds one
             dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
             cursor = connection.cursor()
-            try:
-                cursor.execute(prepared.sql, params)
-            except dialect.loaded_dbapi.Error as exc:
-                if dialect.is_disconnect(exc, dbapi_connection, cursor):
-                    # The database went away (restart, failover): so did the pool's other
-                    # connections. Start a fresh pool, as SQLAlchemy does on its own paths.
-                    connection.invalidate(exc)
-                    engine.dispose(close=False)
-                raise DBAPIError.instance(prepared.sql, params, exc, dialect.loaded_dbapi.Error,
-                                          hide_parameters=True, dialect=dialect) from exc
-            finally:
-                cursor.close()
-                if connection.is_valid:
-                    dialect.reset_isolation_level(dbapi_connection)
+            cursor.execute(prepared.sql, params)
+            cursor.close()
+            dialect.reset_isolation_level(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if connection is not None:
+                self._discard(engine, connection, exc, cursor)
+            raise DBAPIError.instance(prepared.sql, params, exc, dialect.loaded_dbapi.Error,
+                                      hide_parameters=True, dialect=dialect) from exc
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
+
+    @staticmethod
+    def _discard(engine: Engine, connection: PoolProxiedConnection, exc: Any, cursor: Any) -> None:
+        """After a failed statement the connection goes back transactional, or is thrown
+        away; when the database went away (restart, failover) so did the pool's other
+        connections, so a fresh pool starts, as SQLAlchemy does on its own paths."""
+        dialect, dbapi_connection = engine.dialect, connection.dbapi_connection
+        if dbapi_connection is not None and not dialect.is_disconnect(exc, dbapi_connection, cursor):
+            try:
+                dialect.reset_isolation_level(dbapi_connection)
+                return
+            except dialect.loaded_dbapi.Error:
+                pass
+        connection.invalidate(exc)
+        engine.dispose(close=False)

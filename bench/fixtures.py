@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from authserver import create_app
 from authserver.extensions import db
 from authserver.models import Client, Token, User
+from authserver.oauth.tokens import GrantContext
 from authserver.passwords import hash_password
 from authserver.registration import create_api_token, register_client
 
@@ -66,8 +67,9 @@ class Fixtures:
             row = db.session.query(Client).filter_by(client_id=client.client_id).one()
             values: list[str] = []
             for start in range(0, count, 5000):
-                issued = [service.issue(row, SCOPE, list(row.audiences)) for _ in range(min(5000, count - start))]
-                values.extend(i.response["access_token"] for i in issued)
+                context = GrantContext(tuple(row.audiences))
+                issued = [service.issue(row, SCOPE, context) for _ in range(min(5000, count - start))]
+                values.extend(i["access_token"] for i in issued)
                 if store:
                     db.session.execute(insert(Token.__table__), [r for i in issued for r in i.rows])
                     db.session.commit()

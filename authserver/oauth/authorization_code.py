@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 
@@ -23,6 +23,7 @@ from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin
 from .revocation import revoke_grant
+from .tokens import GrantContext
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -33,8 +34,8 @@ class S256CodeChallenge(CodeChallenge):
     ``require_pkce`` must send a challenge. A code issued without a challenge refuses a
     verifier (Authlib's downgrade check, RFC 9700 §4.8.2)."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-    CODE_CHALLENGE_METHODS = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
@@ -47,7 +48,17 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = TOKEN_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
+        """Authlib's check, with an error that does not quote the URI: Authlib refuses an
+        ``error_description`` holding ``"``, ``\\`` or non-ASCII text (RFC 6749 §4.1.2.1)
+        with a ``ValueError``, and a URI such as ``https://bücher.example/`` holds them."""
+        requested = request.payload.redirect_uri
+        if requested and not client.check_redirect_uri(requested):
+            raise InvalidRequestError("This redirect_uri is not registered for the client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)  # type: ignore[no-any-return]
 
     def generate_authorization_code(self) -> str:
         """Prefixed and checksummed like every other secret (``asac_``), so a leaked code is
@@ -64,7 +75,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
                 # Empty when the request omitted it; then the token request may too (§4.1.3).
                 redirect_uri=request.payload.redirect_uri or "",
                 scope=request.scope or "",
-                audience=request.audience,
+                audience=list(self.context.audience),
                 code_challenge=request.payload.data.get("code_challenge"),
                 code_challenge_method=request.payload.data.get("code_challenge_method"),
                 auth_time=now,
@@ -106,8 +117,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             db.session.rollback()
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
-        self.request.audience = code.audience
-        self.request.family_id = code.family_id
+        self.context = GrantContext(tuple(code.audience), family_id=code.family_id)
         return super().create_token_response()  # type: ignore[no-any-return]
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:

@@ -8,7 +8,7 @@ decided by one conditional UPDATE, committed with the new tokens.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import update
@@ -20,17 +20,19 @@ from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
 from .grants import TokenIssuingMixin
 from .revocation import revoke_family
+from .tokens import GrantContext, TokenService
 
 REUSED = "This refresh token was already used, so its grant has been revoked; ask the user to authorize again."
 
 
 class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """A live refresh token; a rotated one revokes its family, whoever presents it."""
-        row = self.server.tokens.find(refresh_token, "refresh_token")
+        tokens: TokenService = self.server.tokens
+        row = tokens.find(refresh_token, "refresh_token")
         if row is None or row.kind != REFRESH:
             return None
         if row.rotated_at is not None:
@@ -50,7 +52,6 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         The new refresh token keeps the original scope even when the access token narrows."""
         requested = (self.request.payload.scope or "").split()
         scope = " ".join(dict.fromkeys(requested)) if requested else refresh_token.scope
-        self.request.refresh_scope = refresh_token.scope
         return self.generate_token(user=user, scope=scope, include_refresh_token=True)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -67,9 +68,8 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             db.session.rollback()
             revoke_family(token)
             raise InvalidGrantError(REUSED)
-        self.request.audience = token.audience
-        self.request.family_id = token.family_id
-        self.request.family_expires_at = token.family_expires_at
+        self.context = GrantContext(tuple(token.audience), family_id=token.family_id,
+                                    family_expires_at=token.family_expires_at, refresh_scope=token.scope)
         return super().create_token_response()  # type: ignore[no-any-return]
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

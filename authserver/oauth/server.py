@@ -8,20 +8,18 @@ from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
 )
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import Response
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from ..database import DirectInsert
 from ..extensions import db
-from ..models import Client, Token
+from ..models import Client
 from .clients import ClientCache
-from .tokens import TokenService
+from .token_store import store_tokens
+from .tokens import Issued, TokenService
 
 CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
-insert_token = DirectInsert(Token.__table__)
 
 
 class IssuerParameter(BaseIssuerParameter):
@@ -42,9 +40,35 @@ class AuthorizationServer(FlaskAuthorizationServer):
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     def query_client(self, client_id: str) -> Client | None:
-        if not client_id or len(client_id) > 64:
+        """No client id holds a control character; PostgreSQL refuses a NUL in a query
+        parameter outright, so such an id is unknown before any read."""
+        if not client_id or len(client_id) > 64 or not client_id.isprintable():
             return None
         return self.clients.get(client_id)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's lookup, with an error that does not quote ``response_type``.
+
+        RFC 6749 §4.1.2.1 limits ``error_description`` to printable ASCII without ``"`` or
+        ``\\``, and Authlib raises ``ValueError`` (a 500) for a description that quotes
+        anything else. The error is redirected only to a registered redirect URI.
+        """
+        if any(grant.check_authorization_endpoint(request) for grant, _ in self._authorization_grants):
+            return super().get_authorization_grant(request)
+        raise UnsupportedResponseTypeError(
+            request.payload.response_type,
+            description="This response_type is not supported; use response_type=code.",
+            redirect_uri=self._registered_redirect_uri(request),
+        )
+
+    def _registered_redirect_uri(self, request: OAuth2Request) -> str | None:
+        client = self.query_client(request.payload.client_id or "")
+        if client is None:
+            return None
+        requested = request.payload.redirect_uri
+        if not requested:
+            return client.get_default_redirect_uri()
+        return requested if client.check_redirect_uri(requested) else None
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
         """One answer for an unknown client and a wrong secret, so failures do not reveal
@@ -55,26 +79,16 @@ class AuthorizationServer(FlaskAuthorizationServer):
             exc.description = CLIENT_AUTH_FAILED
             raise
 
-    def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """The grant's rows in one multi-row INSERT, committed with whatever else the grant
-        wrote in this session (a claimed code, a rotated refresh token)."""
+    def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
+        """Store what a grant issued (``token_store``); a client deleted meanwhile is
+        ``invalid_client``."""
         try:
-            db.session.execute(insert(Token.__table__), request.issued.rows)
-            db.session.commit()
+            store_tokens(issued)
         except IntegrityError:
             db.session.rollback()
             self._client_vanished(request)
 
-    def save_standalone_token(self, request: Any) -> None:
-        """A token written with nothing else (client credentials): one autocommitted
-        INSERT, off the session."""
-        (row,) = request.issued.rows
-        try:
-            insert_token(db.engine, row)
-        except IntegrityError:
-            self._client_vanished(request)
-
-    def _client_vanished(self, request: Any) -> None:
+    def _client_vanished(self, request: OAuth2Request) -> None:
         """A client deleted by another process while cached here fails its foreign key:
         answer invalid_client."""
         self.clients.invalidate(request.client.client_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,25 +38,48 @@ def new_jti() -> str:
 
 
 def token_row(
-    kind: str, client: Client, user: User | None, scope: str, audience: list[str], issued_at: datetime,
-    expires_at: datetime, family_id: str | None, *, token_hash: str | None = None, jti: str | None = None,
-    token_format: str = "opaque", family_expires_at: datetime | None = None,
+    kind: str, client: Client, user: User | None, scope: str, context: GrantContext, issued_at: datetime,
+    expires_at: datetime, *, token_hash: str | None = None, jti: str | None = None, token_format: str = "opaque",
+    family_expires_at: datetime | None = None,
 ) -> dict[str, Any]:
     """One ``tokens`` row as a dict; every row has the same keys, so a grant's rows go to
     the database in one multi-row INSERT."""
     return {
-        "kind": kind, "token_hash": token_hash, "jti": jti, "family_id": family_id, "client_pk": client.id,
-        "user_id": user.id if user else None, "scope": scope, "audience": audience, "token_format": token_format,
-        "issued_at": issued_at, "expires_at": expires_at, "family_expires_at": family_expires_at,
+        "kind": kind, "token_hash": token_hash, "jti": jti, "family_id": context.family_id, "client_pk": client.id,
+        "user_id": user.id if user else None, "scope": scope, "audience": list(context.audience),
+        "token_format": token_format, "issued_at": issued_at, "expires_at": expires_at,
+        "family_expires_at": family_expires_at,
     }
 
 
-@dataclass
-class Issued:
-    """What one grant produced: the RFC 6749 §5.1 response and the rows to store."""
+@dataclass(frozen=True, slots=True)
+class GrantContext:
+    """What a grant settled before minting, handed to ``TokenService.issue`` explicitly.
 
-    response: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    ``family_id`` ties the tokens to the authorization they descend from (None for client
+    credentials), so a replayed code or rotated refresh token revokes them all;
+    ``family_expires_at`` carries the family's absolute end across rotations;
+    ``refresh_scope`` keeps a rotated refresh token at its original scope when the access
+    token was narrowed (RFC 6749 §6).
+    """
+
+    audience: tuple[str, ...]
+    family_id: str | None = None
+    family_expires_at: datetime | None = None
+    refresh_scope: str | None = None
+
+
+class Issued(dict[str, Any]):
+    """The RFC 6749 §5.1 response of one grant, carrying the rows to store and the context
+    they were minted in. Authlib passes the response from ``generate_token`` to
+    ``save_token`` and then to the client, so the rows travel with it, not beside it."""
+
+    __slots__ = ("context", "rows")
+
+    def __init__(self, response: dict[str, Any], rows: list[dict[str, Any]], context: GrantContext) -> None:
+        super().__init__(response)
+        self.rows = rows
+        self.context = context
 
 
 class TokenService:
@@ -69,56 +92,41 @@ class TokenService:
         return client.token_format or self.settings.access_token_format
 
     def issue(
-        self,
-        client: Client,
-        scope: str,
-        audience: list[str],
-        user: User | None = None,
-        family_id: str | None = None,
-        refresh: bool = False,
-        family_expires_at: datetime | None = None,
-        refresh_scope: str | None = None,
+        self, client: Client, scope: str, context: GrantContext, user: User | None = None, refresh: bool = False
     ) -> Issued:
-        """Mint an access token and, if asked, a refresh token of the same family.
-
-        ``refresh_scope`` keeps a rotated refresh token at its original scope when the
-        access token was narrowed (RFC 6749 §6); ``family_expires_at`` carries the family's
-        absolute end across rotations.
-        """
+        """Mint an access token and, if asked, a refresh token of the context's family."""
         now = utcnow()
         ttl = self.settings.access_token_ttl
-        access, row = self._access_token(client, user, scope, audience, now, ttl, family_id)
+        access, row = self._access_token(client, user, scope, context, now, ttl)
         response: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
-        issued = Issued(response, [row])
+        rows = [row]
         if refresh:
             value = new_secret(TokenKind.REFRESH)
-            family_end = family_expires_at or now + timedelta(seconds=self.settings.refresh_family_ttl)
+            family_end = context.family_expires_at or now + timedelta(seconds=self.settings.refresh_family_ttl)
             expires = min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
-            refresh_row = token_row(
-                REFRESH, client, user, scope if refresh_scope is None else refresh_scope, audience, now, expires,
-                family_id, token_hash=self.hasher.hash(value), family_expires_at=family_end,
-            )
-            issued.rows.append(refresh_row)
+            refresh_scope = scope if context.refresh_scope is None else context.refresh_scope
+            rows.append(token_row(REFRESH, client, user, refresh_scope, context, now, expires,
+                                  token_hash=self.hasher.hash(value), family_expires_at=family_end))
             response["refresh_token"] = value
-        return issued
+        return Issued(response, rows, context)
 
     def _access_token(
-        self, client: Client, user: User | None, scope: str, audience: list[str], now: datetime, ttl: int,
-        family_id: str | None,
+        self, client: Client, user: User | None, scope: str, context: GrantContext, now: datetime, ttl: int
     ) -> tuple[str, dict[str, Any]]:
         jti = new_jti()
         fmt = self.access_token_format(client)
-        row = token_row(ACCESS, client, user, scope, audience, now, now + timedelta(seconds=ttl), family_id,
-                        jti=jti, token_format=fmt)
+        row = token_row(ACCESS, client, user, scope, context, now, now + timedelta(seconds=ttl), jti=jti,
+                        token_format=fmt)
         if fmt == "opaque":
             value = new_secret(TokenKind.ACCESS)
             row["token_hash"] = self.hasher.hash(value)
             return value, row
+        audience = context.audience
         iat = int(now.timestamp())
         claims = {
             "iss": self.settings.issuer,
             "sub": user.subject if user else client.client_id,
-            "aud": audience[0] if len(audience) == 1 else audience,
+            "aud": audience[0] if len(audience) == 1 else list(audience),
             "exp": iat + ttl,
             "iat": iat,
             "nbf": iat,

@@ -22,12 +22,14 @@ from ..oauth.authorization_code import AuthorizationCodeGrant
 from ..oauth.server import AuthorizationServer
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
+from .hygiene import refuse_nul_bytes_on_pages
 from .login import CSRF_FAILED
 from .pages import error_page
 from .scopes import describe
 from .session import current_user
 
 bp = Blueprint("authorize", __name__)
+bp.before_app_request(refuse_nul_bytes_on_pages)
 
 
 def _server() -> AuthorizationServer:
@@ -77,7 +79,8 @@ def authorize() -> ResponseReturnValue:
             raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
         if user is not None and request.method == "GET" and "consent" not in prompts:
             if has_consent(user, grant.client, grant.request.scope):
-                return server.create_authorization_response(grant_user=user, grant=grant)
+                remembered: Response = server.create_authorization_response(grant_user=user, grant=grant)
+                return remembered
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
     except OAuth2Error as error:

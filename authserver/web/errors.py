@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .endpoints import is_machine_endpoint
@@ -13,12 +14,24 @@ from .pages import error_page
 
 log = logging.getLogger("authserver.errors")
 
+# The database is down, restarting, refusing connections, locked past its timeout, or the
+# pool has no connection to give within its timeout: all of them pass, so all are a 503.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+RETRY_AFTER = "1"
+
+
+def rfc6749_description(text: str) -> str:
+    """``text`` kept to the characters RFC 6749 §5.2 allows in ``error_description``
+    (printable ASCII without ``"`` and ``\\``): a description that names a parameter the
+    client sent must not carry whatever that name held."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
 
 class OAuthErrorResponse(Exception):
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(description)
         self.error = error
-        self.description = description
+        self.description = rfc6749_description(description)
         self.status = status
 
     def response(self) -> Response:
@@ -42,19 +55,24 @@ def register_error_handlers(app: Flask) -> None:
         resp.status_code = exc.code or 500
         return resp
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError) -> Response | tuple[str, int, dict[str, str]]:
-        """The database is down, restarting or locked past its timeout: a 503 the client
-        may retry, not a 500 (and no SQL or parameters in the log)."""
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
-        retry = {"Retry-After": "1"}
+    def database_unavailable(exc: Exception) -> Response | tuple[str, int, dict[str, str]]:
+        """A 503 the client may retry, on every endpoint, not a 500 (and no SQL or
+        parameters in the log): RFC 6749 ``temporarily_unavailable`` JSON for programs,
+        an error page for people."""
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(cause).__name__)
+        retry = {"Retry-After": RETRY_AFTER}
         if not is_machine_endpoint(request.path):
             page, status = error_page("Try again in a moment", "The server cannot reach its database.", 503)
             return page, status, retry
-        resp = jsonify(error="temporarily_unavailable", error_description="The server cannot reach its database; retry.")
+        resp = jsonify(error="temporarily_unavailable",
+                       error_description="The server cannot reach its database; retry.")
         resp.status_code = 503
         resp.headers.update({**retry, "Cache-Control": "no-store"})
         return resp
+
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from itertools import chain
 
-from flask import Request
+from flask import Request, request
+from flask.typing import ResponseReturnValue
 
+from .endpoints import is_machine_endpoint
 from .errors import OAuthErrorResponse
+from .pages import error_page
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -50,9 +54,23 @@ def check_authorization_header(request: Request) -> None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise OAuthErrorResponse("invalid_client", "The Basic credentials are not valid base64 of UTF-8.", 401) from None
+        raise OAuthErrorResponse(
+            "invalid_client", "The Basic credentials are not valid base64 of UTF-8.", 401
+        ) from None
     if ":" not in decoded:
         raise OAuthErrorResponse("invalid_client", "The Basic credentials must be client_id:client_secret.", 401)
     form_client_id = request.form.get("client_id")
     if "client_secret" in request.form or (form_client_id is not None and form_client_id != decoded.split(":")[0]):
         raise OAuthErrorResponse("invalid_request", "Use one client authentication method, not two.")
+
+
+def refuse_nul_bytes_on_pages() -> ResponseReturnValue | None:
+    """No page parameter (authorization request, login or consent form) holds a NUL byte;
+    PostgreSQL refuses one in any query, so it is turned away before a read, with a page.
+    (The machine endpoints refuse it in ``check_form_request``, as RFC 6749 JSON.)"""
+    if is_machine_endpoint(request.path):
+        return None
+    pairs = chain(request.args.items(multi=True), request.form.items(multi=True))
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        return error_page("This request is not valid", "A parameter holds a NUL byte.")
+    return None

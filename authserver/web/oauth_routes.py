@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..oauth.metadata import server_metadata
 from .hygiene import check_form_request
 
+if TYPE_CHECKING:
+    from .. import AppState
+
 bp = Blueprint("oauth", __name__)
 
 
-def _state():  # type: ignore[no-untyped-def]
-    return current_app.extensions["authserver"]
+def _state() -> AppState:
+    state: AppState = current_app.extensions["authserver"]
+    return state
 
 
 @bp.before_request
@@ -22,17 +28,20 @@ def refuse_malformed() -> None:
 
 @bp.post("/oauth/token")
 def token() -> Response:
-    return _state().server.create_token_response()
+    response: Response = _state().server.create_token_response()
+    return response
 
 
 @bp.post("/oauth/introspect")
 def introspect() -> Response:
-    return _state().server.create_endpoint_response("introspection")
+    response: Response = _state().server.create_endpoint_response("introspection")
+    return response
 
 
 @bp.post("/oauth/revoke")
 def revoke() -> Response:
-    return _state().server.create_endpoint_response("revocation")
+    response: Response = _state().server.create_endpoint_response("revocation")
+    return response
 
 
 @bp.get("/.well-known/oauth-authorization-server")

@@ -1,4 +1,4 @@
-"""authserver.database: the token endpoint's direct INSERT and the idle-ping pool policy."""
+"""authserver.database and the token store: both write paths, outages and the idle-ping pool policy."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from authserver.database import configure
 from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.models.types import utcnow
-from authserver.oauth.server import insert_token
+from authserver.oauth.token_store import insert_standalone, store_tokens
+from authserver.oauth.tokens import GrantContext, Issued
 
 from ..conftest import BACKENDS, PG_ADMIN, new_database
 
@@ -34,37 +35,82 @@ def _row(client_pk: int, **kw: object) -> dict[str, object]:
             "issued_at": now, "expires_at": now + timedelta(seconds=90), "family_expires_at": None, **kw}
 
 
-def test_direct_insert_stores_what_the_orm_reads_back(app: Flask, make_client) -> None:
+def _issued(client_pk: int, family_id: str | None) -> Issued:
+    row = _row(client_pk, family_id=family_id)
+    return Issued({}, [row], GrantContext(tuple(row["audience"]), family_id=family_id))  # type: ignore[arg-type]
+
+
+def _stored(jti: object) -> dict[str, object]:
+    token = db.session.scalar(select(Token).where(Token.jti == jti))
+    assert token is not None
+    return {c.key: getattr(token, c.key) for c in Token.__table__.columns if c.key not in ("id", "jti")}
+
+
+def test_both_write_paths_store_identical_rows_read_back_through_the_orm(app: Flask, make_client) -> None:
     client_pk = _client_pk(make_client().client_id)
-    row = _row(client_pk)
-    insert_token(db.engine, row)
-    stored = db.session.scalar(select(Token).where(Token.jti == row["jti"]))
-    assert stored is not None
-    assert (stored.scope, stored.audience, stored.client_pk) == (row["scope"], row["audience"], client_pk)
-    assert stored.issued_at == row["issued_at"] and stored.expires_at == row["expires_at"]
-    assert stored.expires_at.tzinfo is not None and stored.family_expires_at is None
-    assert stored.is_active(utcnow())
+    standalone, in_family = _issued(client_pk, None), _issued(client_pk, "family-1")
+    in_family.rows[0].update({k: v for k, v in standalone.rows[0].items() if k not in ("jti", "family_id")})
+    store_tokens(standalone)
+    store_tokens(in_family)
+    db.session.expire_all()
+    a, b = _stored(standalone.rows[0]["jti"]), _stored(in_family.rows[0]["jti"])
+    assert a.pop("family_id") is None and b.pop("family_id") == "family-1"
+    assert a == b == {**{k: v for k, v in standalone.rows[0].items() if k not in ("jti", "family_id")},
+                      "revoked_at": None, "rotated_at": None}
+    token = db.session.scalar(select(Token).where(Token.jti == standalone.rows[0]["jti"]))
+    assert token is not None and token.expires_at.tzinfo is not None and token.is_active(utcnow())
 
 
-def test_direct_insert_raises_sqlalchemy_errors_and_leaves_the_connection_transactional(
-    app: Flask, make_client, server_settings: dict
+def test_a_family_commits_with_the_sessions_pending_claim_a_standalone_token_alone(
+    app: Flask, make_client, make_user
 ) -> None:
     client_pk = _client_pk(make_client().client_id)
-    engine = configure(create_engine(server_settings["database_url"], pool_size=1, max_overflow=0))
+    name, _ = make_user()
+    user = db.session.scalar(select(User).where(User.username == name))
+    assert user is not None
+    user.is_active = False  # stands for the claim a grant leaves pending in the session
+    store_tokens(lone := _issued(client_pk, None))
+    db.session.rollback()  # the standalone INSERT was not part of the session's transaction
+    assert db.session.scalar(select(Token.id).where(Token.jti == lone.rows[0]["jti"])) is not None
+    assert db.session.scalar(select(User.is_active).where(User.username == name)) is True
+    user = db.session.scalar(select(User).where(User.username == name))
+    assert user is not None
+    user.is_active = False
+    store_tokens(_issued(client_pk, "family-2"))
+    db.session.rollback()  # nothing left to roll back: the claim committed with the tokens
+    assert db.session.scalar(select(User.is_active).where(User.username == name)) is False
+
+
+@pytest.mark.parametrize("family_id", [None, "family-3"])
+def test_write_errors_are_sqlalchemys_without_bound_values(app: Flask, make_client, family_id: str | None) -> None:
+    client_pk = _client_pk(make_client().client_id)
+    issued = _issued(client_pk, family_id)
+    store_tokens(issued)
+    with pytest.raises(IntegrityError) as raised:
+        store_tokens(issued)  # the same jti again
+    db.session.rollback()
+    assert "parameters hidden" in str(raised.value)  # bound values stay out of messages and logs
+    with pytest.raises(IntegrityError):
+        store_tokens(_issued(client_pk + 10_000, family_id))  # no such client
+    db.session.rollback()
+    store_tokens(_issued(client_pk, family_id))  # the pool's connections still work
+
+
+def test_a_database_that_refuses_the_connection_is_sqlalchemys_operational_error(
+    app: Flask, make_client, server_settings: dict, tmp_path: Path
+) -> None:
+    """The standalone path checks a connection out itself: a refused connection must still
+    surface as SQLAlchemy's OperationalError (the 503 handler's), not the driver's own."""
+    client_pk = _client_pk(make_client().client_id)
+    url = server_settings["database_url"]
+    unreachable = (f"sqlite:///{tmp_path}/missing/dir/x.sqlite3" if url.startswith("sqlite")
+                   else url.rsplit("/", 1)[0] + "/no_such_database_" + uuid.uuid4().hex[:8])
+    engine = configure(create_engine(unreachable))
     try:
-        row = _row(client_pk)
-        insert_token(engine, row)
-        with pytest.raises(IntegrityError) as raised:
-            insert_token(engine, {**row, "token_hash": None})  # the same jti again
-        assert "parameters hidden" in str(raised.value)  # bound values stay out of messages and logs
-        with pytest.raises(IntegrityError):
-            insert_token(engine, _row(client_pk + 10_000))  # no such client
-        with engine.connect() as conn:  # the one pooled connection, back in transactional mode
-            conn.execute(text("DELETE FROM tokens WHERE jti = :j"), {"j": row["jti"]})
-            conn.rollback()
+        with pytest.raises(OperationalError):
+            insert_standalone(engine, _row(client_pk))
     finally:
         engine.dispose()
-    assert db.session.scalar(select(Token.id).where(Token.jti == row["jti"])) is not None
 
 
 def _terminate_backends(database: str) -> int:
