@@ -30,7 +30,8 @@ METADATA = 'resource_metadata="https://drf-reports.example/.well-known/oauth-pro
 @pytest.fixture(scope="module")
 def drf_api(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The example under gunicorn, with its own introspection client; yields its URL and log."""
-    rs = json.loads(live_server.cli("clients", "create", "--name", "drf-reports", "--json").stdout)
+    rs = json.loads(live_server.cli("clients", "create", "--name", "drf-reports", "--resource-server", AUDIENCE,
+                                    "--json").stdout)
     port = free_port()
     env = {**live_server.env, "ISSUER": live_server.url, "AUDIENCE": AUDIENCE, "RS_CLIENT_ID": rs["client_id"],
            "RS_CLIENT_SECRET": rs["client_secret"], "KID_REFETCH_INTERVAL": "0", "INTROSPECTION_CACHE_TTL": "1",
