@@ -5,9 +5,10 @@ from resource_guard.backends.base import AuthBackend, Credentials
 from resource_guard.backends.basic import BasicAuthBackend, PasswordVerifier, VerifiedUser
 from resource_guard.backends.bearer_jwt import BearerJWTBackend
 from resource_guard.backends.introspection import IntrospectionBackend
+from resource_guard.claims import ANY_AUDIENCE, TokenRejected
 
 __all__ = [
-    "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend", "BasicAuthBackend",
+    "ANY_AUDIENCE", "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend", "BasicAuthBackend",
     "BearerJWTBackend", "Credentials", "IntrospectionBackend", "PasswordVerifier",
-    "VerifiedUser",
+    "TokenRejected", "VerifiedUser",
 ]

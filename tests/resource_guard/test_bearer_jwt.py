@@ -255,8 +255,9 @@ def test_opaque_tokens_pass_to_the_next_bearer_backend(issuer: FakeIssuer,
     issuer.introspection["opaque-token"] = {"active": True, "sub": "bob", "scope": "x",
                                             "client_id": "c", "exp": int(clock.now) + 60}
     jwt_backend = backend_for(issuer, clock)
+    issuer.introspection["opaque-token"]["aud"] = AUDIENCE
     introspection = IntrospectionBackend(issuer.url, issuer.client_id, issuer.client_secret,
-                                         clock=clock)
+                                         audience=AUDIENCE, clock=clock)
     guard = Guard([jwt_backend, introspection])
     result = guard.check(make_request("Bearer opaque-token"), guard.requirement())
     assert result.principal is not None and result.principal.subject == "bob"

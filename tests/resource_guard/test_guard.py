@@ -55,7 +55,7 @@ def test_success_from_second_backend_after_first_says_not_mine() -> None:
 
 
 def test_failure_stops_the_chain() -> None:
-    guard, bearer, token = chain()
+    guard, _, token = chain()
     result = guard.check(make_request("Bearer bad"), guard.requirement())
     assert result.status == 401
     assert result.headers["WWW-Authenticate"] == (

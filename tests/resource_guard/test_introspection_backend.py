@@ -12,10 +12,17 @@ import pytest
 from resource_guard import AuthResult, Expiry, Guard
 from resource_guard.backends import IntrospectionBackend
 from resource_guard.cache import MemoryCache, RedisCache
-from tests.resource_guard.rg_testkit import FakeClock, FakeIssuer, make_request, start_issuer
+from tests.resource_guard.rg_testkit import (
+    AUDIENCE,
+    FakeClock,
+    FakeIssuer,
+    make_request,
+    start_issuer,
+)
 
 
 def backend_for(issuer: FakeIssuer, clock: FakeClock, **options: Any) -> IntrospectionBackend:
+    options.setdefault("audience", AUDIENCE)
     return IntrospectionBackend(issuer=issuer.url, client_id=issuer.client_id,
                                 client_secret=issuer.client_secret, clock=clock, **options)
 
@@ -196,7 +203,7 @@ def test_wrong_client_credentials_are_503_not_invalid_token(issuer: FakeIssuer,
                                                             clock: FakeClock,
                                                             token: str) -> None:
     backend = IntrospectionBackend(issuer=issuer.url, client_id=issuer.client_id,
-                                   client_secret="wrong", clock=clock)
+                                   client_secret="wrong", audience=AUDIENCE, clock=clock)
     assert check(backend, token).status == 503
 
 
