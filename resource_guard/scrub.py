@@ -21,9 +21,10 @@ SENSITIVE_CREDENTIALS_RE = re.compile("api|token|key|secret|password|signature",
 _SHAPES = [
     (re.compile(r"\beyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*"), MASK),                      # JWS compact
     (re.compile(r"\b[a-z]{2,16}_[0-9A-Za-z]{36}\b"), MASK),                         # prefixed tokens
-    (re.compile(r"(?i:\b(basic|bearer|token)\s+)[\w\-.~+/=:]{6,}"), rf"\1{MASK}"),   # auth schemes
-    (re.compile(r"(?i:((?:api|token|key|secret|password|signature)\w*['\"]?\s*[:=]\s*['\"]?))"
-                r"[^\s'\"&,}]+"), rf"\1{MASK}"),                                    # name=value
+    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s+))[\w\-.~+/=:]{6,}"), rf"\1{MASK}"),  # schemes
+    (re.compile(r"(?i:((?:api|token|key|secret|password|signature)"
+                r"(?!\w*(?:Error|Exception|Warning)\b)\w*['\"]?\s*[:=]\s*['\"]?))"
+                r"[^\s'\"&,}]+"), rf"\1{MASK}"),  # name=value, not "KeyError: ..."
 ]
 
 

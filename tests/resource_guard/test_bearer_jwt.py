@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from resource_guard import AuthResult, Expiry, Guard
-from resource_guard.backends import BearerJWTBackend, IntrospectionBackend
+from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
+from resource_guard.claims import MAX_NUMERIC_DATE
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
@@ -26,7 +27,8 @@ from tests.resource_guard.rg_testkit import (
 
 
 def backend_for(issuer: FakeIssuer, clock: FakeClock, **options: Any) -> BearerJWTBackend:
-    return BearerJWTBackend(issuer=issuer.url, audience=AUDIENCE, clock=clock, **options)
+    options.setdefault("audience", AUDIENCE)
+    return BearerJWTBackend(issuer=issuer.url, clock=clock, **options)
 
 
 def check(backend: BearerJWTBackend, token: str, **requirement: Any) -> AuthResult:
@@ -142,6 +144,74 @@ def test_wrong_audience(issuer: FakeIssuer, clock: FakeClock) -> None:
     for aud in ("https://other.example", ["https://a", "https://b"]):
         token = issuer.sign({"aud": aud}, now=clock.now)
         assert_invalid_token(check(backend_for(issuer, clock), token), "not intended")
+
+
+@pytest.mark.parametrize("aud", [[AUDIENCE, 5], [AUDIENCE, {"a": 1}], {"aud": AUDIENCE}, 5, None,
+                                 True, []])
+def test_malformed_audience_is_refused_even_if_ours_is_in_it(issuer: FakeIssuer, clock: FakeClock,
+                                                            aud: Any) -> None:
+    result = check(backend_for(issuer, clock), issuer.sign({"aud": aud}, now=clock.now))
+    assert_invalid_token(result)
+
+
+# --- the audience is mandatory ------------------------------------------------------------------
+
+@pytest.mark.parametrize("audience", [None, "", [], [""], [AUDIENCE, 5]])
+def test_a_backend_without_an_audience_cannot_be_built(issuer: FakeIssuer, audience: Any) -> None:
+    with pytest.raises(ValueError, match=r"needs audience=.*ANY_AUDIENCE"):
+        BearerJWTBackend(issuer=issuer.url, audience=audience)
+
+
+def test_any_audience_is_an_explicit_opt_out(issuer: FakeIssuer, clock: FakeClock) -> None:
+    backend = backend_for(issuer, clock, audience=ANY_AUDIENCE)
+    for aud in ("https://other.example", ["https://a", "https://b"]):
+        result = check(backend, issuer.sign({"aud": aud}, now=clock.now))
+        assert result.principal is not None and result.principal.audience == (
+            (aud,) if isinstance(aud, str) else tuple(aud))
+    assert_invalid_token(check(backend, issuer.sign({"aud": 5}, now=clock.now)), "aud")
+    assert_invalid_token(check(backend, issuer.sign(drop=("aud",), now=clock.now)), "aud")
+
+
+# --- numeric dates (RFC 7519 §2 NumericDate) ---------------------------------------------------
+
+def sign_text(issuer: FakeIssuer, claims_text: str, headers: dict[str, Any] | None = None) -> str:
+    """A correctly signed token whose claims are exactly ``claims_text`` (e.g. holding NaN)."""
+    key = issuer.keys[0]
+    return jwt.PyJWS().encode(claims_text.encode(), key.private, algorithm=key.alg,
+                              headers={"typ": "at+jwt", "kid": key.kid, **(headers or {})})
+
+
+def claims_text(issuer: FakeIssuer, clock: FakeClock, name: str, literal: str) -> str:
+    """The claims of a valid token as JSON text, with claim ``name`` set to ``literal``."""
+    return json.dumps(claims(issuer, clock, **{name: "__VALUE__"})).replace('"__VALUE__"', literal)
+
+
+@pytest.mark.parametrize("literal", [
+    "NaN", "Infinity", "-Infinity", "1e400", "1e300", "-1e400", "true", "false", "null",
+    '"2099-01-01"', '"9999999999"', "[9999999999]", "{}", str(10**30), str(MAX_NUMERIC_DATE + 1),
+    "-5", "9999999999.5", "4102444800.0",
+])
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_numeric_dates_must_be_whole_finite_seconds(issuer: FakeIssuer, clock: FakeClock, name: str,
+                                                    literal: str) -> None:
+    token = sign_text(issuer, claims_text(issuer, clock, name, literal))
+    result = check(backend_for(issuer, clock), token)
+    assert_invalid_token(result)  # 401: never a 503 that makes the client retry, never an accept
+
+
+def test_the_largest_numeric_date_is_accepted(issuer: FakeIssuer, clock: FakeClock) -> None:
+    result = check(backend_for(issuer, clock), issuer.sign({"exp": MAX_NUMERIC_DATE}, now=clock.now))
+    assert result.principal is not None and result.principal.expires_at is not None
+    assert result.principal.expires_at.year == 9999
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_json_with_non_finite_numbers_is_refused_anywhere(issuer: FakeIssuer, clock: FakeClock,
+                                                          literal: str) -> None:
+    body = claims_text(issuer, clock, "extra", literal)
+    assert_invalid_token(check(backend_for(issuer, clock), sign_text(issuer, body)), "well-formed")
+    header_nan = sign_text(issuer, json.dumps(claims(issuer, clock)), headers={"x": float("nan")})
+    assert_invalid_token(check(backend_for(issuer, clock), header_nan), "well-formed")
 
 
 def test_alg_none(issuer: FakeIssuer, clock: FakeClock) -> None:
