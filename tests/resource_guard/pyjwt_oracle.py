@@ -98,9 +98,10 @@ def pyjwt_errors(backend: BearerJWTBackend, token: str, key: VerificationKey,
         "key": key.key, "algorithms": algorithms or ["none-allowed"],
         "audience": sorted(backend.audiences or ()) or None, "issuer": list(backend.issuers)}
     errors: list[PyJWTError] = []
-    for leeway, options in (
-            (backend.leeway - skew, {"verify_nbf": False, "verify_iat": False}),
-            (backend.leeway + skew, {"verify_exp": False})):
+    passes: list[tuple[float, Any]] = [
+        (backend.leeway - skew, {"verify_nbf": False, "verify_iat": False}),
+        (backend.leeway + skew, {"verify_exp": False})]
+    for leeway, options in passes:
         try:
             jwt.decode(token, leeway=leeway, options={
                 "require": list(backend.required_claims), "verify_aud": verify_aud, **options},

@@ -11,8 +11,8 @@ import pytest
 
 from resource_guard import AuthResult, Expiry, Guard
 from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
-from resource_guard.claims import MAX_NUMERIC_DATE
 from resource_guard.cache import MemoryCache, RedisCache
+from resource_guard.claims import MAX_NUMERIC_DATE
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
