@@ -216,7 +216,7 @@ class BearerJWTBackend(AuthBackend):
             if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
                 raise TokenRejected('The token is not an access token (typ must be "at+jwt").')
         kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
+        if "kid" in header and not isinstance(kid, str):  # null too (RFC 7515 §4.1.4)
             raise TokenRejected('The token\'s "kid" must be a string.')
         return alg, kid
 
