@@ -208,7 +208,7 @@ class BearerJWTBackend(AuthBackend):
         if any(name in header for name in KEY_REFERENCE_HEADERS):
             raise TokenRejected("Tokens may not name their own key (jku, x5u, jwk, x5c).")
         crit = header.get("crit")
-        if crit is not None and (not isinstance(crit, list) or not crit or not all(
+        if "crit" in header and (not isinstance(crit, list) or not crit or not all(
                 isinstance(name, str) and name in self.understood_crit for name in crit)):
             raise TokenRejected("The token has critical header parameters we do not understand.")
         if self.require_typ:

@@ -22,6 +22,7 @@ from tests.resource_guard.rg_testkit import (
     FakeIssuer,
     SigningKey,
     make_request,
+    sign_es256,
     start_issuer,
 )
 
@@ -310,6 +311,27 @@ def test_claims_of_the_wrong_type(issuer: FakeIssuer, clock: FakeClock,
 def test_garbage_jwts_are_invalid_tokens_not_errors(issuer: FakeIssuer, clock: FakeClock,
                                                      token: str) -> None:
     assert_invalid_token(check(backend_for(issuer, clock), token))
+
+
+@pytest.mark.parametrize("kid", ["../../../../dev/null", "' OR '1'='1", "k\u0000", "*",
+                                 "https://evil.example/key.pem", "a" * 5000])
+def test_kid_injection_finds_no_key(issuer: FakeIssuer, clock: FakeClock, kid: str) -> None:
+    """RFC 8725 §3.10: the kid is only ever looked up among the issuer's published keys."""
+    backend = backend_for(issuer, clock)
+    assert check(backend, issuer.sign(now=clock.now)).ok
+    attacker = SigningKey.generate("EC", kid=kid)
+    for _ in range(3):
+        assert_invalid_token(check(backend, issuer.sign(key=attacker, now=clock.now)), "does not publish")
+    assert issuer.hits["/jwks"] == 1
+
+
+@pytest.mark.parametrize("header", [{"kid": None}, {"kid": ["k"]}, {"kid": 5}, {"crit": None},
+                                    {"crit": []}, {"crit": [{"a": 1}]}, {"crit": "exp"}])
+def test_malformed_kid_and_crit_are_refused(issuer: FakeIssuer, clock: FakeClock,
+                                            header: dict[str, Any]) -> None:
+    key = issuer.keys[0]  # a key set of one, which a token without a kid would match
+    token = sign_es256({"alg": "ES256", "typ": "at+jwt", **header}, claims(issuer, clock), key.private)
+    assert_invalid_token(check(backend_for(issuer, clock, understood_crit=["exp"]), token))
 
 
 def test_unknown_kid(issuer: FakeIssuer, clock: FakeClock) -> None:

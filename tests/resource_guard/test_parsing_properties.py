@@ -17,9 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, given, settings
@@ -33,7 +30,14 @@ from resource_guard.backends import (
 )
 from resource_guard.claims import MAX_NUMERIC_DATE
 from resource_guard.flask import FlaskGuard
-from tests.resource_guard.rg_testkit import AUDIENCE, FakeClock, FakeIssuer, MemoryStore, Users
+from tests.resource_guard.rg_testkit import (
+    AUDIENCE,
+    FakeClock,
+    FakeIssuer,
+    MemoryStore,
+    Users,
+    sign_es256,
+)
 
 LEEWAY = 30
 PROPERTY = settings(max_examples=150, deadline=None,
@@ -126,16 +130,6 @@ def test_any_authorization_header_is_refused_in_rfc_terms(client: FlaskClient,
 
 # --- JWTs: correctly signed, with anything in the header and claims ---------------------------
 
-def sign(header: dict[str, Any], claims: dict[str, Any], private: ec.EllipticCurvePrivateKey) -> str:
-    """A compact JWS signed with ES256 whatever ``header`` says (json.dumps writes NaN)."""
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-    r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-    return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
-
-
 def jwt_is_valid(header: dict[str, Any], claims: dict[str, Any], kid: str, iss: str,
                  now: float) -> bool:
     """RFC 8725 / RFC 9068 §4 as this test states them."""
@@ -188,7 +182,7 @@ def test_signed_jwts_with_fields_of_any_type(client: FlaskClient, issuer: FakeIs
         "client_id": json_values, "jti": json_values, "scope": json_values,
         "exp": around_now | st.sampled_from([float(now + 300), 10**300, MAX_NUMERIC_DATE]) | json_values,
         "iat": around_now | json_values, "nbf": around_now | json_values})
-    status, body = answer_of(client, "Bearer " + sign(header, claims, key.private))
+    status, body = answer_of(client, "Bearer " + sign_es256(header, claims, key.private))
     valid = jwt_is_valid(header, claims, key.kid, issuer.url, clock.now)
     event(f"valid: {valid}")
     if valid:
