@@ -87,10 +87,13 @@ def test_token_in_the_query_string_is_refused(live_server, api, make_client) -> 
     assert resp.status_code == 400 and 'error="invalid_request"' in _challenge(resp)
 
 
-def test_a_token_for_another_audience_is_refused(live_server, api, make_client) -> None:
-    value = _token(live_server, make_client(scope="reports:read", audiences=["https://other.example"]))
-    resp = requests.get(api + "/reports", headers=_bearer(value), timeout=5)
-    assert resp.status_code == 401 and 'error="invalid_token"' in _challenge(resp)
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+def test_a_token_for_another_audience_is_refused(live_server, api, make_client, token_format: str) -> None:
+    """JWTs and introspected opaque tokens alike: the API's audience is required."""
+    for audiences in (["https://other.example"], []):
+        client = make_client(scope="reports:read", audiences=audiences, token_format=token_format)
+        resp = requests.get(api + "/reports", headers=_bearer(_token(live_server, client)), timeout=5)
+        assert resp.status_code == 401 and 'error="invalid_token"' in _challenge(resp), audiences
 
 
 def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -> None:
