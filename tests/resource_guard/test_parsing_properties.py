@@ -3,7 +3,8 @@
 Whatever arrives (any ``Authorization`` header, a correctly signed JWT whose header and claims
 hold values of any JSON type, an introspection answer of any shape), the answer is an RFC 6750
 refusal or an accept, never an exception or a 500, and an accept happens exactly when the token
-is valid by the rules stated here, independently of the code under test. The autouse
+is valid by the rules stated here, independently of the code under test. A token's policy of
+any shape is decided without error, and a malformed one denies. The autouse
 ``pyjwt_agrees`` fixture also has PyJWT judge every JWT these tests send.
 """
 
@@ -30,6 +31,7 @@ from resource_guard.backends import (
 )
 from resource_guard.claims import MAX_NUMERIC_DATE
 from resource_guard.flask import FlaskGuard
+from resource_guard.policy import policy_allows, policy_problems
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
@@ -245,3 +247,27 @@ def test_introspection_answers_of_any_shape(client: FlaskClient, issuer: FakeIss
         assert status == 503  # not an introspection answer at all: the server is broken
     else:
         assert status == 401 and body["error"] == "invalid_token", body
+
+
+# --- policies carried by tokens ----------------------------------------------------------------
+
+methods = st.lists(st.sampled_from(["GET", "get", "POST", "DELETE", "*"]), max_size=3)
+sections = st.dictionaries(st.sampled_from(["allow", "block", "deny"]), methods | json_values, max_size=3)
+policies = st.one_of(
+    json_values.filter(lambda v: isinstance(v, dict)),
+    st.fixed_dictionaries({"resources": st.dictionaries(
+        st.sampled_from(["*", "reports"]),
+        st.one_of(sections, st.dictionaries(st.sampled_from(["*", "7", "allow"]), sections | json_values,
+                                            max_size=3), json_values),
+        max_size=2)}))
+
+
+@PROPERTY
+@given(policy=policies, method=st.sampled_from(["GET", "POST", "DELETE", "PATCH"]),
+       resource=st.none() | st.just("reports"), item=st.none() | st.sampled_from(["7", "8"]))
+def test_any_policy_document_is_decided_and_a_malformed_one_denies(
+        policy: dict[str, Any], method: str, resource: str | None, item: str | None) -> None:
+    allowed = policy_allows(policy, method, resource, item)
+    assert isinstance(allowed, bool)
+    if policy_problems(policy):
+        assert allowed is False
