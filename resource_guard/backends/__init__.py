@@ -8,7 +8,7 @@ from resource_guard.backends.introspection import IntrospectionBackend
 from resource_guard.claims import ANY_AUDIENCE, TokenRejected
 
 __all__ = [
-    "ANY_AUDIENCE", "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend", "BasicAuthBackend",
-    "BearerJWTBackend", "Credentials", "IntrospectionBackend", "PasswordVerifier",
-    "TokenRejected", "VerifiedUser",
+    "ANY_AUDIENCE", "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend",
+    "BasicAuthBackend", "BearerJWTBackend", "Credentials", "IntrospectionBackend",
+    "PasswordVerifier", "TokenRejected", "VerifiedUser",
 ]

@@ -25,6 +25,7 @@ Credentials = dict[str, Any]
 #: header), or ``None`` when the request carries nothing for this backend.
 GetCredentialsResult = Credentials | AuthResult | None
 
+
 class AuthBackend(ABC):
     """One way of authenticating a request.
 
