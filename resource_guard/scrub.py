@@ -31,11 +31,12 @@ _SHAPES = [
 def presented_secrets(authorization: str | None) -> list[str]:
     """The secret parts of an ``Authorization`` header: its value after the scheme, and for
     Basic the decoded ``user:password`` and password."""
-    if not authorization:
+    words = (authorization or "").split(None, 1)
+    if len(words) < 2:
         return []
-    _, _, value = authorization.strip().partition(" ")
-    secrets = [part for part in [value.strip(), *value.split()] if part]
-    for part in value.split():
+    scheme, value = words[0], words[1].strip()
+    secrets = [value, *value.split()]
+    for part in value.split() if scheme.lower() == "basic" else ():
         try:
             decoded = base64.b64decode(part, validate=True).decode("utf-8", "replace")
         except (binascii.Error, ValueError):

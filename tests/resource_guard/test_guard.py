@@ -206,6 +206,7 @@ class ChainedFailure(SchemeBackend):
     basic("alice", "correct horse battery staple"),
     "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl",
     "Token asapi_4tDjUaK1xTLz8n0Qp2hWvXcY7eRb3mS9kF6",
+    "Bearer\tplain-opaque-value",  # repr() writes the tab as \t: only the exact-value mask finds it
 ])
 def test_a_traceback_never_carries_the_presented_credentials(
         caplog: pytest.LogCaptureFixture, header: str) -> None:
