@@ -72,14 +72,22 @@ def unverified_header(token: str) -> dict[str, Any]:
     return header if isinstance(header, dict) else {}
 
 
-def pyjwt_errors(backend: BearerJWTBackend, token: str, key: VerificationKey,
-                 now: float) -> list[PyJWTError]:
+#: Seconds the oracle's dates may be off: PyJWT reads the real clock a moment after the offset
+#: to the test's clock is taken. Dates are whole seconds, so half a second hides no real rule.
+CLOCK_MARGIN = 0.5
+
+
+def pyjwt_errors(backend: BearerJWTBackend, token: str, key: VerificationKey, now: float, *,
+                 lenient: bool) -> list[PyJWTError]:
     """PyJWT's errors for ``token`` judged as ``backend`` would at time ``now``.
 
     PyJWT reads the real clock, the backend a test's clock: the offset goes into the leeway,
-    once for ``exp`` (earlier) and once for ``nbf``/``iat`` (later), so two decodes.
+    once for ``exp`` (earlier) and once for ``nbf``/``iat`` (later), so two decodes. ``lenient``
+    widens the leeway by :data:`CLOCK_MARGIN` (to confirm an accept), else narrows it (to
+    confirm a refusal), so the moment between the two clock reads never decides.
     """
     skew = now - time.time()
+    margin = CLOCK_MARGIN if lenient else -CLOCK_MARGIN
     algorithms = [a for a in key.algorithms
                   if backend.algorithms is None or a in backend.algorithms]
     verify_aud = backend.audiences is not None
@@ -88,8 +96,8 @@ def pyjwt_errors(backend: BearerJWTBackend, token: str, key: VerificationKey,
         "audience": sorted(backend.audiences or ()) or None, "issuer": list(backend.issuers)}
     errors: list[PyJWTError] = []
     passes: list[tuple[float, Any]] = [
-        (backend.leeway - skew, {"verify_nbf": False, "verify_iat": False}),
-        (backend.leeway + skew, {"verify_exp": False})]
+        (backend.leeway - skew + margin, {"verify_nbf": False, "verify_iat": False}),
+        (backend.leeway + skew + margin, {"verify_exp": False})]
     for leeway, options in passes:
         merged: Any = {"require": list(backend.required_claims), "verify_aud": verify_aud, **options}
         try:

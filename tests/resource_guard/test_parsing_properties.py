@@ -190,7 +190,7 @@ def test_signed_jwts_with_fields_of_any_type(client: FlaskClient, issuer: FakeIs
     valid = jwt_is_valid(header, claims, key.kid, issuer.url, clock.now)
     event(f"valid: {valid}")
     if valid:
-        assert status == 200 and body == {"subject": "user-1"}
+        assert status == 200 and body == {"subject": claims["sub"]}
     else:
         assert status == 401 and body["error"] == "invalid_token", body
 
