@@ -32,7 +32,7 @@ def create_app() -> Flask:
     backends: dict[str, Any] = {
         "jwt": BearerJWTBackend(issuer=issuer, audience=audience),
         "introspection": IntrospectionBackend(issuer=issuer, client_id=env["BENCH_RS_CLIENT_ID"],
-                                              client_secret=env["BENCH_RS_CLIENT_SECRET"]),
+                                              client_secret=env["BENCH_RS_CLIENT_SECRET"], audience=audience),
         "api-token": APITokenBackend(store=APITokenStore(database_url, secret_key=secret_key)),
         "basic": BasicAuthBackend(verifier=UserPasswordVerifier(database_url, secret_key=secret_key),
                                   max_failures=1_000_000),

@@ -161,6 +161,9 @@ class TokenService:
             if found is None or header.get("alg") != found[0]:
                 return None
             token = jwt.decode(value, found[1], algorithms=[found[0]])
+            # joserfc's JSON accepts NaN and Infinity; we never sign them (RFC 8259 has none),
+            # so a token holding one is not ours: dumps refuses them with ValueError.
+            json.dumps([header, token.claims], allow_nan=False)
         except (JoseError, ValueError, json.JSONDecodeError, UnicodeError):
             return None
         jti = token.claims.get("jti")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,8 @@ class Cache(Protocol):
         """The live value for ``key``, or None."""
 
     def set(self, key: str, value: Any, ttl: float) -> None:
-        """Store ``value`` for ``ttl`` seconds (nothing is stored when ``ttl`` <= 0)."""
+        """Store ``value`` for ``ttl`` seconds (nothing is stored when ``ttl`` is not a
+        positive finite number)."""
 
     def incr(self, key: str, window: float) -> tuple[int, float]:
         """Count a hit in a fixed window that starts with the first hit; return the count so
@@ -71,9 +73,10 @@ class MemoryCache:
         self.set_until(key, value, self._clock() + ttl)
 
     def set_until(self, key: str, value: Any, expires_at: float) -> None:
-        """Store ``value`` until the absolute time ``expires_at`` (e.g. a token's ``exp``)."""
+        """Store ``value`` until the absolute time ``expires_at`` (e.g. a token's ``exp``);
+        nothing is stored for a time already past or not a finite number."""
         with self._lock:
-            if expires_at <= self._clock():
+            if not self._clock() < expires_at < math.inf:
                 self._entries.pop(key, None)
                 return
             self._entries[key] = (expires_at, value)
@@ -133,7 +136,7 @@ class RedisCache:
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, ttl: float) -> None:
-        millis = int(ttl * 1000)
+        millis = int(ttl * 1000) if math.isfinite(ttl) else 0
         if millis > 0:
             self._run("set", lambda: self._redis.set(self.prefix + key, json.dumps(value),
                                                      px=millis))

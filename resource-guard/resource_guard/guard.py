@@ -25,6 +25,7 @@ from resource_guard.policy import policy_allows, scope_for
 from resource_guard.protected_resource import ProtectedResource
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Principal
+from resource_guard.scrub import presented_secrets, scrubbed_traceback
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class Guard:
             try:
                 result = backend.authenticate(request)
             except Exception as exc:  # a broken store must not become a 500 or an accept
-                logger.error("%s backend failed with %s; answering 503", backend.name,
-                             type(exc).__name__)
+                logger.error("%s backend failed; answering 503\n%s", backend.name,
+                             scrubbed_traceback(exc, presented_secrets(request.authorization)))
                 return backend.fail(request, TemporarilyUnavailable(
                     "The credentials could not be checked right now; retry later."))
             if result is not None:

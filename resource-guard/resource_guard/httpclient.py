@@ -7,6 +7,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from resource_guard import strictjson
+
 #: (connect, read) seconds. A resource server waits on these while a client waits on it.
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 5.0)
 
@@ -15,6 +17,11 @@ Timeout = float | tuple[float, float]
 
 class FetchError(Exception):
     """The authorization server could not be reached or answered something unusable."""
+
+
+class NonFiniteJSON(FetchError):
+    """The answer is JSON but for NaN/Infinity (or a number past a float), which RFC 8259
+    does not allow: a broken answer about what was asked, not an outage."""
 
 
 def new_session(pool_size: int = 10) -> requests.Session:
@@ -27,12 +34,15 @@ def new_session(pool_size: int = 10) -> requests.Session:
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:
-    """The response's JSON object, or FetchError for a non-200, non-JSON or non-object body."""
+    """The response's JSON object, or FetchError for a non-200, non-JSON or non-object body
+    (NonFiniteJSON for one holding non-finite numbers)."""
     if response.status_code != 200:
         raise FetchError(f"{response.request.method} {response.url} answered "
                          f"{response.status_code}")
     try:
-        body = response.json()
+        body = strictjson.loads(response.content)
+    except strictjson.NonFiniteNumber as exc:
+        raise NonFiniteJSON(f"{response.url} answered JSON with a non-finite number ({exc})") from None
     except ValueError:
         raise FetchError(f"{response.url} did not answer JSON") from None
     if not isinstance(body, dict):

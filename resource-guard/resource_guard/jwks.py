@@ -17,54 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
-from jwt.exceptions import InvalidKeyError
+from jwt import PyJWK
+from jwt.exceptions import PyJWTError
 
 from resource_guard.cache import Clock
 from resource_guard.httpclient import FetchError, Timeout, get_json
+from resource_guard.jws import VERIFIERS, SignatureVerifier
 
 logger = logging.getLogger(__name__)
 
-_RSA_ALGS: dict[str, Algorithm] = {
-    "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
-    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
-    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
-    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
-    "PS384": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384),
-    "PS512": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512),
-}
-
-
-class _ECVerifier(ECAlgorithm):
-    """PyJWT's ECDSA algorithm with the signature scheme built once, not per token: a
-    verification on a cache miss is the guard's hot path, and this is a tenth of it."""
-
-    def __init__(self, hash_alg: Any, size: int) -> None:
-        super().__init__(hash_alg)
-        self._scheme = ECDSA(hash_alg())
-        self._size = size  # bytes of r and of s (RFC 7518 §3.4)
-
-    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
-        size = self._size
-        if len(sig) != 2 * size or not isinstance(key, EllipticCurvePublicKey):
-            return False
-        der = encode_dss_signature(int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
-        try:
-            key.verify(der, msg, self._scheme)
-        except InvalidSignature:
-            return False
-        return True
-
-
-_EC_ALGS: dict[str, tuple[str, Algorithm]] = {  # crv -> (the one alg it may sign with)
-    "P-256": ("ES256", _ECVerifier(ECAlgorithm.SHA256, 32)),
-    "P-384": ("ES384", _ECVerifier(ECAlgorithm.SHA384, 48)),
-    "P-521": ("ES512", _ECVerifier(ECAlgorithm.SHA512, 66)),
-}
-_OKP_ALGS: dict[str, tuple[str, Algorithm]] = {"Ed25519": ("EdDSA", OKPAlgorithm())}
+_RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+_CURVE_ALGS = {"EC": {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"},  # the one alg each
+               "OKP": {"Ed25519": "EdDSA"}}
 
 _MAX_AGE_RE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
@@ -79,23 +43,19 @@ class VerificationKey:
 
     kid: str | None
     key: Any
-    algorithms: Mapping[str, Algorithm]
+    algorithms: Mapping[str, SignatureVerifier]
 
 
-def _algorithms_for(jwk: Mapping[str, Any]) -> dict[str, Algorithm]:
-    """The algorithms a JWK may verify: derived from its type and curve, narrowed by ``alg``."""
+def _algorithm_for(jwk: Mapping[str, Any]) -> str | None:
+    """The one algorithm a JWK may verify: derived from its type and curve, narrowed by
+    ``alg`` (an RSA key without ``alg`` means RS256)."""
     kty, crv, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
     if kty == "RSA":
-        if alg is None:
-            return {"RS256": _RSA_ALGS["RS256"]}
-        return {alg: _RSA_ALGS[alg]} if alg in _RSA_ALGS else {}
-    table = _EC_ALGS if kty == "EC" else _OKP_ALGS if kty == "OKP" else {}
-    if not isinstance(crv, str) or crv not in table:
-        return {}
-    name, algorithm = table[crv]
-    if alg is not None and alg != name:
-        return {}
-    return {name: algorithm}
+        derived = "RS256" if alg is None else alg if alg in _RSA_ALGS else None
+    else:
+        curves = _CURVE_ALGS.get(kty) if isinstance(kty, str) else None
+        derived = curves.get(crv) if curves is not None and isinstance(crv, str) else None
+    return derived if alg is None or alg == derived else None
 
 
 def _build_key(jwk: Mapping[str, Any]) -> VerificationKey | None:
@@ -105,18 +65,16 @@ def _build_key(jwk: Mapping[str, Any]) -> VerificationKey | None:
     ops = jwk.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
         return None
-    algorithms = _algorithms_for(jwk)
-    if not algorithms:
-        return None
+    alg = _algorithm_for(jwk)
     kid = jwk.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    if alg is None or (kid is not None and not isinstance(kid, str)):
         return None
-    loader = next(iter(algorithms.values()))
     try:
-        key = loader.from_jwk(dict(jwk))
-    except (InvalidKeyError, ValueError, TypeError, KeyError):
+        key = PyJWK(dict(jwk), algorithm=alg).key
+    except (PyJWTError, ValueError, TypeError, KeyError):
         return None
-    return VerificationKey(kid, key, algorithms)
+    verifier = VERIFIERS[alg]
+    return VerificationKey(kid, key, {alg: verifier}) if verifier.accepts(key) else None
 
 
 def parse_jwks(document: Mapping[str, Any]) -> dict[str | None, VerificationKey]:

@@ -80,6 +80,24 @@ def test_a_forged_jwt_with_a_known_jti_is_inactive(app: Flask, make_client) -> N
     _inactive(app, c.basic, hs)
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_our_own_signature_over_non_finite_numbers_is_not_our_token(app: Flask, make_client, literal: str) -> None:
+    """A token with a real jti and our signature, but JSON no issuer of ours writes, is unknown."""
+    import json
+
+    from joserfc import jws
+
+    c = make_client()
+    real = token(app, c.basic).get_json()["access_token"]
+    state = app.extensions["authserver"]
+    key = state.keys.active()
+    claims = json.loads(jws.extract_compact(real.encode()).payload)
+    payload = json.dumps({**claims, "nbf": "__VALUE__"}).replace('"__VALUE__"', literal).encode()
+    resigned = jws.serialize_compact({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, payload, key.key)
+    assert introspect(app, c.basic, real).get_json()["active"] is True
+    _inactive(app, c.basic, resigned)
+
+
 def test_introspection_requires_client_authentication(app: Flask, make_client) -> None:
     c = make_client()
     value = token(app, c.basic).get_json()["access_token"]

@@ -51,7 +51,8 @@ def api(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def _token(server: LiveServer, client, **form: str) -> str:  # type: ignore[no-untyped-def]
-    resp = requests.post(server.url + "/oauth/token", data={"grant_type": "client_credentials", **form}, auth=client.basic, timeout=5)
+    resp = requests.post(server.url + "/oauth/token", data={"grant_type": "client_credentials", **form},
+                         auth=client.basic, timeout=5)
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
 
@@ -88,10 +89,13 @@ def test_token_in_the_query_string_is_refused(live_server, api, make_client) -> 
     assert resp.status_code == 400 and 'error="invalid_request"' in _challenge(resp)
 
 
-def test_a_token_for_another_audience_is_refused(live_server, api, make_client) -> None:
-    value = _token(live_server, make_client(scope="reports:read", audiences=["https://other.example"]))
-    resp = requests.get(api + "/reports", headers=_bearer(value), timeout=5)
-    assert resp.status_code == 401 and 'error="invalid_token"' in _challenge(resp)
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+def test_a_token_for_another_audience_is_refused(live_server, api, make_client, token_format: str) -> None:
+    """JWTs and introspected opaque tokens alike: the API's audience is required."""
+    for audiences in (["https://other.example"], []):
+        client = make_client(scope="reports:read", audiences=audiences, token_format=token_format)
+        resp = requests.get(api + "/reports", headers=_bearer(_token(live_server, client)), timeout=5)
+        assert resp.status_code == 401 and 'error="invalid_token"' in _challenge(resp), audiences
 
 
 def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -> None:
@@ -100,13 +104,17 @@ def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -
     header = pyjwt.get_unverified_header(real)
     jwks = requests.get(live_server.url + "/oauth/jwks", timeout=5).json()
     public_jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    hdr = {"kid": header["kid"], "typ": "at+jwt"}
+    head, _, signature = real.split(".")
+    scoped_up = pyjwt.utils.base64url_encode(json.dumps({**claims, "scope": "admin"}).encode()).decode()
     attacks = {
-        "other key, same kid": pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers={"kid": header["kid"], "typ": "at+jwt"}),
-        "alg none": pyjwt.encode(claims, None, "none", headers={"kid": header["kid"], "typ": "at+jwt"}),
-        "HS256 with the public key": pyjwt.encode(claims, json.dumps(public_jwk).encode() * 2, "HS256", headers={"kid": header["kid"], "typ": "at+jwt"}),
-        "RS256 under an EC kid": pyjwt.encode(claims, rsa.generate_private_key(65537, 2048), "RS256", headers={"kid": header["kid"], "typ": "at+jwt"}),
-        "expired": pyjwt.encode({**claims, "exp": int(time.time()) - 3600}, ec.generate_private_key(ec.SECP256R1()), "ES256", headers={"kid": header["kid"], "typ": "at+jwt"}),
-        "tampered scope": real.split(".")[0] + "." + pyjwt.utils.base64url_encode(json.dumps({**claims, "scope": "admin"}).encode()).decode() + "." + real.split(".")[2],
+        "other key, same kid": pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
+        "alg none": pyjwt.encode(claims, None, "none", headers=hdr),
+        "HS256 with the public key": pyjwt.encode(claims, json.dumps(public_jwk).encode() * 2, "HS256", headers=hdr),
+        "RS256 under an EC kid": pyjwt.encode(claims, rsa.generate_private_key(65537, 2048), "RS256", headers=hdr),
+        "expired, re-signed": pyjwt.encode({**claims, "exp": int(time.time()) - 3600},
+                                           ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
+        "tampered scope": f"{head}.{scoped_up}.{signature}",
     }
     for name, forged in attacks.items():
         resp = requests.get(api + "/reports", headers=_bearer(forged), timeout=5)

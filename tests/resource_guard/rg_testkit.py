@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from resource_guard import Headers, Request
@@ -111,6 +113,17 @@ class FakeIssuer:
         hdrs = {"typ": "at+jwt", "kid": key.kid}
         hdrs.update(headers or {})
         return jwt.encode(body, key.private, algorithm=alg or key.alg, headers=hdrs)
+
+
+def sign_es256(header: dict[str, Any], claims: dict[str, Any], private: ec.EllipticCurvePrivateKey) -> str:
+    """A compact JWS signed with ES256 whatever ``header`` says, its JSON written as
+    ``json.dumps`` writes it (NaN included): for tokens no JWT library would produce."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
 def _basic(client_id: str, client_secret: str) -> str:

@@ -125,6 +125,22 @@ def test_failure_to_record_last_use_does_not_fail_the_request(clock: FakeClock) 
     assert check(APITokenBackend(store=store, clock=clock), f"token {token}").ok
 
 
+def test_a_failure_to_record_last_use_is_logged_with_its_traceback_without_the_token(
+        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    token = store.add()
+
+    def touch_last_used(token_id: str, when: datetime) -> None:
+        raise ConnectionError(f"UPDATE api_tokens failed for {token}")
+
+    store.touch_last_used = touch_last_used  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="resource_guard"):
+        assert check(APITokenBackend(store=store, clock=clock), f"token {token}").ok
+    assert "Could not record last use of API token 1" in caplog.text
+    assert "Traceback" in caplog.text and "ConnectionError: UPDATE api_tokens failed" in caplog.text
+    assert token not in caplog.text and token[5:] not in caplog.text
+
+
 def test_policy_is_enforced(clock: FakeClock) -> None:
     store = MemoryStore()
     token = store.add(policy={"resources": {"*": {"block": ["*"]},

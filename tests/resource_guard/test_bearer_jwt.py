@@ -14,19 +14,22 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from resource_guard import AuthResult, Expiry, Guard
-from resource_guard.backends import BearerJWTBackend, IntrospectionBackend
+from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
+from resource_guard.claims import MAX_NUMERIC_DATE
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
     FakeIssuer,
     SigningKey,
     make_request,
+    sign_es256,
     start_issuer,
 )
 
 
 def backend_for(issuer: FakeIssuer, clock: FakeClock, **options: Any) -> BearerJWTBackend:
-    return BearerJWTBackend(issuer=issuer.url, audience=AUDIENCE, clock=clock, **options)
+    options.setdefault("audience", AUDIENCE)
+    return BearerJWTBackend(issuer=issuer.url, clock=clock, **options)
 
 
 def check(backend: BearerJWTBackend, token: str, **requirement: Any) -> AuthResult:
@@ -144,6 +147,74 @@ def test_wrong_audience(issuer: FakeIssuer, clock: FakeClock) -> None:
         assert_invalid_token(check(backend_for(issuer, clock), token), "not intended")
 
 
+@pytest.mark.parametrize("aud", [[AUDIENCE, 5], [AUDIENCE, {"a": 1}], {"aud": AUDIENCE}, 5, None,
+                                 True, []])
+def test_malformed_audience_is_refused_even_if_ours_is_in_it(issuer: FakeIssuer, clock: FakeClock,
+                                                            aud: Any) -> None:
+    result = check(backend_for(issuer, clock), issuer.sign({"aud": aud}, now=clock.now))
+    assert_invalid_token(result)
+
+
+# --- the audience is mandatory ------------------------------------------------------------------
+
+@pytest.mark.parametrize("audience", [None, "", [], [""], [AUDIENCE, 5]])
+def test_a_backend_without_an_audience_cannot_be_built(issuer: FakeIssuer, audience: Any) -> None:
+    with pytest.raises(ValueError, match=r"needs audience=.*ANY_AUDIENCE"):
+        BearerJWTBackend(issuer=issuer.url, audience=audience)
+
+
+def test_any_audience_is_an_explicit_opt_out(issuer: FakeIssuer, clock: FakeClock) -> None:
+    backend = backend_for(issuer, clock, audience=ANY_AUDIENCE)
+    for aud in ("https://other.example", ["https://a", "https://b"]):
+        result = check(backend, issuer.sign({"aud": aud}, now=clock.now))
+        assert result.principal is not None and result.principal.audience == (
+            (aud,) if isinstance(aud, str) else tuple(aud))
+    assert_invalid_token(check(backend, issuer.sign({"aud": 5}, now=clock.now)), "aud")
+    assert_invalid_token(check(backend, issuer.sign(drop=("aud",), now=clock.now)), "aud")
+
+
+# --- numeric dates (RFC 7519 §2 NumericDate) ---------------------------------------------------
+
+def sign_text(issuer: FakeIssuer, claims_text: str, headers: dict[str, Any] | None = None) -> str:
+    """A correctly signed token whose claims are exactly ``claims_text`` (e.g. holding NaN)."""
+    key = issuer.keys[0]
+    return jwt.PyJWS().encode(claims_text.encode(), key.private, algorithm=key.alg,
+                              headers={"typ": "at+jwt", "kid": key.kid, **(headers or {})})
+
+
+def claims_text(issuer: FakeIssuer, clock: FakeClock, name: str, literal: str) -> str:
+    """The claims of a valid token as JSON text, with claim ``name`` set to ``literal``."""
+    return json.dumps(claims(issuer, clock, **{name: "__VALUE__"})).replace('"__VALUE__"', literal)
+
+
+@pytest.mark.parametrize("literal", [
+    "NaN", "Infinity", "-Infinity", "1e400", "1e300", "-1e400", "true", "false", "null",
+    '"2099-01-01"', '"9999999999"', "[9999999999]", "{}", str(10**30), str(MAX_NUMERIC_DATE + 1),
+    "-5", "9999999999.5", "4102444800.0",
+])
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_numeric_dates_must_be_whole_finite_seconds(issuer: FakeIssuer, clock: FakeClock, name: str,
+                                                    literal: str) -> None:
+    token = sign_text(issuer, claims_text(issuer, clock, name, literal))
+    result = check(backend_for(issuer, clock), token)
+    assert_invalid_token(result)  # 401: never a 503 that makes the client retry, never an accept
+
+
+def test_the_largest_numeric_date_is_accepted(issuer: FakeIssuer, clock: FakeClock) -> None:
+    result = check(backend_for(issuer, clock), issuer.sign({"exp": MAX_NUMERIC_DATE}, now=clock.now))
+    assert result.principal is not None and result.principal.expires_at is not None
+    assert result.principal.expires_at.year == 9999
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_json_with_non_finite_numbers_is_refused_anywhere(issuer: FakeIssuer, clock: FakeClock,
+                                                          literal: str) -> None:
+    body = claims_text(issuer, clock, "extra", literal)
+    assert_invalid_token(check(backend_for(issuer, clock), sign_text(issuer, body)), "well-formed")
+    header_nan = sign_text(issuer, json.dumps(claims(issuer, clock)), headers={"x": float("nan")})
+    assert_invalid_token(check(backend_for(issuer, clock), header_nan), "well-formed")
+
+
 def test_alg_none(issuer: FakeIssuer, clock: FakeClock) -> None:
     for alg in ("none", "None", "NONE"):
         header = {"alg": alg, "typ": "at+jwt", "kid": issuer.keys[0].kid}
@@ -242,6 +313,27 @@ def test_garbage_jwts_are_invalid_tokens_not_errors(issuer: FakeIssuer, clock: F
     assert_invalid_token(check(backend_for(issuer, clock), token))
 
 
+@pytest.mark.parametrize("kid", ["../../../../dev/null", "' OR '1'='1", "k\u0000", "*",
+                                 "https://evil.example/key.pem", "a" * 5000])
+def test_kid_injection_finds_no_key(issuer: FakeIssuer, clock: FakeClock, kid: str) -> None:
+    """RFC 8725 §3.10: the kid is only ever looked up among the issuer's published keys."""
+    backend = backend_for(issuer, clock)
+    assert check(backend, issuer.sign(now=clock.now)).ok
+    attacker = SigningKey.generate("EC", kid=kid)
+    for _ in range(3):
+        assert_invalid_token(check(backend, issuer.sign(key=attacker, now=clock.now)), "does not publish")
+    assert issuer.hits["/jwks"] == 1
+
+
+@pytest.mark.parametrize("header", [{"kid": None}, {"kid": ["k"]}, {"kid": 5}, {"crit": None},
+                                    {"crit": []}, {"crit": [{"a": 1}]}, {"crit": "exp"}])
+def test_malformed_kid_and_crit_are_refused(issuer: FakeIssuer, clock: FakeClock,
+                                            header: dict[str, Any]) -> None:
+    key = issuer.keys[0]  # a key set of one, which a token without a kid would match
+    token = sign_es256({"alg": "ES256", "typ": "at+jwt", **header}, claims(issuer, clock), key.private)
+    assert_invalid_token(check(backend_for(issuer, clock, understood_crit=["exp"]), token))
+
+
 def test_unknown_kid(issuer: FakeIssuer, clock: FakeClock) -> None:
     stranger = SigningKey.generate("EC")
     assert_invalid_token(check(backend_for(issuer, clock),
@@ -255,8 +347,9 @@ def test_opaque_tokens_pass_to_the_next_bearer_backend(issuer: FakeIssuer,
     issuer.introspection["opaque-token"] = {"active": True, "sub": "bob", "scope": "x",
                                             "client_id": "c", "exp": int(clock.now) + 60}
     jwt_backend = backend_for(issuer, clock)
+    issuer.introspection["opaque-token"]["aud"] = AUDIENCE
     introspection = IntrospectionBackend(issuer.url, issuer.client_id, issuer.client_secret,
-                                         clock=clock)
+                                         audience=AUDIENCE, clock=clock)
     guard = Guard([jwt_backend, introspection])
     result = guard.check(make_request("Bearer opaque-token"), guard.requirement())
     assert result.principal is not None and result.principal.subject == "bob"

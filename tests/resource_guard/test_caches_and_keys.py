@@ -75,6 +75,20 @@ def test_redis_cache_round_trip_and_ttl(redis_cache: RedisCache) -> None:
     assert redis_cache.get("gone") is None and redis_cache.get("missing") is None
 
 
+@pytest.mark.parametrize("when", [float("nan"), float("inf"), float("-inf")])
+def test_memory_cache_stores_nothing_until_a_non_finite_time(clock: FakeClock, when: float) -> None:
+    cache = MemoryCache(clock=clock)
+    cache.set_until("k", 1, when)
+    cache.set("j", 1, when)
+    assert cache.get("k") is None and cache.get("j") is None and len(cache) == 0
+
+
+def test_redis_cache_ignores_non_finite_ttls(redis_cache: RedisCache) -> None:
+    for ttl in (float("nan"), float("inf"), -1.0):
+        redis_cache.set("k", 1, ttl=ttl)
+    assert redis_cache.get("k") is None
+
+
 def test_redis_cache_counters(redis_cache: RedisCache) -> None:
     assert redis_cache.count("c") == (0, 0.0)
     count, remaining = redis_cache.incr("c", 60)

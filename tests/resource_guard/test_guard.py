@@ -11,7 +11,8 @@ import pytest
 from resource_guard import AuthResult, Guard, Principal, Request
 from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
 from resource_guard.errors import InvalidToken
-from tests.resource_guard.rg_testkit import make_request
+from resource_guard.scrub import scrub
+from tests.resource_guard.rg_testkit import basic, make_request
 
 
 class SchemeBackend(AuthBackend):
@@ -55,7 +56,7 @@ def test_success_from_second_backend_after_first_says_not_mine() -> None:
 
 
 def test_failure_stops_the_chain() -> None:
-    guard, bearer, token = chain()
+    guard, _, token = chain()
     result = guard.check(make_request("Bearer bad"), guard.requirement())
     assert result.status == 401
     assert result.headers["WWW-Authenticate"] == (
@@ -174,7 +175,7 @@ def test_policy_item_ids_are_consulted() -> None:
     assert guard.check(make_request("Token good"), requirement, item_id="8").status == 403
 
 
-def test_a_crashing_backend_is_a_503_and_the_log_has_no_secret(
+def test_a_crashing_backend_is_a_503_logged_with_a_traceback_and_no_secret(
         caplog: pytest.LogCaptureFixture) -> None:
     guard = Guard([ExplodingBackend("Bearer")])
     with caplog.at_level(logging.DEBUG):
@@ -182,7 +183,49 @@ def test_a_crashing_backend_is_a_503_and_the_log_has_no_secret(
     assert result.status == 503
     assert result.headers["Retry-After"] == "30"
     assert "WWW-Authenticate" not in result.headers
+    (record,) = [r for r in caplog.records if r.name == "resource_guard.guard"]
+    assert record.levelno == logging.ERROR
+    text = record.getMessage()
+    assert "bearer backend failed; answering 503" in text
+    assert "Traceback (most recent call last)" in text and "in validate_credentials" in text
+    assert "RuntimeError: database down while checking" in text
     assert "s3cr3t-value" not in caplog.text
+
+
+class ChainedFailure(SchemeBackend):
+    """A store whose driver error quotes everything it was given, wrapped by the store."""
+
+    def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
+        try:
+            raise ConnectionError(f"query failed; parameters: {request.authorization!r}")
+        except ConnectionError as exc:
+            raise LookupError("credential store unavailable") from exc
+
+
+@pytest.mark.parametrize("header", [
+    basic("alice", "correct horse battery staple"),
+    "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl",
+    "Token asapi_4tDjUaK1xTLz8n0Qp2hWvXcY7eRb3mS9kF6",
+    "Bearer\tplain-opaque-value",  # repr() writes the tab as \t: only the exact-value mask finds it
+])
+def test_a_traceback_never_carries_the_presented_credentials(
+        caplog: pytest.LogCaptureFixture, header: str) -> None:
+    scheme = header.split()[0]
+    guard = Guard([ChainedFailure(scheme)])
+    with caplog.at_level(logging.DEBUG):
+        assert guard.check(make_request(header), guard.requirement()).status == 503
+    assert "ConnectionError: query failed" in caplog.text and "LookupError" in caplog.text
+    secrets = [header.split()[1], "correct horse battery staple", "eyJzdWIiOiJhbGljZSJ9",
+               "4tDjUaK1xTLz8n0Qp2hWvXcY7eRb3mS9kF6"]
+    assert [s for s in secrets if s in caplog.text] == []
+
+
+def test_scrub_masks_credential_shapes_it_was_not_told_about() -> None:
+    text = scrub("Authorization: Bearer abcdefgh12 password=hunter2 client_secret: s3 "
+                 "eyJhbGc.eyJzdWIi.sig asat_" + "A" * 36 + " KeyError: 'user_id'")
+    for secret in ("abcdefgh12", "hunter2", "s3 ", "eyJhbGc", "asat_"):
+        assert secret not in text
+    assert "KeyError: 'user_id'" in text and "Bearer ****" in text
 
 
 def test_clean_credentials_for_display_masks_sensitive_keys() -> None:

@@ -10,12 +10,20 @@ from typing import Any
 import pytest
 
 from resource_guard import AuthResult, Expiry, Guard
-from resource_guard.backends import IntrospectionBackend
+from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
 from resource_guard.cache import MemoryCache, RedisCache
-from tests.resource_guard.rg_testkit import FakeClock, FakeIssuer, make_request, start_issuer
+from resource_guard.claims import MAX_NUMERIC_DATE
+from tests.resource_guard.rg_testkit import (
+    AUDIENCE,
+    FakeClock,
+    FakeIssuer,
+    make_request,
+    start_issuer,
+)
 
 
 def backend_for(issuer: FakeIssuer, clock: FakeClock, **options: Any) -> IntrospectionBackend:
+    options.setdefault("audience", AUDIENCE)
     return IntrospectionBackend(issuer=issuer.url, client_id=issuer.client_id,
                                 client_secret=issuer.client_secret, clock=clock, **options)
 
@@ -101,11 +109,88 @@ def test_active_answers_that_are_still_refused(issuer: FakeIssuer, clock: FakeCl
     assert reason in result.error.description
 
 
-def test_audience_is_checked_when_configured(issuer: FakeIssuer, clock: FakeClock,
-                                             token: str) -> None:
-    assert check(backend_for(issuer, clock, audience="https://api.example"), token).ok
-    assert check(backend_for(issuer, clock, audience="https://other.example"),
-                 token).status == 401
+# --- the audience is mandatory, as for JWTs ------------------------------------------------------
+
+@pytest.mark.parametrize("aud", ["https://other.example", ["https://a", "https://b"], None, [],
+                                 [AUDIENCE, 5], [AUDIENCE, {"x": 1}], {"aud": AUDIENCE}, 7, True])
+def test_an_opaque_token_not_for_this_audience_is_refused(issuer: FakeIssuer, clock: FakeClock,
+                                                          aud: Any) -> None:
+    issuer.introspection["t"] = active(clock, aud=aud)
+    result = check(backend_for(issuer, clock), "t")
+    assert result.status == 401 and 'error="invalid_token"' in result.headers["WWW-Authenticate"]
+
+
+def test_an_audience_list_naming_ours_is_accepted(issuer: FakeIssuer, clock: FakeClock) -> None:
+    issuer.introspection["t"] = active(clock, aud=["https://other.example", AUDIENCE])
+    result = check(backend_for(issuer, clock), "t")
+    assert result.principal is not None
+    assert result.principal.audience == ("https://other.example", AUDIENCE)
+
+
+def test_jwt_and_opaque_tokens_for_another_audience_get_the_same_answer(
+        issuer: FakeIssuer, clock: FakeClock) -> None:
+    """The issue: an opaque token for https://other.example was accepted where a JWT for the
+    same audience was refused."""
+    guard = Guard([BearerJWTBackend(issuer=issuer.url, audience=AUDIENCE, clock=clock),
+                   backend_for(issuer, clock)])
+    issuer.introspection["opaque-other"] = active(clock, aud="https://other.example")
+    issuer.introspection["opaque-ours"] = active(clock)
+    jwt_other = issuer.sign({"aud": "https://other.example"}, now=clock.now)
+    statuses = {name: guard.check(make_request(f"Bearer {value}"), guard.requirement()).status
+                for name, value in [("jwt-ours", issuer.sign(now=clock.now)), ("jwt-other", jwt_other),
+                                    ("opaque-ours", "opaque-ours"), ("opaque-other", "opaque-other")]}
+    assert statuses == {"jwt-ours": 200, "jwt-other": 401, "opaque-ours": 200, "opaque-other": 401}
+
+
+def test_a_backend_without_an_audience_cannot_be_built(issuer: FakeIssuer) -> None:
+    with pytest.raises(TypeError, match="audience"):
+        IntrospectionBackend(issuer.url, issuer.client_id, issuer.client_secret)  # type: ignore[call-arg]
+    for audience in (None, "", [], [""]):
+        with pytest.raises(ValueError, match=r"needs audience=.*ANY_AUDIENCE"):
+            IntrospectionBackend(issuer.url, issuer.client_id, issuer.client_secret,
+                                 audience=audience)  # type: ignore[arg-type]
+
+
+def test_any_audience_is_an_explicit_opt_out(issuer: FakeIssuer, clock: FakeClock) -> None:
+    backend = backend_for(issuer, clock, audience=ANY_AUDIENCE)
+    for value, aud in (("other", "https://other.example"), ("none", None), ("bad", [5])):
+        issuer.introspection[value] = active(clock, aud=aud)
+    assert check(backend, "other").ok and check(backend, "none").ok
+    assert check(backend, "bad").status == 401  # a malformed aud is still refused
+
+
+# --- dates and numbers in the answer -------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e300, 10**30, True,
+                                   "9999999999", 9999999999.5, -1, MAX_NUMERIC_DATE + 1, None])
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+def test_numeric_dates_must_be_whole_finite_seconds(issuer: FakeIssuer, clock: FakeClock,
+                                                    name: str, value: Any) -> None:
+    answer = active(clock)
+    answer[name] = value  # the fake server writes NaN/Infinity as json.dumps does
+    issuer.introspection["t"] = answer
+    backend = backend_for(issuer, clock)
+    for _ in range(2):  # and nothing was cached as valid
+        result = check(backend, "t")
+        assert result.status == 401 and 'error="invalid_token"' in result.headers["WWW-Authenticate"]
+
+
+def test_an_answer_with_nan_anywhere_is_refused(issuer: FakeIssuer, clock: FakeClock) -> None:
+    issuer.introspection["t"] = active(clock, extra=float("nan"))
+    assert check(backend_for(issuer, clock), "t").status == 401
+
+
+def test_not_yet_valid_is_refused(issuer: FakeIssuer, clock: FakeClock) -> None:
+    issuer.introspection["t"] = active(clock, nbf=int(clock.now) + 60)
+    assert check(backend_for(issuer, clock), "t").status == 401
+
+
+@pytest.mark.parametrize(("name", "value"), [("sub", 5), ("client_id", ["c"]), ("jti", {}),
+                                              ("username", False), ("token_type", 1)])
+def test_fields_of_the_wrong_type_are_refused(issuer: FakeIssuer, clock: FakeClock, name: str,
+                                              value: Any) -> None:
+    issuer.introspection["t"] = active(clock, **{name: value})
+    assert check(backend_for(issuer, clock), "t").status == 401
 
 
 def test_policy_field_is_enforced(issuer: FakeIssuer, clock: FakeClock) -> None:
@@ -196,7 +281,7 @@ def test_wrong_client_credentials_are_503_not_invalid_token(issuer: FakeIssuer,
                                                             clock: FakeClock,
                                                             token: str) -> None:
     backend = IntrospectionBackend(issuer=issuer.url, client_id=issuer.client_id,
-                                   client_secret="wrong", clock=clock)
+                                   client_secret="wrong", audience=AUDIENCE, clock=clock)
     assert check(backend, token).status == 503
 
 

@@ -6,9 +6,10 @@ from resource_guard.backends.basic import BasicAuthBackend, PasswordVerifier, Ve
 from resource_guard.backends.bearer_jwt import BearerJWTBackend
 from resource_guard.backends.introspection import IntrospectionBackend
 from resource_guard.backends.remote_user import RemoteUserBackend
+from resource_guard.claims import ANY_AUDIENCE, TokenRejected
 
 __all__ = [
-    "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend", "BasicAuthBackend",
-    "BearerJWTBackend", "Credentials", "IntrospectionBackend", "PasswordVerifier",
-    "RemoteUserBackend", "VerifiedUser",
+    "ANY_AUDIENCE", "APITokenBackend", "APITokenRecord", "APITokenStore", "AuthBackend",
+    "BasicAuthBackend", "BearerJWTBackend", "Credentials", "IntrospectionBackend",
+    "PasswordVerifier", "RemoteUserBackend", "TokenRejected", "VerifiedUser",
 ]

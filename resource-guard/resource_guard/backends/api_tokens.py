@@ -20,6 +20,7 @@ from resource_guard.cache import Cache, Clock, MemoryCache
 from resource_guard.errors import InvalidToken
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
+from resource_guard.scrub import scrubbed_traceback
 from resource_guard.tokens import check_token_format
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class APITokenBackend(AuthBackend):
             return self.fail(request, InvalidToken(
                 f"This API token became invalid on {when}: "
                 f"{record.invalid_reason or 'no reason was given.'}"))
-        self._touch(record.id, now)
+        self._touch(record.id, now, token)
         return self.succeed(Principal(
             subject=record.subject, backend=self.name, scopes=None,
             claims=MappingProxyType(dict(record.claims)), policy=record.policy,
@@ -116,7 +117,7 @@ class APITokenBackend(AuthBackend):
             expiry=Expiry.API_TOKEN_EXPIRES if record.expires else Expiry.NONE,
             token_id=record.id))
 
-    def _touch(self, token_id: str, now: datetime) -> None:
+    def _touch(self, token_id: str, now: datetime, token: str) -> None:
         """Record use at most once per interval; a failure to record never fails the request."""
         key = f"touched:{token_id}"
         if self._touched.get(key) is not None:
@@ -125,5 +126,5 @@ class APITokenBackend(AuthBackend):
         try:
             self.store.touch_last_used(token_id, now)
         except Exception as exc:
-            logger.warning("Could not record last use of API token %s: %s", token_id,
-                           type(exc).__name__)
+            logger.warning("Could not record last use of API token %s\n%s", token_id,
+                           scrubbed_traceback(exc, [token]))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from resource_guard.errors import AuthError, InvalidRequest, challenge
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Principal
+from resource_guard.scrub import MASK, SENSITIVE_CREDENTIALS_RE
 
 #: Credentials a backend extracted from a request, by name (Djblets' ``WebAPICredentials``).
 Credentials = dict[str, Any]
@@ -23,8 +24,6 @@ Credentials = dict[str, Any]
 #: The result of :meth:`AuthBackend.get_credentials`: credentials, a failure (malformed
 #: header), or ``None`` when the request carries nothing for this backend.
 GetCredentialsResult = Credentials | AuthResult | None
-
-_MASK = "************"
 
 
 class AuthBackend(ABC):
@@ -41,8 +40,7 @@ class AuthBackend(ABC):
     challenge_error_params: ClassVar[bool] = True
 
     #: Credential names that must never be logged (Djblets' pattern, any case).
-    SENSITIVE_CREDENTIALS_RE: ClassVar[re.Pattern[str]] = re.compile(
-        "api|token|key|secret|password|signature", re.IGNORECASE)
+    SENSITIVE_CREDENTIALS_RE: ClassVar[re.Pattern[str]] = SENSITIVE_CREDENTIALS_RE
 
     def __init__(self, *, realm: str = "api", name: str | None = None) -> None:
         self.realm = realm
@@ -87,7 +85,7 @@ class AuthBackend(ABC):
     @classmethod
     def clean_credentials_for_display(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``credentials`` safe for logs: sensitive values masked (Djblets)."""
-        return {key: (_MASK if cls.SENSITIVE_CREDENTIALS_RE.search(key) else value)
+        return {key: (MASK if cls.SENSITIVE_CREDENTIALS_RE.search(key) else value)
                 for key, value in credentials.items()}
 
     def parse_authorization(self, request: Request, keyword: str) -> str | AuthResult | None:

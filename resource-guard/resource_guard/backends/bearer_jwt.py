@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,12 +22,21 @@ import requests
 
 from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
 from resource_guard.cache import Clock, MemoryCache
+from resource_guard.claims import (
+    AudienceSetting,
+    TokenRejected,
+    check_audience,
+    configured_audiences,
+    numeric_date,
+    token_audiences,
+)
 from resource_guard.errors import InvalidToken, TemporarilyUnavailable
 from resource_guard.httpclient import DEFAULT_TIMEOUT, Timeout, new_session
 from resource_guard.jwks import JWKSCache, KeysUnavailable
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
+from resource_guard.strictjson import DECODER
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +46,6 @@ REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_id", "ia
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 #: Header parameters that would let a token name its own key (RFC 8725 §3.10): refused.
 KEY_REFERENCE_HEADERS = ("jku", "x5u", "jwk", "x5c")
-
-
-class _Rejected(Exception):
-    """Internal: the token is invalid, with a client-facing reason."""
-
-
-_DECODER = json.JSONDecoder()
 
 
 def _b64decode(segment: str) -> bytes:
@@ -57,21 +58,13 @@ def _b64decode(segment: str) -> bytes:
 
 
 def _json_object(segment: str) -> dict[str, Any]:
-    """A JOSE header or claims set: one JSON object and nothing after it."""
+    """A JOSE header or claims set: one JSON object and nothing around it, with only finite
+    numbers (ValueError otherwise)."""
     text = _b64decode(segment).decode()
-    value, end = _DECODER.raw_decode(text)
+    value, end = DECODER.raw_decode(text)
     if end != len(text) or not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
-
-
-def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Rejected(f'The "{name}" claim must be a number.')
-    return float(value)
 
 
 class BearerJWTBackend(AuthBackend):
@@ -81,12 +74,15 @@ class BearerJWTBackend(AuthBackend):
     one backend serves them all (the chain stops at the first failure, so one backend per
     issuer would refuse the second issuer's tokens). A bearer token that is not a JWT is
     passed to the next backend (``None``), so ``IntrospectionBackend`` can follow this one.
+
+    ``audience`` is required: this resource server's identifier (or several); a token whose
+    ``aud`` names none of them is refused. :data:`~resource_guard.claims.ANY_AUDIENCE` opts out.
     """
 
     www_auth_scheme = "Bearer"
     name = "bearer_jwt"
 
-    def __init__(self, issuer: str | Sequence[str], audience: str | Iterable[str], *,
+    def __init__(self, issuer: str | Sequence[str], audience: AudienceSetting, *,
                  leeway: float = 30.0,
                  algorithms: Iterable[str] | None = None,
                  required_claims: Iterable[str] = REQUIRED_CLAIMS,
@@ -105,10 +101,9 @@ class BearerJWTBackend(AuthBackend):
             raise ValueError("At least one issuer is required.")
         if jwks_uri is not None and len(issuers) != 1:
             raise ValueError("jwks_uri can only be given with a single issuer.")
-        audiences = [audience] if isinstance(audience, str) else list(audience)
-        if not audiences:
-            raise ValueError("An audience is required (RFC 9068 §4).")
-        self.audiences = frozenset(audiences)
+        self.issuers: tuple[str, ...] = tuple(issuers)
+        #: The accepted audiences; None when configured with ANY_AUDIENCE.
+        self.audiences = configured_audiences(audience, type(self).__name__)
         self.leeway = leeway
         self.algorithms = frozenset(algorithms) if algorithms is not None else None
         self.required_claims = tuple(required_claims)
@@ -148,7 +143,7 @@ class BearerJWTBackend(AuthBackend):
             return cached
         try:
             principal, expires_at = self.verify(token)
-        except _Rejected as exc:
+        except TokenRejected as exc:
             logger.info("Rejected a bearer JWT (sha256 %s...): %s", digest[:12], exc)
             return self.fail(request, InvalidToken(str(exc)))
         except KeysUnavailable as exc:
@@ -163,7 +158,8 @@ class BearerJWTBackend(AuthBackend):
     def verify(self, token: str) -> tuple[Principal, float]:
         """Verify ``token`` fully; return its principal and the time the cache may keep it.
 
-        Raises ``_Rejected`` with the reason, or ``KeysUnavailable`` during an issuer outage.
+        Raises :class:`~resource_guard.claims.TokenRejected` with the reason, or
+        :class:`~resource_guard.jwks.KeysUnavailable` during an issuer outage.
         """
         header_b64, payload_b64, signature_b64 = token.split(".")
         known = self._headers.get(header_b64)
@@ -173,21 +169,21 @@ class BearerJWTBackend(AuthBackend):
             claims = _json_object(payload_b64)
             signature = _b64decode(signature_b64)
         except (ValueError, UnicodeDecodeError):
-            raise _Rejected("The token is not a well-formed JWT.") from None
+            raise TokenRejected("The token is not a well-formed JWT.") from None
         alg, kid = known if known is not None else self._check_header(header)
         iss = claims.get("iss")
         key_set = self._key_sets.get(iss) if isinstance(iss, str) else None
         if key_set is None:
-            raise _Rejected("The token was not issued by a trusted issuer.")
+            raise TokenRejected("The token was not issued by a trusted issuer.")
         key = key_set.get(kid)
         if key is None:
-            raise _Rejected("The token was signed with a key the issuer does not publish.")
+            raise TokenRejected("The token was signed with a key the issuer does not publish.")
         algorithm = key.algorithms.get(alg)
         if algorithm is None:
-            raise _Rejected(f"The token's algorithm {alg} does not match its key.")
+            raise TokenRejected(f"The token's algorithm {alg} does not match its key.")
         signing_input = token[:len(header_b64) + 1 + len(payload_b64)].encode()
         if not algorithm.verify(signing_input, key.key, signature):
-            raise _Rejected("The token signature is invalid.")
+            raise TokenRejected("The token signature is invalid.")
         if known is None:
             self._remember_header(header_b64, (alg, kid))
         expires_at = self._check_claims(claims)
@@ -206,64 +202,58 @@ class BearerJWTBackend(AuthBackend):
         returns ``(alg, kid)``."""
         alg = header.get("alg")
         if not isinstance(alg, str) or alg.lower() == "none" or alg.upper().startswith("HS"):
-            raise _Rejected("The token's algorithm is not allowed.")
+            raise TokenRejected("The token's algorithm is not allowed.")
         if self.algorithms is not None and alg not in self.algorithms:
-            raise _Rejected("The token's algorithm is not allowed.")
+            raise TokenRejected("The token's algorithm is not allowed.")
         if any(name in header for name in KEY_REFERENCE_HEADERS):
-            raise _Rejected("Tokens may not name their own key (jku, x5u, jwk, x5c).")
+            raise TokenRejected("Tokens may not name their own key (jku, x5u, jwk, x5c).")
         crit = header.get("crit")
-        if crit is not None and (not isinstance(crit, list) or not crit or
-                                 not set(crit) <= self.understood_crit):
-            raise _Rejected("The token has critical header parameters we do not understand.")
+        if "crit" in header and (not isinstance(crit, list) or not crit or not all(
+                isinstance(name, str) and name in self.understood_crit for name in crit)):
+            raise TokenRejected("The token has critical header parameters we do not understand.")
         if self.require_typ:
             typ = header.get("typ")
             if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-                raise _Rejected('The token is not an access token (typ must be "at+jwt").')
+                raise TokenRejected('The token is not an access token (typ must be "at+jwt").')
         kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise _Rejected('The token\'s "kid" must be a string.')
+        if "kid" in header and not isinstance(kid, str):  # null too (RFC 7515 §4.1.4)
+            raise TokenRejected('The token\'s "kid" must be a string.')
         return alg, kid
 
-    def _check_claims(self, claims: Mapping[str, Any]) -> float:
+    def _check_claims(self, claims: Mapping[str, Any]) -> int:
         """Registered-claim checks (RFC 7519 §4.1, RFC 9068 §4); returns ``exp``."""
         missing = [name for name in self.required_claims if name not in claims]
         if missing:
-            raise _Rejected(f"The token lacks required claims: {', '.join(missing)}.")
+            raise TokenRejected(f"The token lacks required claims: {', '.join(missing)}.")
         now = self._clock()
-        exp = _number(claims, "exp")
+        exp, nbf, iat = (numeric_date(claims, name) for name in ("exp", "nbf", "iat"))
         if exp is None:
-            raise _Rejected('The token has no "exp" claim.')
+            raise TokenRejected('The token has no "exp" claim.')
         if exp <= now - self.leeway:
-            raise _Rejected("The token has expired.")
-        nbf = _number(claims, "nbf")
+            raise TokenRejected("The token has expired.")
         if nbf is not None and nbf > now + self.leeway:
-            raise _Rejected("The token is not valid yet.")
-        iat = _number(claims, "iat")
+            raise TokenRejected("The token is not valid yet.")
         if iat is not None and iat > now + self.leeway:
-            raise _Rejected("The token was issued in the future.")
-        aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not self.audiences.intersection(a for a in audiences if isinstance(a, str)):
-            raise _Rejected("The token is not intended for this resource server.")
+            raise TokenRejected("The token was issued in the future.")
+        check_audience(self.audiences, claims)
         for name in ("sub", "client_id", "jti"):
             if name in claims and not isinstance(claims[name], str):
-                raise _Rejected(f'The "{name}" claim must be a string.')
+                raise TokenRejected(f'The "{name}" claim must be a string.')
         scope = claims.get("scope", "")
         if not isinstance(scope, str):
-            raise _Rejected('The "scope" claim must be a space-separated string.')
+            raise TokenRejected('The "scope" claim must be a space-separated string.')
         policy = claims.get("policy")
         if policy is not None and not isinstance(policy, dict):
-            raise _Rejected('The "policy" claim must be an object.')
+            raise TokenRejected('The "policy" claim must be an object.')
         return exp
 
-    def _principal(self, claims: dict[str, Any], exp: float) -> Principal:
-        aud = claims["aud"]
+    def _principal(self, claims: dict[str, Any], exp: int) -> Principal:
         return Principal(
             subject=claims.get("sub", ""),
             backend=self.name,
             client_id=claims.get("client_id"),
             scopes=frozenset(claims.get("scope", "").split()),
-            audience=(aud,) if isinstance(aud, str) else tuple(aud),
+            audience=token_audiences(claims.get("aud")) or (),
             claims=MappingProxyType(claims),
             policy=claims.get("policy"),
             expires_at=datetime.fromtimestamp(exp, UTC),

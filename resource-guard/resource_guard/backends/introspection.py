@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -20,8 +20,23 @@ import requests
 
 from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
 from resource_guard.cache import Cache, Clock, MemoryCache
+from resource_guard.claims import (
+    AudienceSetting,
+    TokenRejected,
+    check_audience,
+    configured_audiences,
+    numeric_date,
+    token_audiences,
+)
 from resource_guard.errors import InvalidToken, TemporarilyUnavailable
-from resource_guard.httpclient import DEFAULT_TIMEOUT, FetchError, Timeout, json_object, new_session
+from resource_guard.httpclient import (
+    DEFAULT_TIMEOUT,
+    FetchError,
+    NonFiniteJSON,
+    Timeout,
+    json_object,
+    new_session,
+)
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
@@ -31,23 +46,25 @@ logger = logging.getLogger(__name__)
 _INACTIVE = {"active": False}
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+#: Answer fields that, when present, must be strings (RFC 7662 §2.2).
+_TEXT_FIELDS = ("sub", "username", "client_id", "jti", "token_type")
 
 
 class IntrospectionBackend(AuthBackend):
     """``Authorization: Bearer <token>`` checked with RFC 7662 introspection.
 
     Authenticates to the introspection endpoint with ``client_secret_basic`` (RFC 6749
-    §2.3.1). If ``audience`` is given, the response's ``aud`` must contain it. ``cache`` may be
-    a :class:`~resource_guard.cache.RedisCache` to share answers between workers.
+    §2.3.1). ``audience`` is required, as for JWTs: the answer's ``aud`` (a string or a list)
+    must name it, or an opaque token issued for another resource server would be accepted
+    here; :data:`~resource_guard.claims.ANY_AUDIENCE` opts out. ``cache`` may be a
+    :class:`~resource_guard.cache.RedisCache` to share answers between workers.
     """
 
     www_auth_scheme = "Bearer"
     name = "introspection"
 
     def __init__(self, issuer: str, client_id: str, client_secret: str, *,
-                 audience: str | Iterable[str] | None = None,
+                 audience: AudienceSetting,
                  introspection_endpoint: str | None = None,
                  cache: Cache | None = None, max_cache_ttl: float = 300.0,
                  negative_cache_ttl: float = 10.0,
@@ -56,8 +73,8 @@ class IntrospectionBackend(AuthBackend):
                  realm: str = "api", name: str | None = None) -> None:
         super().__init__(realm=realm, name=name)
         self.issuer = issuer
-        self.audiences = (frozenset([audience]) if isinstance(audience, str)
-                          else frozenset(audience) if audience is not None else None)
+        #: The accepted audiences; None when configured with ANY_AUDIENCE.
+        self.audiences = configured_audiences(audience, type(self).__name__)
         self.max_cache_ttl = max_cache_ttl
         self.negative_cache_ttl = negative_cache_ttl
         self.retry_after = retry_after
@@ -81,6 +98,7 @@ class IntrospectionBackend(AuthBackend):
         token: str = credentials["token"]
         key = "introspection:" + hashlib.sha256(token.encode()).hexdigest()
         answer = self._cache.get(key)
+        fresh = answer is None
         if answer is None:
             try:
                 answer = self.introspect(token)
@@ -89,16 +107,22 @@ class IntrospectionBackend(AuthBackend):
                 return self.fail(request, TemporarilyUnavailable(
                     "The authorization server could not be reached to check the token; "
                     "retry later.", seconds=self.retry_after))
-            self._cache.set(key, answer, self._cache_ttl(answer))
-        reason = self._reason_to_reject(answer)
-        if reason is not None:
-            logger.info("Rejected an introspected token (sha256 %s...): %s", key[14:26], reason)
-            return self.fail(request, InvalidToken(reason))
-        return self.succeed(self._principal(answer))
+        try:
+            exp = self.check_answer(answer)
+        except TokenRejected as exc:
+            logger.info("Rejected an introspected token (sha256 %s...): %s", key[14:26], exc)
+            if fresh:
+                self._cache.set(key, answer, self.negative_cache_ttl)
+            return self.fail(request, InvalidToken(str(exc)))
+        if fresh:
+            self._cache.set(key, answer, self._cache_ttl(exp))
+        return self.succeed(self._principal(answer, exp))
 
     def introspect(self, token: str) -> dict[str, Any]:
         """POST the token to the introspection endpoint (RFC 7662 §2.1); FetchError when the
-        server cannot be reached or answers anything but a 200 JSON object with ``active``."""
+        server cannot be reached or answers anything but a 200 JSON object with ``active``.
+        An answer holding NaN or Infinity is not valid JSON about this token: it counts as
+        inactive, so the token is refused rather than retried forever."""
         endpoint = self._endpoint or self._metadata.endpoint("introspection_endpoint")
         try:
             response = self._session.post(
@@ -107,56 +131,55 @@ class IntrospectionBackend(AuthBackend):
                 headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise FetchError(f"POST {endpoint} failed: {type(exc).__name__}") from None
-        answer = json_object(response)
+        try:
+            answer = json_object(response)
+        except NonFiniteJSON as exc:
+            logger.warning("Refusing a token: %s", exc)
+            return dict(_INACTIVE)
         if not isinstance(answer.get("active"), bool):
             raise FetchError(f"{endpoint} answered without a boolean \"active\"")
         return answer if answer["active"] else dict(_INACTIVE)
 
-    def _cache_ttl(self, answer: Mapping[str, Any]) -> float:
+    def _cache_ttl(self, exp: int | None) -> float:
         """RFC 7662 §4: never cache past ``exp``; cap at ``max_cache_ttl``."""
-        if not answer.get("active"):
-            return self.negative_cache_ttl
-        exp = answer.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            return min(self.max_cache_ttl, exp - self._clock())
-        return self.max_cache_ttl
+        return self.max_cache_ttl if exp is None else min(self.max_cache_ttl, exp - self._clock())
 
-    def _reason_to_reject(self, answer: Mapping[str, Any]) -> str | None:
+    def check_answer(self, answer: Mapping[str, Any]) -> int | None:
+        """Raise TokenRejected unless ``answer`` accepts the token for this resource server;
+        return its ``exp`` (RFC 7662 §2.2: every field but ``active`` is optional, but one that
+        is present must be well-formed)."""
         if not answer.get("active"):
-            return "The access token is invalid, expired or revoked."
-        exp = answer.get("exp")
-        if isinstance(exp, int | float) and exp <= self._clock():
-            return "The access token has expired."
+            raise TokenRejected("The access token is invalid, expired or revoked.")
+        exp, nbf, _ = (numeric_date(answer, name) for name in ("exp", "nbf", "iat"))
+        now = self._clock()
+        if exp is not None and exp <= now:
+            raise TokenRejected("The access token has expired.")
+        if nbf is not None and nbf > now:
+            raise TokenRejected("The access token is not valid yet.")
         if "iss" in answer and answer["iss"] != self.issuer:
-            return "The token was not issued by a trusted issuer."
+            raise TokenRejected("The token was not issued by a trusted issuer.")
         if answer.get("token_type") == "refresh_token":
-            return "A refresh token cannot be used as an access token."
-        if self.audiences is not None:
-            aud = answer.get("aud")
-            audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-            if not self.audiences.intersection(audiences):
-                return "The token is not intended for this resource server."
+            raise TokenRejected("A refresh token cannot be used as an access token.")
+        check_audience(self.audiences, answer)
+        for name in _TEXT_FIELDS:
+            if name in answer and not isinstance(answer[name], str):
+                raise TokenRejected(f'The token\'s "{name}" is malformed.')
         if not isinstance(answer.get("scope", ""), str):
-            return "The token's scope is malformed."
+            raise TokenRejected("The token's scope is malformed.")
         if "policy" in answer and not isinstance(answer["policy"], dict):
-            return "The token's policy is malformed."
-        return None
+            raise TokenRejected("The token's policy is malformed.")
+        return exp
 
-    def _principal(self, answer: Mapping[str, Any]) -> Principal:
-        aud = answer.get("aud")
-        exp = answer.get("exp")
+    def _principal(self, answer: Mapping[str, Any], exp: int | None) -> Principal:
         return Principal(
-            subject=str(answer.get("sub") or answer.get("username") or ""),
+            subject=answer.get("sub") or answer.get("username") or "",
             backend=self.name,
-            client_id=_text(answer.get("client_id")),
+            client_id=answer.get("client_id"),
             scopes=frozenset(answer.get("scope", "").split()),
-            audience=((aud,) if isinstance(aud, str) else
-                      tuple(a for a in aud if isinstance(a, str)) if isinstance(aud, list)
-                      else ()),
+            audience=token_audiences(answer.get("aud")) or (),
             claims=MappingProxyType(dict(answer)),
             policy=answer.get("policy"),
-            expires_at=(datetime.fromtimestamp(exp, UTC)
-                        if isinstance(exp, int | float) and not isinstance(exp, bool) else None),
+            expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
             expiry=Expiry.TOKEN_EXP,
-            token_id=_text(answer.get("jti")),
+            token_id=answer.get("jti"),
         )

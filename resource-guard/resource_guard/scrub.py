@@ -1,0 +1,59 @@
+"""Masking credentials in text bound for logs (the Djblets ``SENSITIVE_CREDENTIALS_RE`` idea).
+
+Two layers: the exact credentials a request presented are removed wherever they appear (an
+exception message quoting the token), and anything shaped like a credential is masked too
+(a JWT, a prefixed token, ``Bearer …``, ``password=…``), for what the request did not carry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import traceback
+from collections.abc import Iterable
+
+MASK = "************"
+
+#: Credential names that must never be logged, in any case.
+SENSITIVE_CREDENTIALS_RE = re.compile("api|token|key|secret|password|signature", re.IGNORECASE)
+
+_SHAPES = [
+    (re.compile(r"\beyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*"), MASK),                      # JWS compact
+    (re.compile(r"\b[a-z]{2,16}_[0-9A-Za-z]{36}\b"), MASK),                         # prefixed tokens
+    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s+))[\w\-.~+/=:]{6,}"), rf"\1{MASK}"),  # schemes
+    (re.compile(r"(?i:((?:api|token|key|secret|password|signature)"
+                r"(?!\w*(?:Error|Exception|Warning)\b)\w*['\"]?\s*[:=]\s*['\"]?))"
+                r"[^\s'\"&,}]+"), rf"\1{MASK}"),  # name=value, not "KeyError: ..."
+]
+
+
+def presented_secrets(authorization: str | None) -> list[str]:
+    """The secret parts of an ``Authorization`` header: its value after the scheme, and for
+    Basic the decoded ``user:password`` and password."""
+    words = (authorization or "").split(None, 1)
+    if len(words) < 2:
+        return []
+    scheme, value = words[0], words[1].strip()
+    secrets = [value, *value.split()]
+    for part in value.split() if scheme.lower() == "basic" else ():
+        try:
+            decoded = base64.b64decode(part, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            continue
+        secrets += [text for text in (decoded, decoded.partition(":")[2]) if text]
+    return secrets
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every one of ``secrets`` and anything shaped like a credential masked."""
+    for secret in sorted(set(secrets), key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(secret, MASK)
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrubbed_traceback(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The traceback of ``exc`` (with its chained causes), scrubbed for a log line."""
+    return scrub("".join(traceback.format_exception(exc)).rstrip(), secrets)
