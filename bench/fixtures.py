@@ -112,7 +112,7 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
             settings=settings,
             jwt_client=client("bench jwt", "jwt"),
             opaque_client=client("bench opaque", "opaque"),
-            rs_client=client("bench resource server"),
+            rs_client=client("bench resource server", resource_servers=[AUDIENCE]),
             code_client=client("bench web app", "jwt", grant_types=["authorization_code", "refresh_token"],
                                redirect_uris=[settings["issuer"] + REDIRECT_PATH]),
             username=username,
