@@ -44,7 +44,9 @@ def test_signed_out_visitor_is_sent_to_login_and_back(app: Flask, make_user, web
 
 def test_consent_page_names_the_client_and_scopes_in_words(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
-    page = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write"))
+    page = flow.http.get(
+        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write")
+    )
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Allow <span class=\"client-name\">Acme Reports</span>" in html
@@ -86,12 +88,16 @@ def test_deny_redirects_access_denied_with_state_and_iss(app: Flask, make_user, 
 def test_consent_is_remembered_for_the_same_scope_set_only(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
     flow.code(scope="reports:read reports:write")
-    again = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:write reports:read"))
+    again = flow.http.get(
+        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:write reports:read")
+    )
     assert again.status_code == 302 and "code" in query_of(again.headers["Location"])
     narrower = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read"))
     assert narrower.status_code == 200 and "View your reports" in narrower.get_data(as_text=True)
     forced = flow.http.get(
-        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write", prompt="consent")
+        authorize_url(
+            web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write", prompt="consent"
+        )
     )
     assert forced.status_code == 200 and 'value="allow"' in forced.get_data(as_text=True)
 
@@ -184,7 +190,8 @@ def test_logout_ends_the_session(app: Flask, make_user, web_client) -> None:
     resp = flow.http.post("/logout", data={"csrf_token": token})
     assert resp.status_code == 303
     assert "You are signed out" in flow.http.get(resp.headers["Location"]).get_data(as_text=True)
-    assert flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge)).headers["Location"].startswith("/login")
+    again = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge))
+    assert again.headers["Location"].startswith("/login")
 
 
 def test_session_lifetime_is_bounded_from_login(app: Flask, make_user, web_client) -> None:

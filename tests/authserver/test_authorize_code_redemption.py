@@ -230,4 +230,5 @@ def test_implicit_and_password_grants_are_off(app: Flask, make_user, confidentia
     assert resp.status_code == 400 and resp.get_json()["error"] == "unsupported_grant_type"
     flow = signed_in_flow(app, make_user, confidential.client_id)
     resp = flow.http.get(authorize_url(confidential.client_id, challenge=flow.challenge, response_type="token"))
-    assert "error=unsupported_response_type" in resp.headers["Location"] and "access_token" not in resp.headers["Location"]
+    location = resp.headers["Location"]
+    assert "error=unsupported_response_type" in location and "access_token" not in location

@@ -52,7 +52,9 @@ def test_revoked_token_is_exactly_inactive(app: Flask, make_client, fmt: str) ->
 def test_expired_token_is_exactly_inactive(app: Flask, make_client, fmt: str) -> None:
     c = make_client(token_format=fmt)
     value = token(app, c.basic).get_json()["access_token"]
-    db.session.execute(update(Token).where(Token.client.has(client_id=c.client_id)).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(Token).where(Token.client.has(client_id=c.client_id)).values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
     _inactive(app, c.basic, value)
 
@@ -74,7 +76,12 @@ def test_a_forged_jwt_with_a_known_jti_is_inactive(app: Flask, make_client) -> N
     real = token(app, c.basic).get_json()["access_token"]
     claims = pyjwt.decode(real, options={"verify_signature": False})
     header = pyjwt.get_unverified_header(real)
-    forged = pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": header["kid"], "typ": "at+jwt"})
+    forged = pyjwt.encode(
+        claims,
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": header["kid"], "typ": "at+jwt"},
+    )
     _inactive(app, c.basic, forged)
     hs = pyjwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": header["kid"]})
     _inactive(app, c.basic, hs)
@@ -108,7 +115,9 @@ def test_introspection_requires_client_authentication(app: Flask, make_client) -
 
 def test_missing_token_parameter_is_invalid_request(app: Flask, make_client) -> None:
     c = make_client()
-    resp = app.test_client().post("/oauth/introspect", data={"token_type_hint": "access_token"}, headers=basic(*c.basic))
+    resp = app.test_client().post(
+        "/oauth/introspect", data={"token_type_hint": "access_token"}, headers=basic(*c.basic)
+    )
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
 
 

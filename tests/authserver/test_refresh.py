@@ -81,7 +81,9 @@ def test_scope_may_narrow_and_the_refresh_token_keeps_the_original(app: Flask, p
 
 @pytest.mark.parametrize("scope", ["reports:destroy", "reports:read reports:destroy", "admin"])
 def test_scope_never_widens(app: Flask, make_user, make_client, scope: str) -> None:
-    c = make_client(scope="reports:read reports:destroy admin", grant_types=CODE_GRANTS, redirect_uris=[REDIRECT], public=True)
+    c = make_client(
+        scope="reports:read reports:destroy admin", grant_types=CODE_GRANTS, redirect_uris=[REDIRECT], public=True
+    )
     flow = signed_in_flow(app, make_user, c.client_id)
     granted = flow.redeem(flow.code(scope="reports:read")).get_json()
     resp = refresh(app, granted["refresh_token"], c.client_id, scope=scope)

@@ -70,7 +70,9 @@ def test_confidential_client_flow_and_refresh(live_server, make_client, make_use
                           scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
     redirected = approve(url, username, password)
-    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=redirected, client_secret=client.client_secret)
+    token = oauth.fetch_token(
+        meta["token_endpoint"], authorization_response=redirected, client_secret=client.client_secret
+    )
     assert token["scope"] == ["reports:read"]
     refreshed = oauth.refresh_token(meta["token_endpoint"], auth=client.basic)
     assert refreshed["access_token"] != token["access_token"] and refreshed["scope"] == ["reports:read"]
@@ -78,7 +80,9 @@ def test_confidential_client_flow_and_refresh(live_server, make_client, make_use
 
 def test_denied_authorization_reaches_the_library_as_access_denied(live_server, make_client, make_user) -> None:
     meta = _metadata(live_server.url)
-    client = make_client(scope="reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT], public=True)
+    client = make_client(
+        scope="reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT], public=True
+    )
     oauth = OAuth2Session(client.client_id, redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
     redirected = approve(url, *make_user(), decision="deny")
@@ -106,9 +110,13 @@ def test_clients_and_users_made_with_the_command_line(live_server) -> None:
     meta = _metadata(live_server.url)
     oauth = OAuth2Session(record["client_id"], redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
-    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=approve(url, username, "a long passphrase"),
-                              include_client_id=True)
-    assert oauth.refresh_token(meta["token_endpoint"], client_id=record["client_id"])["access_token"] != token["access_token"]
+    token = oauth.fetch_token(
+        meta["token_endpoint"],
+        authorization_response=approve(url, username, "a long passphrase"),
+        include_client_id=True,
+    )
+    refreshed = oauth.refresh_token(meta["token_endpoint"], client_id=record["client_id"])
+    assert refreshed["access_token"] != token["access_token"]
 
 
 def test_confidential_client_registered_without_pkce(live_server, make_user) -> None:

@@ -28,17 +28,28 @@ def test_logs_hold_no_secret_or_authorization_header(migrated_app, server_settin
         leaked.append(header.split()[1])
         url = server.url
         for fmt_client in (creds,):
-            body = requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=fmt_client, timeout=5).json()
+            body = requests.post(
+                url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=fmt_client, timeout=5
+            ).json()
             leaked.append(body["access_token"])
             requests.post(url + "/oauth/introspect", data={"token": body["access_token"]}, auth=creds, timeout=5)
             requests.post(url + "/oauth/revoke", data={"token": body["access_token"]}, auth=creds, timeout=5)
         wrong = "ascs_" + uuid.uuid4().hex
         leaked.append(wrong)
-        requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(creds[0], wrong), timeout=5)
+        requests.post(
+            url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(creds[0], wrong), timeout=5
+        )
         requests.post(url + "/oauth/token", data={"grant_type": "client_credentials", "client_id": creds[0],
                                                  "client_secret": creds[1]}, timeout=5)
-        requests.post(url + "/oauth/token?client_secret=" + creds[1], data={"grant_type": "client_credentials"}, timeout=5)
-        requests.post(url + "/oauth/introspect", data={"token": "asat_" + "x" * 36}, headers={"Authorization": "Bearer " + body["access_token"]}, timeout=5)
+        requests.post(
+            url + "/oauth/token?client_secret=" + creds[1], data={"grant_type": "client_credentials"}, timeout=5
+        )
+        requests.post(
+            url + "/oauth/introspect",
+            data={"token": "asat_" + "x" * 36},
+            headers={"Authorization": "Bearer " + body["access_token"]},
+            timeout=5,
+        )
     finally:
         stop_server(server)
     log = server.log_text()

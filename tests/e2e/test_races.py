@@ -118,7 +118,8 @@ def test_concurrent_refresh_succeeds_at_most_once_and_leaves_nothing_alive(
     ok = [r.json() for r in responses if r.status_code == 200]
     assert len(ok) <= 1, [r.status_code for r in responses]
     assert all(r.status_code == 400 and r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
-    seen = [granted["access_token"], granted["refresh_token"]] + [t[k] for t in ok for k in ("access_token", "refresh_token")]
+    seen = [granted["access_token"], granted["refresh_token"]]
+    seen += [t[k] for t in ok for k in ("access_token", "refresh_token")]
     for value in seen:
         assert _introspect(race_server.url, rs, value) == {"active": False}
     assert _live_in_family(migrated_app, family) == []
