@@ -38,7 +38,7 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# ruff (lint + import order) and mypy --strict over both packages.
+# ruff (lint + import order) over the tree; mypy --strict over both packages and the bench.
 lint: $(STAMP)
 	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py
 	$(BIN)/mypy

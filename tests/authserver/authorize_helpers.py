@@ -94,7 +94,7 @@ class Flow:
         return self.app.test_client().post("/oauth/token", data=data, headers=basic(*auth) if auth else {})
 
 
-def signed_in_flow(app: Flask, make_user, client_id: str, redirect_uri: str = REDIRECT, pkce: bool = True) -> Flow:  # type: ignore[no-untyped-def]
+def signed_in_flow(app: Flask, make_user, client_id: str, redirect_uri: str = REDIRECT, pkce: bool = True) -> Flow:
     http = app.test_client()
     assert sign_in(http, *make_user()).status_code == 303
     verifier, challenge = pkce_pair() if pkce else ("", "")

@@ -24,7 +24,7 @@ from .authorize_helpers import (
 
 
 @pytest.fixture
-def web_client(make_client):  # type: ignore[no-untyped-def]
+def web_client(make_client):
     return make_client(
         name="Acme Reports", scope="reports:read reports:write", grant_types=["authorization_code", "refresh_token"],
         redirect_uris=[REDIRECT],
@@ -38,7 +38,8 @@ def test_signed_out_visitor_is_sent_to_login_and_back(app: Flask, make_user, web
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/login?next=")
     page = http.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'name="username"' in page and 'name="password"' in page and "Acme Reports" in page
-    back = sign_in(http, *make_user(), next_url=query_of(resp.headers["Location"])["next"])
+    username, password = make_user()
+    back = sign_in(http, username, password, next_url=query_of(resp.headers["Location"])["next"])
     assert back.status_code == 303 and back.headers["Location"] == url
 
 
@@ -147,7 +148,7 @@ def test_disabled_user_cannot_sign_in_and_is_signed_out(app: Flask, make_user, w
     username, password = make_user()
     http = app.test_client()
     assert sign_in(http, username, password).status_code == 303
-    db.session.scalar(select(User).where(User.username == username)).is_active = False
+    db.session.execute(select(User).where(User.username == username)).scalar_one().is_active = False
     db.session.commit()
     resp = http.get(authorize_url(web_client.client_id, challenge=pkce_pair()[1]))
     assert resp.headers["Location"].startswith("/login?next=")
@@ -156,7 +157,8 @@ def test_disabled_user_cannot_sign_in_and_is_signed_out(app: Flask, make_user, w
 
 def test_login_redirects_only_to_the_authorization_endpoint(app: Flask, make_user) -> None:
     for evil in ("https://evil.example/", "//evil.example/oauth/authorize", "/\\evil.example", "/login"):
-        resp = sign_in(app.test_client(), *make_user(), next_url=evil)
+        username, password = make_user()
+        resp = sign_in(app.test_client(), username, password, next_url=evil)
         assert resp.status_code == 303 and resp.headers["Location"] == "/login"
 
 

@@ -23,7 +23,7 @@ class Clock:
 
 
 @pytest.fixture
-def cached(app: Flask):  # type: ignore[no-untyped-def]
+def cached(app: Flask):
     """The app's server with a cache on a clock the test moves."""
     server = app.extensions["authserver"].server
     original, clock = server.clients, Clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -121,7 +122,7 @@ def test_missing_token_parameter_is_invalid_request(app: Flask, make_client) -> 
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
 
 
-def test_server_wide_opaque_format(migrated_app: Flask, server_settings: dict, make_client) -> None:
+def test_server_wide_opaque_format(migrated_app: Flask, server_settings: dict[str, Any], make_client) -> None:
     from authserver import create_app
 
     app = create_app({**server_settings, "access_token_format": "opaque"})

@@ -4,6 +4,7 @@ scope narrowing, client binding and lifetimes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,18 +21,18 @@ CODE_GRANTS = ["authorization_code", "refresh_token"]
 
 
 @pytest.fixture
-def public(make_client):  # type: ignore[no-untyped-def]
+def public(make_client):
     return make_client(name="Native app", scope="reports:read reports:write", grant_types=CODE_GRANTS,
                        redirect_uris=[REDIRECT], public=True)
 
 
 @pytest.fixture
-def resource_server(make_client):  # type: ignore[no-untyped-def]
+def resource_server(make_client):
     return make_client(name="Reports API", scope="", introspect_any=True)
 
 
 @pytest.fixture
-def tokens(app: Flask, make_user, public) -> dict:  # type: ignore[no-untyped-def]
+def tokens(app: Flask, make_user, public) -> dict[str, Any]:
     flow = signed_in_flow(app, make_user, public.client_id)
     resp = flow.redeem(flow.code())
     assert resp.status_code == 200
@@ -45,7 +46,7 @@ def _row(app: Flask, refresh_token: str) -> Token:
     return row
 
 
-def _active(app: Flask, rs, value: str) -> bool:  # type: ignore[no-untyped-def]
+def _active(app: Flask, rs, value: str) -> bool:
     return introspect(app, rs.basic, value).get_json()["active"]
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,9 +14,11 @@ from flask import Flask
 from .helpers import basic, token
 
 
-def _claims(jwt: str) -> tuple[dict, dict]:
+def _claims(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, payload, _ = jwt.split(".")
-    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+    def pad(s: str) -> str:
+        return s + "=" * (-len(s) % 4)
+
     return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload)))
 
 

@@ -3,6 +3,8 @@ and JWTs verified with PyJWT's own JWKS client (not our code)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt as pyjwt
 import pytest
 import requests
@@ -10,7 +12,7 @@ import requests
 pytestmark = pytest.mark.e2e
 
 
-def _metadata(url: str) -> dict:
+def _metadata(url: str) -> dict[str, Any]:
     resp = requests.get(url + "/.well-known/oauth-authorization-server", timeout=5)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/json")
     return resp.json()
@@ -91,7 +93,7 @@ def test_key_rotation_is_picked_up_by_running_workers(live_server, make_client) 
         ({"data": {"grant_type": "client_credentials", "scope": "x" * 200_000}}, 413),
     ],
 )
-def test_malformed_requests_get_rfc_errors_not_5xx(live_server, kwargs: dict, status: int) -> None:
+def test_malformed_requests_get_rfc_errors_not_5xx(live_server, kwargs: dict[str, Any], status: int) -> None:
     resp = requests.post(live_server.url + "/oauth/token", timeout=5, **kwargs)
     assert resp.status_code == status
     assert resp.json()["error"] in ("invalid_request", "invalid_client")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -25,11 +26,11 @@ def plain_http_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def _metadata(url: str) -> dict:
+def _metadata(url: str) -> dict[str, Any]:
     return requests.get(url + "/.well-known/oauth-authorization-server", timeout=5).json()
 
 
-def _introspect(url: str, rs, value: str) -> dict:  # type: ignore[no-untyped-def]
+def _introspect(url: str, rs, value: str) -> dict[str, Any]:
     return requests.post(url + "/oauth/introspect", data={"token": value}, auth=rs.basic, timeout=5).json()
 
 
@@ -85,7 +86,8 @@ def test_denied_authorization_reaches_the_library_as_access_denied(live_server, 
     )
     oauth = OAuth2Session(client.client_id, redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
-    redirected = approve(url, *make_user(), decision="deny")
+    username, password = make_user()
+    redirected = approve(url, username, password, decision="deny")
     with pytest.raises(AccessDeniedError):
         oauth.fetch_token(meta["token_endpoint"], authorization_response=redirected, include_client_id=True)
 

@@ -6,16 +6,20 @@ import base64
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import start_server, stop_server
+from tests.databases import free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def test_logs_hold_no_secret_or_authorization_header(migrated_app, server_settings: dict, tmp_path: Path) -> None:
+def test_logs_hold_no_secret_or_authorization_header(
+    migrated_app, server_settings: dict[str, Any], tmp_path: Path
+) -> None:
     settings = {**server_settings, "issuer": f"http://127.0.0.1:{free_port()}", "log_level": "DEBUG"}
     server = start_server(settings, tmp_path / "server.log")
     try:

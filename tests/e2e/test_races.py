@@ -17,7 +17,8 @@ from sqlalchemy import select
 from authserver.extensions import db
 from authserver.models import Token
 
-from ..conftest import LiveServer, free_port, start_server, stop_server
+from ..conftest import LiveServer, start_server, stop_server
+from ..databases import free_port
 from .authorize_flow import approve, pkce_pair, query_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -52,7 +53,7 @@ def _all_at_once(count: int, request: Any) -> list[requests.Response]:
         return list(pool.map(run, range(count)))
 
 
-def _introspect(url: str, rs, value: str) -> dict:  # type: ignore[no-untyped-def]
+def _introspect(url: str, rs, value: str) -> dict[str, Any]:
     return requests.post(url + "/oauth/introspect", data={"token": value}, auth=rs.basic, timeout=10).json()
 
 
@@ -69,7 +70,7 @@ def _family_of(app: Flask, refresh_token: str) -> str:
 
 
 @pytest.fixture
-def native(make_client):  # type: ignore[no-untyped-def]
+def native(make_client):
     return make_client(name="Racer", scope="reports:read", grant_types=["authorization_code", "refresh_token"],
                        redirect_uris=[REDIRECT], public=True)
 
@@ -87,7 +88,8 @@ def test_concurrent_code_redemption_succeeds_exactly_once(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    code, verifier = _code(race_server, native.client_id, *make_user(), requests.Session())
+    username, password = make_user()
+    code, verifier = _code(race_server, native.client_id, username, password, requests.Session())
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
             "client_id": native.client_id, "code_verifier": verifier}
     responses = _all_at_once(RACERS, lambda http: http.post(race_server.url + "/oauth/token", data=form, timeout=30))
@@ -107,7 +109,8 @@ def test_concurrent_refresh_succeeds_at_most_once_and_leaves_nothing_alive(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    code, verifier = _code(race_server, native.client_id, *make_user(), requests.Session())
+    username, password = make_user()
+    code, verifier = _code(race_server, native.client_id, username, password, requests.Session())
     granted = requests.post(race_server.url + "/oauth/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
         "client_id": native.client_id, "code_verifier": verifier}, timeout=10).json()
