@@ -75,12 +75,13 @@ def native(make_client):
                        redirect_uris=[REDIRECT], public=True)
 
 
-def _code(server: LiveServer, client_id: str, username: str, password: str, http: requests.Session) -> tuple[str, str]:
+def _code(server: LiveServer, client_id: str, user: tuple[str, str]) -> tuple[str, str]:
+    """A fresh authorization code for ``user`` (name, password), and its PKCE verifier."""
     verifier, challenge = pkce_pair()
     url = server.url + "/oauth/authorize?" + requests.compat.urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "r",
         "code_challenge": challenge, "code_challenge_method": "S256"})
-    return query_of(approve(url, username, password, session=http))["code"], verifier
+    return query_of(approve(url, *user, session=requests.Session()))["code"], verifier
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -88,8 +89,7 @@ def test_concurrent_code_redemption_succeeds_exactly_once(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    username, password = make_user()
-    code, verifier = _code(race_server, native.client_id, username, password, requests.Session())
+    code, verifier = _code(race_server, native.client_id, make_user())
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
             "client_id": native.client_id, "code_verifier": verifier}
     responses = _all_at_once(RACERS, lambda http: http.post(race_server.url + "/oauth/token", data=form, timeout=30))
@@ -109,8 +109,7 @@ def test_concurrent_refresh_succeeds_at_most_once_and_leaves_nothing_alive(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    username, password = make_user()
-    code, verifier = _code(race_server, native.client_id, username, password, requests.Session())
+    code, verifier = _code(race_server, native.client_id, make_user())
     granted = requests.post(race_server.url + "/oauth/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
         "client_id": native.client_id, "code_verifier": verifier}, timeout=10).json()
