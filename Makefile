@@ -38,10 +38,12 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# ruff (lint + import order) and mypy --strict over both packages.
+# ruff (lint + import order) over the tree; mypy --strict over both packages, the bench and the
+# tests (pyproject.toml names them), then over the examples, which are loose scripts, not a package.
 lint: $(STAMP)
 	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 
 # Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
 wrk:

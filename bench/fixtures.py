@@ -20,8 +20,7 @@ from authserver.models import Client, Token, User
 from authserver.oauth.tokens import GrantContext
 from authserver.passwords import hash_password
 from authserver.registration import create_api_token, register_client
-
-from .server import free_port
+from tests.databases import free_port
 
 SCOPE = "reports:read"
 AUDIENCE = "https://api.bench.example"

@@ -37,7 +37,9 @@ class GuardFigures:
     ratios: dict[str, float]
 
 
-def http_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, rate_bound: int = 3000) -> GuardFigures:
+def http_overhead(
+    server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, rate_bound: int = 3000
+) -> GuardFigures:
     """Start the resource app beside the running authserver and load each route, interleaved
     with the unguarded one. Basic runs with one connection per worker: each request costs an
     argon2id verification, and a deeper queue would only stretch its latencies."""

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.databases import new_database
+
 from . import ceiling
 from .config import BenchConfig
 from .fixtures import Credentials, prepare
 from .oauth_scenarios import FORM, basic
-from .server import fresh_database
 
 BODY = b"grant_type=client_credentials"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -55,7 +56,7 @@ def per_request_us(app: WSGIApp, path: str, client: Credentials, count: int) -> 
 
 
 def run(db: str, count: int, workdir: Path, postgres_admin: str) -> None:
-    with fresh_database(db, workdir, postgres_admin) as url:
+    with new_database(db, workdir, postgres_admin, label="bench") as url:
         fx = prepare(url, workdir)
         bare = ceiling.create_app()
         figures = {

@@ -6,6 +6,7 @@ a request must change (token pools, the authorization-code state machine).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import statistics
 import subprocess
@@ -87,10 +88,8 @@ def settle(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         started = time.monotonic()
-        try:
+        with contextlib.suppress(requests.RequestException):
             requests.get(url, timeout=timeout)
-        except requests.RequestException:
-            pass
         if time.monotonic() - started < 0.05:
             return
 

@@ -16,8 +16,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.databases import free_port
+
 from .fixtures import AUDIENCE, SCOPE, Credentials
-from .server import Process, free_port, launch
+from .server import Process, launch
 
 PEER_DIR = Path(__file__).resolve().parent / "peers" / "node-oidc-provider"
 DISCOVERY = "/.well-known/openid-configuration"

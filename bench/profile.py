@@ -23,13 +23,14 @@ from pyinstrument import Profiler
 from resource_guard.backends import BearerJWTBackend
 from resource_guard.guard import Guard
 from resource_guard.request import Headers, Request
+from tests.databases import new_database
 
 from . import spy
 from .config import BenchConfig
 from .fixtures import AUDIENCE, SCOPE, Credentials, Fixtures, prepare
 from .load import wrk
 from .oauth_scenarios import fetch_token
-from .server import fresh_database, start_authserver
+from .server import start_authserver
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
 TREE_LINES = 120
@@ -114,7 +115,7 @@ def live(fx: Fixtures, db: str, seconds: float, workdir: Path) -> None:
 
 def run(db: str, count: int, workdir: Path, postgres_admin: str, live_seconds: float) -> None:
     PROFILES.mkdir(exist_ok=True)
-    with fresh_database(db, workdir, postgres_admin) as url:
+    with new_database(db, workdir, postgres_admin, label="bench") as url:
         fx = prepare(url, workdir)
         if live_seconds > 0:
             live(fx, db, live_seconds, workdir)

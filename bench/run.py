@@ -19,13 +19,15 @@ from pathlib import Path
 
 import psycopg
 
+from tests.databases import new_database
+
 from . import breakdown, guard_scenarios, node_peer, oauth_scenarios, peer_issuance, scale
 from .config import BenchConfig
 from .fixtures import Fixtures, prepare
 from .load import Measure, measure
 from .machine import describe
 from .results import TAIL_TARGET, Report, Section, fmt_ms, fmt_tail
-from .server import Process, fresh_database, start_authserver
+from .server import Process, start_authserver
 
 
 def ratio(value: float, base: float) -> str:
@@ -159,7 +161,7 @@ class Bench:
                                  "purge rows/s"))
         first: Measure | None = None
         for size in sizes:
-            with fresh_database("postgresql", self.workdir, self.cfg.postgres_admin) as url:
+            with new_database("postgresql", self.workdir, self.cfg.postgres_admin, label="bench") as url:
                 fx = prepare(url, self.workdir)
                 token = fx.mint(fx.opaque_client, 1, store=True)[0]
                 seeded = scale.seed(fx, size)
@@ -209,7 +211,7 @@ class Bench:
         with contextlib.ExitStack() as stack:
             servers: dict[str, tuple[Process, Fixtures]] = {}
             for db in cfg.databases:
-                fx = prepare(stack.enter_context(fresh_database(db, self.workdir, cfg.postgres_admin)),
+                fx = prepare(stack.enter_context(new_database(db, self.workdir, cfg.postgres_admin, label="bench")),
                              self.workdir)
                 server = start_authserver(fx.settings, cfg.workers, cfg.threads, self.workdir)
                 stack.callback(server.stop)

@@ -1,55 +1,30 @@
 """Starting the processes under test: ``authserver serve`` as users run it, and the bench's
 own Flask apps under the same gunicorn settings, each on a free loopback port.
 
-Fresh databases too: a SQLite file per run, or a PostgreSQL database created and dropped.
+Fresh databases (a SQLite file per run, or a PostgreSQL database created and dropped) come
+from ``tests.databases``, which the test suite uses too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import requests
+
+from tests.databases import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = "/.well-known/oauth-authorization-server"
 # Mirrors ``authserver serve`` (authserver/cli/serve.py) so the ceiling and resource apps
 # pay for the same worker model, keep-alive and access log as the real server.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, workdir: Path, postgres_admin: str) -> Iterator[str]:
-    """A new, empty database URL of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"authserver_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(postgres_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -7,9 +7,7 @@ Every test that takes ``app`` or ``live_server`` runs once per backend. Set
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,37 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 from flask import Flask
 
+from tests.databases import free_port, new_database
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("AUTHSERVER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = os.environ.get("AUTHSERVER_TEST_DATABASES", "sqlite,postgresql").split(",")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def new_database(kind: str, directory: Path) -> Iterator[str]:
-    """A fresh, empty database of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"authserver_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -107,7 +82,7 @@ class Registered:
 
 
 @pytest.fixture
-def make_client(migrated_app: Flask):  # type: ignore[no-untyped-def]
+def make_client(migrated_app: Flask):
     """Register a client directly (the same code path as ``authserver clients create``)."""
     from authserver.registration import client_record, register_client
 
@@ -123,7 +98,7 @@ def make_client(migrated_app: Flask):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_user(migrated_app: Flask):  # type: ignore[no-untyped-def]
+def make_user(migrated_app: Flask):
     from authserver.extensions import db
     from authserver.models import User
     from authserver.passwords import hash_password
@@ -197,7 +172,9 @@ def stop_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(migrated_app: Flask, server_settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    migrated_app: Flask, server_settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The real server: gunicorn, two workers, on the same database as ``app``."""
     server = start_server(server_settings, tmp_path_factory.mktemp("logs") / "server.log")
     yield server

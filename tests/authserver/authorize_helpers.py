@@ -37,7 +37,9 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def authorize_url(client_id: str, redirect_uri: str | None = REDIRECT, challenge: str | None = None, **extra: str) -> str:
+def authorize_url(
+    client_id: str, redirect_uri: str | None = REDIRECT, challenge: str | None = None, **extra: str
+) -> str:
     params = {"response_type": "code", "client_id": client_id, "state": "st-" + secrets.token_hex(4)}
     if redirect_uri is not None:
         params["redirect_uri"] = redirect_uri
@@ -92,14 +94,16 @@ class Flow:
         return self.app.test_client().post("/oauth/token", data=data, headers=basic(*auth) if auth else {})
 
 
-def signed_in_flow(app: Flask, make_user, client_id: str, redirect_uri: str = REDIRECT, pkce: bool = True) -> Flow:  # type: ignore[no-untyped-def]
+def signed_in_flow(app: Flask, make_user, client_id: str, redirect_uri: str = REDIRECT, pkce: bool = True) -> Flow:
     http = app.test_client()
     assert sign_in(http, *make_user()).status_code == 303
     verifier, challenge = pkce_pair() if pkce else ("", "")
     return Flow(app, http, client_id, redirect_uri, verifier, challenge)
 
 
-def refresh(app: Flask, refresh_token: str, client_id: str | None = None, auth: tuple[str, str] | None = None, **form: str) -> TestResponse:
+def refresh(
+    app: Flask, refresh_token: str, client_id: str | None = None, auth: tuple[str, str] | None = None, **form: str
+) -> TestResponse:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **form}
     if client_id is not None:
         data["client_id"] = client_id

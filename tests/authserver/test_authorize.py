@@ -24,7 +24,7 @@ from .authorize_helpers import (
 
 
 @pytest.fixture
-def web_client(make_client):  # type: ignore[no-untyped-def]
+def web_client(make_client):
     return make_client(
         name="Acme Reports", scope="reports:read reports:write", grant_types=["authorization_code", "refresh_token"],
         redirect_uris=[REDIRECT],
@@ -38,13 +38,16 @@ def test_signed_out_visitor_is_sent_to_login_and_back(app: Flask, make_user, web
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/login?next=")
     page = http.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'name="username"' in page and 'name="password"' in page and "Acme Reports" in page
-    back = sign_in(http, *make_user(), next_url=query_of(resp.headers["Location"])["next"])
+    username, password = make_user()
+    back = sign_in(http, username, password, next_url=query_of(resp.headers["Location"])["next"])
     assert back.status_code == 303 and back.headers["Location"] == url
 
 
 def test_consent_page_names_the_client_and_scopes_in_words(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
-    page = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write"))
+    page = flow.http.get(
+        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write")
+    )
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Allow <span class=\"client-name\">Acme Reports</span>" in html
@@ -86,12 +89,16 @@ def test_deny_redirects_access_denied_with_state_and_iss(app: Flask, make_user, 
 def test_consent_is_remembered_for_the_same_scope_set_only(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
     flow.code(scope="reports:read reports:write")
-    again = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:write reports:read"))
+    again = flow.http.get(
+        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:write reports:read")
+    )
     assert again.status_code == 302 and "code" in query_of(again.headers["Location"])
     narrower = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read"))
     assert narrower.status_code == 200 and "View your reports" in narrower.get_data(as_text=True)
     forced = flow.http.get(
-        authorize_url(web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write", prompt="consent")
+        authorize_url(
+            web_client.client_id, challenge=flow.challenge, scope="reports:read reports:write", prompt="consent"
+        )
     )
     assert forced.status_code == 200 and 'value="allow"' in forced.get_data(as_text=True)
 
@@ -141,7 +148,7 @@ def test_disabled_user_cannot_sign_in_and_is_signed_out(app: Flask, make_user, w
     username, password = make_user()
     http = app.test_client()
     assert sign_in(http, username, password).status_code == 303
-    db.session.scalar(select(User).where(User.username == username)).is_active = False
+    db.session.execute(select(User).where(User.username == username)).scalar_one().is_active = False
     db.session.commit()
     resp = http.get(authorize_url(web_client.client_id, challenge=pkce_pair()[1]))
     assert resp.headers["Location"].startswith("/login?next=")
@@ -150,7 +157,8 @@ def test_disabled_user_cannot_sign_in_and_is_signed_out(app: Flask, make_user, w
 
 def test_login_redirects_only_to_the_authorization_endpoint(app: Flask, make_user) -> None:
     for evil in ("https://evil.example/", "//evil.example/oauth/authorize", "/\\evil.example", "/login"):
-        resp = sign_in(app.test_client(), *make_user(), next_url=evil)
+        username, password = make_user()
+        resp = sign_in(app.test_client(), username, password, next_url=evil)
         assert resp.status_code == 303 and resp.headers["Location"] == "/login"
 
 
@@ -184,7 +192,8 @@ def test_logout_ends_the_session(app: Flask, make_user, web_client) -> None:
     resp = flow.http.post("/logout", data={"csrf_token": token})
     assert resp.status_code == 303
     assert "You are signed out" in flow.http.get(resp.headers["Location"]).get_data(as_text=True)
-    assert flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge)).headers["Location"].startswith("/login")
+    again = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge))
+    assert again.headers["Location"].startswith("/login")
 
 
 def test_session_lifetime_is_bounded_from_login(app: Flask, make_user, web_client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,25 +22,25 @@ from .helpers import introspect
 CODE_GRANTS = ["authorization_code", "refresh_token"]
 
 
-def _claims(jwt: str) -> dict:
+def _claims(jwt: str) -> dict[str, Any]:
     payload = jwt.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 @pytest.fixture
-def public(make_client):  # type: ignore[no-untyped-def]
+def public(make_client):
     return make_client(name="Native app", scope="reports:read reports:write", grant_types=CODE_GRANTS,
                        redirect_uris=[NATIVE_REDIRECT, REDIRECT], public=True)
 
 
 @pytest.fixture
-def confidential(make_client):  # type: ignore[no-untyped-def]
+def confidential(make_client):
     return make_client(name="Web app", scope="reports:read reports:write", grant_types=CODE_GRANTS,
                        redirect_uris=[REDIRECT, "http://127.0.0.1:8765/callback"])
 
 
 @pytest.fixture
-def resource_server(make_client):  # type: ignore[no-untyped-def]
+def resource_server(make_client):
     return make_client(name="Reports API", scope="", introspect_any=True)
 
 
@@ -230,4 +231,5 @@ def test_implicit_and_password_grants_are_off(app: Flask, make_user, confidentia
     assert resp.status_code == 400 and resp.get_json()["error"] == "unsupported_grant_type"
     flow = signed_in_flow(app, make_user, confidential.client_id)
     resp = flow.http.get(authorize_url(confidential.client_id, challenge=flow.challenge, response_type="token"))
-    assert "error=unsupported_response_type" in resp.headers["Location"] and "access_token" not in resp.headers["Location"]
+    location = resp.headers["Location"]
+    assert "error=unsupported_response_type" in location and "access_token" not in location

@@ -24,7 +24,7 @@ PARAMETERS = ["response_type", "client_id", "redirect_uri", "scope", "state", "c
 
 
 @pytest.fixture
-def web_client(make_client):  # type: ignore[no-untyped-def]
+def web_client(make_client):
     return make_client(name="Bücher \"Shop\"", scope="reports:read", grant_types=["authorization_code"],
                        redirect_uris=[REDIRECT])
 
@@ -36,7 +36,7 @@ def _query(client_id: str, name: str, value: str, repeated: bool) -> str:
     return urlencode([*params.items(), *([(name, "again")] if repeated else [])])
 
 
-def _signed_in(app: Flask, make_user) -> FlaskClient:  # type: ignore[no-untyped-def]
+def _signed_in(app: Flask, make_user) -> FlaskClient:
     http = app.test_client()
     assert sign_in(http, *make_user()).status_code == 303
     return http

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,10 +19,10 @@ from .helpers import introspect, token
 
 
 @pytest.fixture
-def cli(migrated_app: Flask):  # type: ignore[no-untyped-def]
+def cli(migrated_app: Flask):
     runner = migrated_app.test_cli_runner()
 
-    def run(*args: str, input: str | None = None, ok: bool = True):  # type: ignore[no-untyped-def]
+    def run(*args: str, input: str | None = None, ok: bool = True):
         result = runner.invoke(args=list(args), input=input)
         if ok:
             assert result.exit_code == 0, result.output + result.stderr
@@ -30,7 +31,7 @@ def cli(migrated_app: Flask):  # type: ignore[no-untyped-def]
     return run
 
 
-def _json(result) -> dict:  # type: ignore[no-untyped-def]
+def _json(result) -> Any:
     return json.loads(result.stdout)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ADMIN, ROOT, free_port, new_database
+from tests.conftest import ROOT
+from tests.databases import PG_ADMIN, free_port, new_database
 
 COMMANDS = [["users", "list"], ["clients", "list"], ["keys", "list"], ["tokens", "purge"], ["api-tokens", "list", "x"]]
 

@@ -23,7 +23,7 @@ class Clock:
 
 
 @pytest.fixture
-def cached(app: Flask):  # type: ignore[no-untyped-def]
+def cached(app: Flask):
     """The app's server with a cache on a clock the test moves."""
     server = app.extensions["authserver"].server
     original, clock = server.clients, Clock()
@@ -50,7 +50,9 @@ def test_a_rotated_secret_elsewhere_is_seen_within_the_ttl(app: Flask, make_clie
     assert token(app, (c.client_id, new_secret)).status_code == 200
 
 
-def test_a_client_deleted_elsewhere_while_cached_gets_invalid_client_not_500(app: Flask, make_client, cached: Clock) -> None:
+def test_a_client_deleted_elsewhere_while_cached_gets_invalid_client_not_500(
+    app: Flask, make_client, cached: Clock
+) -> None:
     c = make_client()
     assert token(app, c.basic).status_code == 200
     db.session.execute(delete(Client).where(Client.client_id == c.client_id))

@@ -20,7 +20,8 @@ from authserver.models.types import utcnow
 from authserver.oauth.token_store import insert_standalone, store_tokens
 from authserver.oauth.tokens import GrantContext, Issued
 
-from ..conftest import BACKENDS, PG_ADMIN, new_database
+from ..conftest import BACKENDS
+from ..databases import PG_ADMIN, new_database
 
 
 def _client_pk(client_id: str) -> int:
@@ -97,7 +98,7 @@ def test_write_errors_are_sqlalchemys_without_bound_values(app: Flask, make_clie
 
 
 def test_a_database_that_refuses_the_connection_is_sqlalchemys_operational_error(
-    app: Flask, make_client, server_settings: dict, tmp_path: Path
+    app: Flask, make_client, server_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     """The standalone path checks a connection out itself: a refused connection must still
     surface as SQLAlchemy's OperationalError (the 503 handler's), not the driver's own."""

@@ -39,7 +39,7 @@ class Row:
 def documented_rows() -> list[Row]:
     text = README.read_text()
     assert HEADING in text, "the README lost its table of refusals"
-    rows = []
+    rows: list[Row] = []
     for line in text.split(HEADING, 1)[1].splitlines():
         if rows and not line.startswith("|"):
             break
@@ -66,7 +66,7 @@ class World:
     make_user: Callable[[], tuple[str, str]]
 
     def post(self, path: str, data: dict[str, str] | None = None, **kw: object) -> TestResponse:
-        return self.app.test_client().post(path, data=data, **kw)  # type: ignore[arg-type]
+        return self.app.test_client().post(path, data=data, **kw)
 
 
 Producer = Callable[[World], Iterator[TestResponse]]
@@ -231,7 +231,7 @@ def test_every_documented_row_has_a_producer_and_every_producer_a_row() -> None:
 
 
 @pytest.fixture
-def world(app: Flask, make_client, make_user) -> World:  # type: ignore[no-untyped-def]
+def world(app: Flask, make_client, make_user) -> World:
     machine = make_client(name="Machine", scope="reports:read", audiences=["https://api.example"])
     other = make_client(name="Other", scope="reports:read", grant_types=["authorization_code", "refresh_token"],
                         redirect_uris=[REDIRECT])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -52,7 +53,9 @@ def test_revoked_token_is_exactly_inactive(app: Flask, make_client, fmt: str) ->
 def test_expired_token_is_exactly_inactive(app: Flask, make_client, fmt: str) -> None:
     c = make_client(token_format=fmt)
     value = token(app, c.basic).get_json()["access_token"]
-    db.session.execute(update(Token).where(Token.client.has(client_id=c.client_id)).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(Token).where(Token.client.has(client_id=c.client_id)).values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
     _inactive(app, c.basic, value)
 
@@ -74,7 +77,12 @@ def test_a_forged_jwt_with_a_known_jti_is_inactive(app: Flask, make_client) -> N
     real = token(app, c.basic).get_json()["access_token"]
     claims = pyjwt.decode(real, options={"verify_signature": False})
     header = pyjwt.get_unverified_header(real)
-    forged = pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": header["kid"], "typ": "at+jwt"})
+    forged = pyjwt.encode(
+        claims,
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": header["kid"], "typ": "at+jwt"},
+    )
     _inactive(app, c.basic, forged)
     hs = pyjwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": header["kid"]})
     _inactive(app, c.basic, hs)
@@ -108,11 +116,13 @@ def test_introspection_requires_client_authentication(app: Flask, make_client) -
 
 def test_missing_token_parameter_is_invalid_request(app: Flask, make_client) -> None:
     c = make_client()
-    resp = app.test_client().post("/oauth/introspect", data={"token_type_hint": "access_token"}, headers=basic(*c.basic))
+    resp = app.test_client().post(
+        "/oauth/introspect", data={"token_type_hint": "access_token"}, headers=basic(*c.basic)
+    )
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
 
 
-def test_server_wide_opaque_format(migrated_app: Flask, server_settings: dict, make_client) -> None:
+def test_server_wide_opaque_format(migrated_app: Flask, server_settings: dict[str, Any], make_client) -> None:
     from authserver import create_app
 
     app = create_app({**server_settings, "access_token_format": "opaque"})

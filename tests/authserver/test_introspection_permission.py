@@ -6,6 +6,8 @@ Any other confidential client, however well authenticated, is told exactly
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 
@@ -21,7 +23,7 @@ def fmt(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def user_tokens(app: Flask, make_user, make_client, fmt: str) -> dict:  # type: ignore[no-untyped-def]
+def user_tokens(app: Flask, make_user, make_client, fmt: str) -> dict[str, Any]:
     """A person's access and refresh tokens for ``API``, issued to a confidential web app."""
     web = make_client(name="Web app", scope="reports:read", grant_types=["authorization_code", "refresh_token"],
                       redirect_uris=[REDIRECT], audiences=[API], token_format=fmt)
@@ -31,19 +33,21 @@ def user_tokens(app: Flask, make_user, make_client, fmt: str) -> dict:  # type: 
     return {**resp.get_json(), "client": web}
 
 
-def test_an_unrelated_client_learns_nothing(app: Flask, make_client, user_tokens: dict) -> None:
+def test_an_unrelated_client_learns_nothing(app: Flask, make_client, user_tokens: dict[str, Any]) -> None:
     stranger = make_client(name="Other team's service")
     for value in (user_tokens["access_token"], user_tokens["refresh_token"]):
         resp = introspect(app, stranger.basic, value)
         assert resp.status_code == 200 and resp.get_json() == {"active": False}
 
 
-def test_a_resource_server_for_another_api_learns_nothing(app: Flask, make_client, user_tokens: dict) -> None:
+def test_a_resource_server_for_another_api_learns_nothing(app: Flask, make_client, user_tokens: dict[str, Any]) -> None:
     other_api = make_client(name="Billing API", resource_servers=["https://billing.example"])
     assert introspect(app, other_api.basic, user_tokens["access_token"]).get_json() == {"active": False}
 
 
-def test_the_resource_server_for_the_audience_gets_the_answer(app: Flask, make_client, user_tokens: dict) -> None:
+def test_the_resource_server_for_the_audience_gets_the_answer(
+    app: Flask, make_client, user_tokens: dict[str, Any]
+) -> None:
     rs = make_client(name="Reports API", resource_servers=["https://other.example", API])
     body = introspect(app, rs.basic, user_tokens["access_token"]).get_json()
     assert body["active"] is True and body["aud"] == API and body["scope"] == "reports:read"
@@ -52,13 +56,15 @@ def test_the_resource_server_for_the_audience_gets_the_answer(app: Flask, make_c
     assert introspect(app, rs.basic, user_tokens["refresh_token"]).get_json() == {"active": False}
 
 
-def test_a_client_allowed_to_introspect_any_token_gets_every_answer(app: Flask, make_client, user_tokens: dict) -> None:
+def test_a_client_allowed_to_introspect_any_token_gets_every_answer(
+    app: Flask, make_client, user_tokens: dict[str, Any]
+) -> None:
     gateway = make_client(name="Gateway", introspect_any=True)
     for value in (user_tokens["access_token"], user_tokens["refresh_token"]):
         assert introspect(app, gateway.basic, value).get_json()["active"] is True
 
 
-def test_the_tokens_own_client_may_introspect_it(app: Flask, user_tokens: dict) -> None:
+def test_the_tokens_own_client_may_introspect_it(app: Flask, user_tokens: dict[str, Any]) -> None:
     own = user_tokens["client"].basic
     assert introspect(app, own, user_tokens["access_token"]).get_json()["active"] is True
     assert introspect(app, own, user_tokens["refresh_token"]).get_json()["active"] is True
@@ -72,7 +78,7 @@ def test_a_machine_token_without_audience_is_only_its_clients_business(app: Flas
     assert introspect(app, owner.basic, value).get_json()["active"] is True
 
 
-def test_revocation_never_touches_another_clients_token(app: Flask, make_client, user_tokens: dict) -> None:
+def test_revocation_never_touches_another_clients_token(app: Flask, make_client, user_tokens: dict[str, Any]) -> None:
     """Not even the resource server the token is for, nor one allowed to introspect it all:
     revoking is the token's own client's (or an administrator's) business (RFC 7009 §2.1).
     The answer is the one an unknown token gets, so it does not reveal that the token exists."""

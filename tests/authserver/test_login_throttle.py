@@ -42,7 +42,7 @@ def test_unknown_usernames_are_limited_too(app: Flask) -> None:
 
 
 @pytest.fixture
-def redis_app(server_settings: dict[str, Any], migrated_app: Flask):  # type: ignore[no-untyped-def]
+def redis_app(server_settings: dict[str, Any], migrated_app: Flask):
     from authserver import create_app
 
     return [create_app({**server_settings, "redis_url": "redis://127.0.0.1:6379/0"}) for _ in range(2)]

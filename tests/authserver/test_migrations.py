@@ -21,7 +21,8 @@ from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.models.types import utcnow
 
-from ..conftest import BACKENDS, new_database
+from ..conftest import BACKENDS
+from ..databases import new_database
 
 
 @pytest.fixture(params=BACKENDS)

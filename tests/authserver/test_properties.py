@@ -36,16 +36,16 @@ AUTH_KINDS = ["right", "wrong_secret", "other_client", "none", "garbage", "post_
 
 
 @pytest.fixture
-def machine(make_client):  # type: ignore[no-untyped-def]
+def machine(make_client):
     return make_client(name="Machine", scope="reports:read reports:write")
 
 
 @pytest.fixture
-def other(make_client):  # type: ignore[no-untyped-def]
+def other(make_client):
     return make_client(name="Other", scope="reports:read")
 
 
-def _authed(kind: str, me, other, form: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
+def _authed(kind: str, me, other, form: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     form = {k: v for k, v in form.items() if k not in ("client_id", "client_secret")} if kind != "none" else form
     if kind == "right":
         return basic(*me.basic), form

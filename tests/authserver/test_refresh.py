@@ -4,6 +4,7 @@ scope narrowing, client binding and lifetimes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,18 +21,18 @@ CODE_GRANTS = ["authorization_code", "refresh_token"]
 
 
 @pytest.fixture
-def public(make_client):  # type: ignore[no-untyped-def]
+def public(make_client):
     return make_client(name="Native app", scope="reports:read reports:write", grant_types=CODE_GRANTS,
                        redirect_uris=[REDIRECT], public=True)
 
 
 @pytest.fixture
-def resource_server(make_client):  # type: ignore[no-untyped-def]
+def resource_server(make_client):
     return make_client(name="Reports API", scope="", introspect_any=True)
 
 
 @pytest.fixture
-def tokens(app: Flask, make_user, public) -> dict:  # type: ignore[no-untyped-def]
+def tokens(app: Flask, make_user, public) -> dict[str, Any]:
     flow = signed_in_flow(app, make_user, public.client_id)
     resp = flow.redeem(flow.code())
     assert resp.status_code == 200
@@ -45,7 +46,7 @@ def _row(app: Flask, refresh_token: str) -> Token:
     return row
 
 
-def _active(app: Flask, rs, value: str) -> bool:  # type: ignore[no-untyped-def]
+def _active(app: Flask, rs, value: str) -> bool:
     return introspect(app, rs.basic, value).get_json()["active"]
 
 
@@ -81,7 +82,9 @@ def test_scope_may_narrow_and_the_refresh_token_keeps_the_original(app: Flask, p
 
 @pytest.mark.parametrize("scope", ["reports:destroy", "reports:read reports:destroy", "admin"])
 def test_scope_never_widens(app: Flask, make_user, make_client, scope: str) -> None:
-    c = make_client(scope="reports:read reports:destroy admin", grant_types=CODE_GRANTS, redirect_uris=[REDIRECT], public=True)
+    c = make_client(
+        scope="reports:read reports:destroy admin", grant_types=CODE_GRANTS, redirect_uris=[REDIRECT], public=True
+    )
     flow = signed_in_flow(app, make_user, c.client_id)
     granted = flow.redeem(flow.code(scope="reports:read")).get_json()
     resp = refresh(app, granted["refresh_token"], c.client_id, scope=scope)

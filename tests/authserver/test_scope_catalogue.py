@@ -12,7 +12,7 @@ from .authorize_helpers import REDIRECT, authorize_url, pkce_pair, sign_in
 
 
 @pytest.fixture
-def cli(migrated_app: Flask):  # type: ignore[no-untyped-def]
+def cli(migrated_app: Flask):
     runner = migrated_app.test_cli_runner()
     return lambda *args: runner.invoke(args=list(args))
 

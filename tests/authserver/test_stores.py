@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from authserver.stores import APITokenStore, UserPasswordVerifier
 
 
 @pytest.fixture
-def stores(migrated_app: Flask, server_settings: dict) -> tuple[APITokenStore, UserPasswordVerifier]:
+def stores(migrated_app: Flask, server_settings: dict[str, Any]) -> tuple[APITokenStore, UserPasswordVerifier]:
     url, secret = server_settings["database_url"], server_settings["secret_key"]
     return APITokenStore(url, secret_key=secret), UserPasswordVerifier(url, secret_key=secret)
 
@@ -53,7 +54,7 @@ def test_touch_last_used_records_the_time(app: Flask, make_user, stores) -> None
     when = utcnow().replace(microsecond=0)
     stores[0].touch_last_used(str(row.id), when)
     db.session.expire_all()
-    assert db.session.get(APIToken, row.id).last_used == when
+    assert db.session.get_one(APIToken, row.id).last_used == when
 
 
 def test_password_verifier(app: Flask, make_user, stores) -> None:
@@ -78,7 +79,7 @@ def test_a_store_without_the_server_secret_refuses_to_start(tmp_path, monkeypatc
 
 
 def test_a_store_reads_the_instance_secret_the_server_wrote(
-    app: Flask, make_user, server_settings: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, make_user, server_settings: dict[str, Any], tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AUTHSERVER_SECRET_KEY", raising=False)
     monkeypatch.setenv("AUTHSERVER_INSTANCE_PATH", str(tmp_path))

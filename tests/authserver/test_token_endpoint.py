@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,9 +14,11 @@ from flask import Flask
 from .helpers import basic, token
 
 
-def _claims(jwt: str) -> tuple[dict, dict]:
+def _claims(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, payload, _ = jwt.split(".")
-    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+    def pad(s: str) -> str:
+        return s + "=" * (-len(s) % 4)
+
     return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload)))
 
 
@@ -63,7 +66,8 @@ def test_scope_beyond_the_client_allowance_is_invalid_scope(app: Flask, make_cli
 def test_client_secret_post_works_too(app: Flask, make_client) -> None:
     c = make_client()
     resp = app.test_client().post(
-        "/oauth/token", data={"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.client_secret}
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.client_secret},
     )
     assert resp.status_code == 200
 
@@ -113,7 +117,9 @@ class TestMalformedRequests:
 
     def test_json_body(self, app: Flask, make_client) -> None:
         c = make_client()
-        resp = app.test_client().post("/oauth/token", json={"grant_type": "client_credentials"}, headers=basic(*c.basic))
+        resp = app.test_client().post(
+            "/oauth/token", json={"grant_type": "client_credentials"}, headers=basic(*c.basic)
+        )
         assert resp.status_code == 400
         assert "x-www-form-urlencoded" in resp.get_json()["error_description"]
 
@@ -128,7 +134,9 @@ class TestMalformedRequests:
     def test_parameters_in_the_query_string(self, app: Flask, make_client) -> None:
         c = make_client()
         resp = app.test_client().post(
-            f"/oauth/token?client_secret={c.client_secret}", data={"grant_type": "client_credentials"}, headers=basic(*c.basic)
+            f"/oauth/token?client_secret={c.client_secret}",
+            data={"grant_type": "client_credentials"},
+            headers=basic(*c.basic),
         )
         assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
 
@@ -153,10 +161,19 @@ class TestMalformedRequests:
 
     @pytest.mark.parametrize(
         "header",
-        ["Basic", "Basic !!!", "Basic " + base64.b64encode(b"\xff\xfe:x").decode(), "Basic " + base64.b64encode(b"nocolon").decode(), "Bearer abc", "Digest x=y"],
+        [
+            "Basic",
+            "Basic !!!",
+            "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+            "Basic " + base64.b64encode(b"nocolon").decode(),
+            "Bearer abc",
+            "Digest x=y",
+        ],
     )
     def test_broken_authorization_header(self, app: Flask, header: str) -> None:
-        resp = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
+        resp = app.test_client().post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header}
+        )
         assert resp.status_code == 401
         assert resp.get_json()["error"] == "invalid_client"
         assert resp.headers["WWW-Authenticate"].startswith("Basic")

@@ -22,7 +22,7 @@ def _full_width(name: str) -> str:
 
 
 @pytest.fixture
-def cli(migrated_app: Flask):  # type: ignore[no-untyped-def]
+def cli(migrated_app: Flask):
     runner = migrated_app.test_cli_runner()
     return lambda *args, **kw: runner.invoke(args=list(args), **kw)
 
@@ -78,7 +78,7 @@ def test_a_renamed_user_keeps_a_matching_key(app: Flask, make_user) -> None:
     from authserver.models.users import user_named
 
     name, password = make_user()
-    user = db.session.scalar(user_named(name))
+    user = db.session.execute(user_named(name)).scalar_one()
     user.username = "Renamed-" + name
     db.session.commit()
     assert user.username_key == "renamed-" + name

@@ -54,7 +54,9 @@ def approve(authorization_url: str, username: str, password: str, decision: str 
         return resp.headers["Location"]
     assert resp.status_code == 200 and 'name="decision"' in resp.text, resp.text
     action, hidden = _form(resp.text)
-    resp = http.post(urljoin(resp.url, action), data={**hidden, "decision": decision}, allow_redirects=False, timeout=10)
+    resp = http.post(
+        urljoin(resp.url, action), data={**hidden, "decision": decision}, allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 303, resp.text
     return resp.headers["Location"]
 

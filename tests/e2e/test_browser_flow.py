@@ -34,7 +34,7 @@ def chromium() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(chromium):  # type: ignore[no-untyped-def]
+def page(chromium):
     context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -49,7 +49,7 @@ def callback() -> Iterator[Callback]:
 
 
 @pytest.fixture
-def app_client(make_client, callback: Callback):  # type: ignore[no-untyped-def]
+def app_client(make_client, callback: Callback):
     return make_client(name="Acme Reports Desktop", scope="reports:read reports:write",
                        grant_types=["authorization_code", "refresh_token"], redirect_uris=[callback.redirect_uri],
                        public=True)
@@ -62,7 +62,7 @@ def _authorize_url(server_url: str, client_id: str, redirect_uri: str, challenge
     })
 
 
-def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def _sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()

@@ -24,7 +24,8 @@ import pytest
 import requests
 from flask_migrate import upgrade
 
-from ..conftest import BACKENDS, PG_ADMIN, LiveServer, free_port, new_database, start_server, stop_server
+from ..conftest import BACKENDS, LiveServer, start_server, stop_server
+from ..databases import PG_ADMIN, free_port, new_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres,
               pytest.mark.skipif("postgresql" not in BACKENDS, reason="an outage needs a database server")]
@@ -89,7 +90,7 @@ def outage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
 
 def _answer(resp: requests.Response) -> Answer:
     is_json = resp.headers.get("Content-Type", "").startswith("application/json")
-    body = resp.json() if is_json else resp.text
+    body: Any = resp.json() if is_json else resp.text
     token = body.get("access_token") if is_json and resp.status_code == 200 else None
     return Answer(time.monotonic(), resp.status_code, resp.headers.get("Retry-After"),
                   resp.headers.get("Content-Type", ""), body, token)

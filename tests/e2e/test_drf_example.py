@@ -18,7 +18,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.conftest import ROOT, LiveServer, free_port, stop_process
+from tests.conftest import ROOT, LiveServer, stop_process
+from tests.databases import free_port
 from tests.e2e.test_resource_guard import _bearer, _challenge, _token, assert_revocation_is_seen
 
 pytestmark = pytest.mark.e2e

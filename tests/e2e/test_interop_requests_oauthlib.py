@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -25,11 +26,11 @@ def plain_http_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def _metadata(url: str) -> dict:
+def _metadata(url: str) -> dict[str, Any]:
     return requests.get(url + "/.well-known/oauth-authorization-server", timeout=5).json()
 
 
-def _introspect(url: str, rs, value: str) -> dict:  # type: ignore[no-untyped-def]
+def _introspect(url: str, rs, value: str) -> dict[str, Any]:
     return requests.post(url + "/oauth/introspect", data={"token": value}, auth=rs.basic, timeout=5).json()
 
 
@@ -70,7 +71,9 @@ def test_confidential_client_flow_and_refresh(live_server, make_client, make_use
                           scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
     redirected = approve(url, username, password)
-    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=redirected, client_secret=client.client_secret)
+    token = oauth.fetch_token(
+        meta["token_endpoint"], authorization_response=redirected, client_secret=client.client_secret
+    )
     assert token["scope"] == ["reports:read"]
     refreshed = oauth.refresh_token(meta["token_endpoint"], auth=client.basic)
     assert refreshed["access_token"] != token["access_token"] and refreshed["scope"] == ["reports:read"]
@@ -78,10 +81,13 @@ def test_confidential_client_flow_and_refresh(live_server, make_client, make_use
 
 def test_denied_authorization_reaches_the_library_as_access_denied(live_server, make_client, make_user) -> None:
     meta = _metadata(live_server.url)
-    client = make_client(scope="reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT], public=True)
+    client = make_client(
+        scope="reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT], public=True
+    )
     oauth = OAuth2Session(client.client_id, redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
-    redirected = approve(url, *make_user(), decision="deny")
+    username, password = make_user()
+    redirected = approve(url, username, password, decision="deny")
     with pytest.raises(AccessDeniedError):
         oauth.fetch_token(meta["token_endpoint"], authorization_response=redirected, include_client_id=True)
 
@@ -106,9 +112,13 @@ def test_clients_and_users_made_with_the_command_line(live_server) -> None:
     meta = _metadata(live_server.url)
     oauth = OAuth2Session(record["client_id"], redirect_uri=REDIRECT, scope=["reports:read"], pkce="S256")
     url, _ = oauth.authorization_url(meta["authorization_endpoint"])
-    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=approve(url, username, "a long passphrase"),
-                              include_client_id=True)
-    assert oauth.refresh_token(meta["token_endpoint"], client_id=record["client_id"])["access_token"] != token["access_token"]
+    token = oauth.fetch_token(
+        meta["token_endpoint"],
+        authorization_response=approve(url, username, "a long passphrase"),
+        include_client_id=True,
+    )
+    refreshed = oauth.refresh_token(meta["token_endpoint"], client_id=record["client_id"])
+    assert refreshed["access_token"] != token["access_token"]
 
 
 def test_confidential_client_registered_without_pkce(live_server, make_user) -> None:

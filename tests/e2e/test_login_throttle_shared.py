@@ -9,7 +9,8 @@ from typing import Any
 import requests
 
 from ..authserver.authorize_helpers import csrf_of
-from ..conftest import LiveServer, free_port, start_server, stop_server
+from ..conftest import LiveServer, start_server, stop_server
+from ..databases import free_port
 
 
 def _sign_in(url: str, username: str, password: str) -> requests.Response:
@@ -20,7 +21,7 @@ def _sign_in(url: str, username: str, password: str) -> requests.Response:
 
 
 def test_two_servers_with_two_workers_allow_exactly_the_limit(
-    live_server: LiveServer, server_settings: dict[str, Any], migrated_app, make_user, tmp_path: Path  # type: ignore[no-untyped-def]
+    live_server: LiveServer, server_settings: dict[str, Any], migrated_app, make_user, tmp_path: Path
 ) -> None:
     limit = migrated_app.extensions["authserver"].settings.login_max_failures
     name, password = make_user()

@@ -6,16 +6,20 @@ import base64
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import start_server, stop_server
+from tests.databases import free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def test_logs_hold_no_secret_or_authorization_header(migrated_app, server_settings: dict, tmp_path: Path) -> None:
+def test_logs_hold_no_secret_or_authorization_header(
+    migrated_app, server_settings: dict[str, Any], tmp_path: Path
+) -> None:
     settings = {**server_settings, "issuer": f"http://127.0.0.1:{free_port()}", "log_level": "DEBUG"}
     server = start_server(settings, tmp_path / "server.log")
     try:
@@ -28,17 +32,28 @@ def test_logs_hold_no_secret_or_authorization_header(migrated_app, server_settin
         leaked.append(header.split()[1])
         url = server.url
         for fmt_client in (creds,):
-            body = requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=fmt_client, timeout=5).json()
+            body = requests.post(
+                url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=fmt_client, timeout=5
+            ).json()
             leaked.append(body["access_token"])
             requests.post(url + "/oauth/introspect", data={"token": body["access_token"]}, auth=creds, timeout=5)
             requests.post(url + "/oauth/revoke", data={"token": body["access_token"]}, auth=creds, timeout=5)
         wrong = "ascs_" + uuid.uuid4().hex
         leaked.append(wrong)
-        requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(creds[0], wrong), timeout=5)
+        requests.post(
+            url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(creds[0], wrong), timeout=5
+        )
         requests.post(url + "/oauth/token", data={"grant_type": "client_credentials", "client_id": creds[0],
                                                  "client_secret": creds[1]}, timeout=5)
-        requests.post(url + "/oauth/token?client_secret=" + creds[1], data={"grant_type": "client_credentials"}, timeout=5)
-        requests.post(url + "/oauth/introspect", data={"token": "asat_" + "x" * 36}, headers={"Authorization": "Bearer " + body["access_token"]}, timeout=5)
+        requests.post(
+            url + "/oauth/token?client_secret=" + creds[1], data={"grant_type": "client_credentials"}, timeout=5
+        )
+        requests.post(
+            url + "/oauth/introspect",
+            data={"token": "asat_" + "x" * 36},
+            headers={"Authorization": "Bearer " + body["access_token"]},
+            timeout=5,
+        )
     finally:
         stop_server(server)
     log = server.log_text()

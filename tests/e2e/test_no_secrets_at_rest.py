@@ -4,6 +4,7 @@ tokens, refresh rotation, users, API tokens — and find none of the secrets it 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -31,7 +32,9 @@ def test_no_secret_is_stored_in_clear(live_server, migrated_app: Flask, database
     secrets: list[str] = []
     created = []
     for fmt in ("jwt", "opaque"):
-        result = live_server.cli("clients", "create", "--name", f"at-rest-{fmt}", "--token-format", fmt, "--scope", "a", "--json")
+        result = live_server.cli(
+            "clients", "create", "--name", f"at-rest-{fmt}", "--token-format", fmt, "--scope", "a", "--json"
+        )
         assert result.returncode == 0, result.stderr
         created.append(json.loads(result.stdout))
     for client in created:
@@ -39,7 +42,8 @@ def test_no_secret_is_stored_in_clear(live_server, migrated_app: Flask, database
         resp = requests.post(live_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
                              auth=(client["client_id"], client["client_secret"]), timeout=5)
         secrets.append(resp.json()["access_token"])
-    assert live_server.cli("users", "create", "dora-at-rest", "--password-stdin", input="dora's long password\n").returncode == 0
+    dora = live_server.cli("users", "create", "dora-at-rest", "--password-stdin", input="dora's long password\n")
+    assert dora.returncode == 0, dora.stderr
     secrets.append("dora's long password")
     api = live_server.cli("api-tokens", "create", "dora-at-rest", "--json")
     assert api.returncode == 0, api.stderr
@@ -60,11 +64,12 @@ def test_no_secret_is_stored_in_clear(live_server, migrated_app: Flask, database
                    user, "erin's long password")
     code = query_of(back)["code"]
     web_auth = (web["client_id"], web["client_secret"])
-    issued = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}).json()
-    rotated = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}).json()
-    secrets += [code, issued["refresh_token"], rotated["refresh_token"], issued["access_token"], rotated["access_token"]]
+    grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+    issued = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data=grant).json()
+    renewal = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
+    rotated = requests.post(live_server.url + "/oauth/token", auth=web_auth, timeout=5, data=renewal).json()
+    secrets += [code, issued["refresh_token"], issued["access_token"]]
+    secrets += [rotated["refresh_token"], rotated["access_token"]]
 
     text = _database_text(migrated_app)
     assert created[0]["client_id"] in text  # the dump is real: identifiers are there
@@ -74,6 +79,7 @@ def test_no_secret_is_stored_in_clear(live_server, migrated_app: Flask, database
         assert secret[5:25] not in text
     if database_url.startswith("sqlite:///"):
         path = database_url.removeprefix("sqlite:///")
-        raw = b"".join(open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p))
+        files = [Path(path), Path(path + "-wal")]
+        raw = b"".join(file.read_bytes() for file in files if file.exists())
         for secret in secrets:
             assert secret.encode() not in raw

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from authserver.extensions import db
 from authserver.models import Token
 
-from ..conftest import LiveServer, free_port, start_server, stop_server
+from ..conftest import LiveServer, start_server, stop_server
+from ..databases import free_port
 from .authorize_flow import approve, pkce_pair, query_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -52,7 +53,7 @@ def _all_at_once(count: int, request: Any) -> list[requests.Response]:
         return list(pool.map(run, range(count)))
 
 
-def _introspect(url: str, rs, value: str) -> dict:  # type: ignore[no-untyped-def]
+def _introspect(url: str, rs, value: str) -> dict[str, Any]:
     return requests.post(url + "/oauth/introspect", data={"token": value}, auth=rs.basic, timeout=10).json()
 
 
@@ -69,17 +70,18 @@ def _family_of(app: Flask, refresh_token: str) -> str:
 
 
 @pytest.fixture
-def native(make_client):  # type: ignore[no-untyped-def]
+def native(make_client):
     return make_client(name="Racer", scope="reports:read", grant_types=["authorization_code", "refresh_token"],
                        redirect_uris=[REDIRECT], public=True)
 
 
-def _code(server: LiveServer, client_id: str, username: str, password: str, http: requests.Session) -> tuple[str, str]:
+def _code(server: LiveServer, client_id: str, user: tuple[str, str]) -> tuple[str, str]:
+    """A fresh authorization code for ``user`` (name, password), and its PKCE verifier."""
     verifier, challenge = pkce_pair()
     url = server.url + "/oauth/authorize?" + requests.compat.urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "r",
         "code_challenge": challenge, "code_challenge_method": "S256"})
-    return query_of(approve(url, username, password, session=http))["code"], verifier
+    return query_of(approve(url, *user, session=requests.Session()))["code"], verifier
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -87,7 +89,7 @@ def test_concurrent_code_redemption_succeeds_exactly_once(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    code, verifier = _code(race_server, native.client_id, *make_user(), requests.Session())
+    code, verifier = _code(race_server, native.client_id, make_user())
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
             "client_id": native.client_id, "code_verifier": verifier}
     responses = _all_at_once(RACERS, lambda http: http.post(race_server.url + "/oauth/token", data=form, timeout=30))
@@ -107,7 +109,7 @@ def test_concurrent_refresh_succeeds_at_most_once_and_leaves_nothing_alive(
     race_server: LiveServer, migrated_app: Flask, native, make_client, make_user, round_: int
 ) -> None:
     rs = make_client(scope="")
-    code, verifier = _code(race_server, native.client_id, *make_user(), requests.Session())
+    code, verifier = _code(race_server, native.client_id, make_user())
     granted = requests.post(race_server.url + "/oauth/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
         "client_id": native.client_id, "code_verifier": verifier}, timeout=10).json()
@@ -118,7 +120,8 @@ def test_concurrent_refresh_succeeds_at_most_once_and_leaves_nothing_alive(
     ok = [r.json() for r in responses if r.status_code == 200]
     assert len(ok) <= 1, [r.status_code for r in responses]
     assert all(r.status_code == 400 and r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
-    seen = [granted["access_token"], granted["refresh_token"]] + [t[k] for t in ok for k in ("access_token", "refresh_token")]
+    seen = [granted["access_token"], granted["refresh_token"]]
+    seen += [t[k] for t in ok for k in ("access_token", "refresh_token")]
     for value in seen:
         assert _introspect(race_server.url, rs, value) == {"active": False}
     assert _live_in_family(migrated_app, family) == []

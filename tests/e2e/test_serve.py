@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, stop_process
+from tests.conftest import ROOT, stop_process
+from tests.databases import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -57,6 +57,7 @@ class SigningKey:
     def generate(cls, kind: str = "EC", kid: str | None = None, *,
                  jwk_alg: str | None = None) -> SigningKey:
         kid = kid or uuid.uuid4().hex[:8]
+        private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
         if kind == "EC":
             private = ec.generate_private_key(ec.SECP256R1())
             jwk, alg = json.loads(ECAlgorithm.to_jwk(private.public_key())), "ES256"

@@ -14,7 +14,7 @@ ITEM_RULES = {"resources": {
     "*": {"allow": ["*"]},
     "reports": {"*": {"block": ["DELETE"]}, "42": {"allow": ["DELETE"], "block": ["PUT"]}},
 }}
-NO_OPINION = {"resources": {"reports": {"*": {"allow": [], "block": []}}}}
+NO_OPINION: dict[str, Any] = {"resources": {"reports": {"*": {"allow": [], "block": []}}}}
 METHOD_BEATS_WILDCARD = {"resources": {"*": {"allow": ["*"], "block": ["POST"]},
                                        "files": {"*": {"allow": ["GET"], "block": ["*"]}}}}
 
