@@ -15,6 +15,7 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from authserver import create_app
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.oauth.tokens import GrantContext
@@ -63,7 +64,7 @@ class Fixtures:
         guard never reads the database, so its pools skip the rows.
         """
         with self.app.app_context():
-            service = self.app.extensions["authserver"].tokens
+            service = state(self.app).tokens
             row = db.session.query(Client).filter_by(client_id=client.client_id).one()
             values: list[str] = []
             for start in range(0, count, 5000):
@@ -92,7 +93,7 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
     app = create_app(settings)
     with app.app_context():
         upgrade()
-        state = app.extensions["authserver"]
+        state = state(app)
         state.keys.active()
         hasher = state.hasher
 

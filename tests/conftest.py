@@ -24,6 +24,8 @@ import pytest
 import requests
 from flask import Flask
 
+from authserver.appstate import state
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("AUTHSERVER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = os.environ.get("AUTHSERVER_TEST_DATABASES", "sqlite,postgresql").split(",")
@@ -113,7 +115,7 @@ def make_client(migrated_app: Flask):  # type: ignore[no-untyped-def]
 
     def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, **kw: Any) -> Registered:
         with migrated_app.app_context():
-            hasher = migrated_app.extensions["authserver"].hasher
+            hasher = state(migrated_app).hasher
             client, secret = register_client(
                 hasher, kw.pop("name", "Test client"), grant_types or ["client_credentials"], scope, **kw
             )

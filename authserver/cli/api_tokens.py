@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..appstate import state
 from ..extensions import db
 from ..models import APIToken
 from ..models.types import utcnow
@@ -44,7 +44,7 @@ def create(username: str, policy: str | None, expires_in: int | None, note: str,
     """Create an API token for a user. The token is printed once, now."""
     user = find_user(username)
     try:
-        hasher = current_app.extensions["authserver"].hasher
+        hasher = state().hasher
         row, value = create_api_token(hasher, user, _load_policy(policy), expires_in, note)
     except RegistrationError as exc:
         fail(str(exc))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..appstate import state
 from ..extensions import db
 from ..models import Client
 from ..registration import (
@@ -57,7 +57,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
-    hasher = current_app.extensions["authserver"].hasher
+    hasher = state().hasher
     try:
         client, secret = register_client(
             hasher, name, list(grant_types), scope, list(redirect_uris), public, token_format, list(audiences),
@@ -92,7 +92,7 @@ def delete(client_id: str, as_json: bool) -> None:
     record = client_record(client)
     db.session.delete(client)
     db.session.commit()
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    state().server.clients.invalidate(client_id)
     emit(record, as_json)
 
 
@@ -106,10 +106,10 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
     """
     client = find_client(client_id)
     try:
-        secret = rotate_client_secret(current_app.extensions["authserver"].hasher, client)
+        secret = rotate_client_secret(state().hasher, client)
     except RegistrationError as exc:
         fail(str(exc))
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    state().server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)
 
 
@@ -133,5 +133,5 @@ def update(
         set_introspection(client, servers, introspect_any)
     except RegistrationError as exc:
         fail(str(exc))
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    state().server.clients.invalidate(client_id)
     emit(client_record(client), as_json)

@@ -7,11 +7,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from flask import current_app
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
 
 
@@ -32,6 +32,9 @@ def _without_port(uri: str) -> tuple[str, str, str, str, str]:
 
 class Client(db.Model, ClientMixin):
     __tablename__ = "clients"
+    # ``_hasher`` below is plain per-instance state, not a column.
+    __allow_unmapped__ = True
+    _hasher: SecretHasher | None = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -92,8 +95,16 @@ class Client(db.Model, ClientMixin):
         wanted = _without_port(redirect_uri)
         return any(_is_loopback_redirect(u) and _without_port(u) == wanted for u in self.redirect_uris)
 
+    def bind_hasher(self, hasher: SecretHasher) -> None:
+        """Give this client the server's keyed hash: Authlib calls ``check_client_secret``
+        with the secret alone, and a model does not reach into the app for the rest. The
+        lookup that hands clients to Authlib (``oauth.clients.ClientCache``) binds it."""
+        self._hasher = hasher
+
     def check_client_secret(self, client_secret: str) -> bool:
-        return current_app.extensions["authserver"].hasher.matches(client_secret, self.client_secret_hash)
+        if self._hasher is None:
+            raise RuntimeError("check_client_secret needs bind_hasher() first")
+        return self._hasher.matches(client_secret, self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":

@@ -36,7 +36,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def __init__(self, tokens: TokenService) -> None:
         super().__init__()
         self.tokens = tokens
-        self.clients = ClientCache(tokens.settings.client_cache_ttl)
+        self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     def query_client(self, client_id: str) -> Client | None:

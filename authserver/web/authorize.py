@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from ..appstate import state
 from ..models import Client, User
 from ..oauth.authorization_code import AuthorizationCodeGrant
 from ..oauth.server import AuthorizationServer
@@ -33,8 +34,7 @@ bp.before_app_request(refuse_nul_bytes_on_pages)
 
 
 def _server() -> AuthorizationServer:
-    server: AuthorizationServer = current_app.extensions["authserver"].server
-    return server
+    return state().server
 
 
 def _to_client(response: Response) -> Response:

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from authserver.appstate import state
 from authserver.database import configure
 from authserver.extensions import db
 from authserver.models import Client, Token, User
@@ -161,7 +162,7 @@ def test_a_dropped_database_connection_is_a_503_then_the_pool_recovers(tmp_path:
                           "secret_key": "outage-" + uuid.uuid4().hex, "db_ping_after_idle": 3600})
         with app.app_context():
             upgrade()
-            client, secret = register_client(app.extensions["authserver"].hasher, "o", ["client_credentials"],
+            client, secret = register_client(state(app).hasher, "o", ["client_credentials"],
                                              "reports:read")
             client_id = client.client_id
             db.session.remove()

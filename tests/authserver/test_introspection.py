@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Token
 from authserver.models.types import utcnow
@@ -30,7 +31,7 @@ def test_active_token_answers_the_rfc_fields(app: Flask, make_client, fmt: str) 
     assert body["client_id"] == c.client_id == body["sub"]
     assert body["token_type"] == "Bearer"
     assert body["aud"] == "https://api.example"
-    assert body["iss"] == app.extensions["authserver"].settings.issuer
+    assert body["iss"] == state(app).settings.issuer
     assert body["exp"] - body["iat"] == 3600 and body["nbf"] == body["iat"]
     assert body["jti"]
     assert "username" not in body

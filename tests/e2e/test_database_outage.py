@@ -24,6 +24,8 @@ import pytest
 import requests
 from flask_migrate import upgrade
 
+from authserver.appstate import state
+
 from ..conftest import BACKENDS, PG_ADMIN, LiveServer, free_port, new_database, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres,
@@ -73,7 +75,7 @@ def outage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
         app = create_app(settings)
         with app.app_context():
             upgrade()
-            client, secret = register_client(app.extensions["authserver"].hasher, "loader", ["client_credentials"],
+            client, secret = register_client(state(app).hasher, "loader", ["client_credentials"],
                                              "reports:read")
             assert secret is not None
             creds = (client.client_id, secret)
