@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from ..appstate import state
 from ..extensions import db
+from ..oauth.names import EndpointPath
 from .readiness import describe
 
 
@@ -53,11 +54,11 @@ def _banner(issuer: str, url: str, workers: int, database: str) -> None:
     click.echo(
         f"\n  authserver on {url} ({workers} workers)\n"
         f"  Issuer:   {issuer}\n"
-        f"  Metadata: {issuer}/.well-known/oauth-authorization-server\n"
+        f"  Metadata: {issuer}{EndpointPath.METADATA}\n"
         f"  Database: {database}\n\n"
         "  Next, in another terminal:\n"
         f"    {command} clients create --name demo --scope 'reports:read' --json\n"
-        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}/oauth/token\n"
+        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}{EndpointPath.TOKEN}\n"
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
 
@@ -49,7 +50,7 @@ class Client(db.Model, ClientMixin):
     resource_servers: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Introspect any token, whatever its audience: for gateways and administration tools.
     introspect_any: Mapped[bool] = mapped_column(default=False)
-    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default=AuthMethod.CLIENT_SECRET_BASIC)
     token_format: Mapped[str | None] = mapped_column(String(10))
     require_pkce: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -57,7 +58,7 @@ class Client(db.Model, ClientMixin):
 
     @property
     def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
+        return self.token_endpoint_auth_method == AuthMethod.NONE
 
     @property
     def scopes(self) -> list[str]:
@@ -109,13 +110,13 @@ class Client(db.Model, ClientMixin):
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
             if self.is_public:
-                return method == "none"
+                return method == AuthMethod.NONE
             # a confidential client may use either secret method (RFC 6749 §2.3.1)
-            return method in ("client_secret_basic", "client_secret_post")
-        return method in ("client_secret_basic", "client_secret_post") and not self.is_public
+            return method in SECRET_METHODS
+        return method in SECRET_METHODS and not self.is_public
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and "authorization_code" in self.grant_types
+        return response_type == ResponseType.CODE and GrantType.AUTHORIZATION_CODE in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..oauth.names import TokenFormat
 from .clients import Client
 from .types import UTCDateTime, utcnow
 from .users import User
@@ -48,7 +49,7 @@ class Token(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text, default="")
     audience: Mapped[list[str]] = mapped_column(JSON, default=list)
-    token_format: Mapped[str] = mapped_column(String(10), default="opaque")
+    token_format: Mapped[str] = mapped_column(String(10), default=TokenFormat.OPAQUE)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A refresh token's grant family may not live past this, however often it rotates.

@@ -22,10 +22,11 @@ from ..models import AuthorizationCode, Client, User
 from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin
+from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
 from .tokens import GrantContext
 
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+TOKEN_AUTH_METHODS = [*SECRET_METHODS, AuthMethod.NONE]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -34,15 +35,17 @@ class S256CodeChallenge(CodeChallenge):
     ``require_pkce`` must send a challenge. A code issued without a challenge refuses a
     verifier (Authlib's downgrade check, RFC 9700 §4.8.2)."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
-    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = [CodeChallengeMethod.S256]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {
+        CodeChallengeMethod.S256: CodeChallenge.CODE_CHALLENGE_METHODS[CodeChallengeMethod.S256],
+    }
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         client: Client = grant.request.client
         if not data.get("code_challenge") and (client.is_public or client.require_pkce):
             raise InvalidRequestError("This client must use PKCE: send code_challenge and code_challenge_method=S256.")
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+        if data.get("code_challenge") and data.get("code_challenge_method") != CodeChallengeMethod.S256:
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
         super().validate_code_challenge(grant, redirect_uri)
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
+from .names import SECRET_METHODS, GrantType
 from .tokens import GrantContext, Issued
 
 
@@ -63,7 +64,7 @@ class TokenIssuingMixin:
             scope if scope is not None else client.scope,
             self.context,
             user=user,
-            refresh=include_refresh_token and "refresh_token" in client.grant_types,
+            refresh=include_refresh_token and GrantType.REFRESH_TOKEN in client.grant_types,
         )
 
     def save_token(self, token: dict[str, Any]) -> None:
@@ -76,4 +77,4 @@ class TokenIssuingMixin:
 class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):
     """RFC 6749 §4.4; ``sub`` is the client itself."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(SECRET_METHODS)

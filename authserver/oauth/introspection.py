@@ -9,8 +9,9 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEnd
 
 from ..models import ACCESS, Client, Token
 from ..models.types import utcnow
+from .names import SECRET_METHODS, TokenTypeHint
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS = list(SECRET_METHODS)
 
 
 class TokenParamsMixin:
@@ -48,7 +49,7 @@ class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
             "scope": token.scope,
             "client_id": token.client.client_id,
             "sub": token.user.subject if token.user else token.client.client_id,
-            "token_type": "Bearer" if token.kind == ACCESS else "refresh_token",
+            "token_type": "Bearer" if token.kind == ACCESS else TokenTypeHint.REFRESH_TOKEN.value,
             "exp": int(token.expires_at.timestamp()),
             "iat": int(token.issued_at.timestamp()),
             "nbf": int(token.issued_at.timestamp()),

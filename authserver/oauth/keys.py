@@ -23,8 +23,11 @@ from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
 from ..secrets import SecretHasher
+from .names import SigningAlg
 
-_KEY_TYPES: dict[str, tuple[str, Any]] = {"ES256": ("EC", "P-256"), "RS256": ("RSA", 2048), "EdDSA": ("OKP", "Ed25519")}
+_KEY_TYPES: dict[str, tuple[str, Any]] = {
+    SigningAlg.ES256: ("EC", "P-256"), SigningAlg.RS256: ("RSA", 2048), SigningAlg.EDDSA: ("OKP", "Ed25519"),
+}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..models import REFRESH, Token, User
 from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
 from .grants import TokenIssuingMixin
+from .names import TokenTypeHint
 from .revocation import revoke_family
 from .tokens import GrantContext, TokenService
 
@@ -32,7 +33,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """A live refresh token; a rotated one revokes its family, whoever presents it."""
         tokens: TokenService = self.server.tokens
-        row = tokens.find(refresh_token, "refresh_token")
+        row = tokens.find(refresh_token, TokenTypeHint.REFRESH_TOKEN)
         if row is None or row.kind != REFRESH:
             return None
         if row.rotated_at is not None:

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from ..appstate import state
 from ..models import Client, User
 from ..oauth.authorization_code import AuthorizationCodeGrant
+from ..oauth.names import EndpointPath
 from ..oauth.server import AuthorizationServer
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
@@ -60,7 +61,7 @@ def _prompts(grant: AuthorizationCodeGrant) -> set[str]:
     return prompts
 
 
-@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@bp.route(EndpointPath.AUTHORIZE, methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     if request.method == "POST" and not csrf_ok():
         return error_page(*CSRF_FAILED)
