@@ -15,12 +15,14 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from authserver import create_app
+from authserver.api_tokens import create_api_token
 from authserver.appstate import state
+from authserver.client_metadata import ClientMetadata
+from authserver.clients import register_client
 from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.oauth.tokens import GrantContext
 from authserver.passwords import hash_password
-from authserver.registration import create_api_token, register_client
 
 from .server import free_port
 
@@ -93,13 +95,15 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
     app = create_app(settings)
     with app.app_context():
         upgrade()
-        state = state(app)
-        state.keys.active()
-        hasher = state.hasher
+        app_state = state(app)
+        app_state.keys.active()
+        hasher = app_state.hasher
 
-        def client(name: str, fmt: str | None = None, **kw: Any) -> Credentials:
-            row, secret = register_client(hasher, name, kw.pop("grant_types", ["client_credentials"]), SCOPE,
-                                          token_format=fmt, audiences=[AUDIENCE], **kw)
+        def client(name: str, fmt: str | None = None, grant_types: tuple[str, ...] = ("client_credentials",),
+                   redirect_uris: tuple[str, ...] = ()) -> Credentials:
+            metadata = ClientMetadata(client_name=name, grant_types=grant_types, redirect_uris=redirect_uris,
+                                      scope=SCOPE, access_token_format=fmt, audiences=(AUDIENCE,))
+            row, secret = register_client(hasher, metadata)
             assert secret is not None
             return Credentials(row.client_id, secret)
 
@@ -114,8 +118,8 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
             jwt_client=client("bench jwt", "jwt"),
             opaque_client=client("bench opaque", "opaque"),
             rs_client=client("bench resource server"),
-            code_client=client("bench web app", "jwt", grant_types=["authorization_code", "refresh_token"],
-                               redirect_uris=[settings["issuer"] + REDIRECT_PATH]),
+            code_client=client("bench web app", "jwt", grant_types=("authorization_code", "refresh_token"),
+                               redirect_uris=(settings["issuer"] + REDIRECT_PATH,)),
             username=username,
             api_token=api_token,
         )

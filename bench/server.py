@@ -36,12 +36,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def fresh_database(kind: str, workdir: Path, postgres_admin: str) -> Iterator[str]:
-    """A new, empty database URL of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
+def fresh_database(kind: str, workdir: Path, postgres_admin: str, label: str = "bench") -> Iterator[str]:
+    """A new, empty database URL of ``kind`` ("sqlite" or "postgresql"), dropped afterwards;
+    ``label`` names whose it is (the test suite's are ``test``)."""
     if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        yield f"sqlite:///{workdir / f'{label}-{uuid.uuid4().hex[:8]}.sqlite3'}"
         return
-    name = f"authserver_bench_{uuid.uuid4().hex[:12]}"
+    name = f"authserver_{label}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = postgres_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,39 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 from flask import Flask
 
 from authserver.appstate import state
+from bench.server import free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("AUTHSERVER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = os.environ.get("AUTHSERVER_TEST_DATABASES", "sqlite,postgresql").split(",")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def new_database(kind: str, directory: Path) -> Iterator[str]:
+def new_database(kind: str, directory: Path) -> contextlib.AbstractContextManager[str]:
     """A fresh, empty database of ``kind`` ("sqlite" or "postgresql"), dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"authserver_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return fresh_database(kind, directory, PG_ADMIN, label="test")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -111,14 +92,20 @@ class Registered:
 @pytest.fixture
 def make_client(migrated_app: Flask):  # type: ignore[no-untyped-def]
     """Register a client directly (the same code path as ``authserver clients create``)."""
-    from authserver.registration import client_record, register_client
+    from authserver.client_metadata import ClientMetadata
+    from authserver.clients import client_record, register_client
 
-    def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, **kw: Any) -> Registered:
+    def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, *,
+             name: str = "Test client", public: bool = False, token_format: str | None = None,
+             **kw: Any) -> Registered:
+        """``kw``: the other ``ClientMetadata`` fields, lists welcome."""
+        metadata = ClientMetadata(
+            client_name=name, grant_types=tuple(grant_types or ["client_credentials"]), scope=scope,
+            token_endpoint_auth_method="none" if public else "client_secret_basic", access_token_format=token_format,
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()},
+        )
         with migrated_app.app_context():
-            hasher = state(migrated_app).hasher
-            client, secret = register_client(
-                hasher, kw.pop("name", "Test client"), grant_types or ["client_credentials"], scope, **kw
-            )
+            client, secret = register_client(state(migrated_app).hasher, metadata)
             return Registered(client.client_id, secret, client_record(client, secret))
 
     return make

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from authserver.api_tokens import create_api_token
 from authserver.appstate import state
 from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
-from authserver.registration import create_api_token
 from authserver.stores import APITokenStore, UserPasswordVerifier
 
 
