@@ -32,8 +32,8 @@ FLAGS = {
 
 
 def find_client(client_id: str) -> Client:
-    return found(db.session.scalar(select(Client).where(Client.client_id == client_id)),
-                 f"no client with id {client_id!r}")
+    client: Client | None = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    return found(client, f"no client with id {client_id!r}")
 
 
 @group.command("create")

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
@@ -31,7 +31,7 @@ def _without_port(uri: str) -> tuple[str, str, str, str, str]:
     return parts.scheme, parts.hostname or "", parts.path, parts.query, parts.fragment
 
 
-class Client(db.Model, ClientMixin):
+class Client(Model, ClientMixin):
     __tablename__ = "clients"
     # ``_hasher`` below is plain per-instance state, not a column.
     __allow_unmapped__ = True

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from ..oauth.names import TokenFormat
 from .clients import Client
 from .types import UTCDateTime, utcnow
@@ -29,7 +29,7 @@ def _partial_index(name: str, column: str, unique: bool = False) -> Index:
     return Index(name, column, unique=unique, sqlite_where=where, postgresql_where=where)
 
 
-class Token(db.Model):
+class Token(Model):
     __tablename__ = "tokens"
     __table_args__ = (
         _partial_index("uq_tokens_token_hash", "token_hash", unique=True),
@@ -71,7 +71,7 @@ class Token(db.Model):
         return self.scope
 
 
-class AuthorizationCode(db.Model):
+class AuthorizationCode(Model):
     __tablename__ = "authorization_codes"
     __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
 
@@ -102,7 +102,7 @@ class AuthorizationCode(db.Model):
         return self.scope
 
 
-class Consent(db.Model):
+class Consent(Model):
     """A user's remembered approval of a client for an exact, sorted scope set."""
 
     __tablename__ = "consents"

@@ -26,7 +26,7 @@ from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
 from .tokens import GrantContext
 
-TOKEN_AUTH_METHODS = [*SECRET_METHODS, AuthMethod.NONE]
+TOKEN_AUTH_METHODS: list[str] = [*SECRET_METHODS, AuthMethod.NONE]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -61,7 +61,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         requested = request.payload.redirect_uri
         if requested and not client.check_redirect_uri(requested):
             raise InvalidRequestError("This redirect_uri is not registered for the client.")
-        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)  # type: ignore[no-any-return]
+        redirect_uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+        return redirect_uri
 
     def generate_authorization_code(self) -> str:
         """Prefixed and checksummed like every other secret (``asac_``), so a leaked code is
@@ -121,7 +122,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
         self.context = GrantContext(tuple(code.audience), family_id=code.family_id)
-        return super().create_token_response()  # type: ignore[no-any-return]
+        response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
+        return response
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         user = authorization_code.user

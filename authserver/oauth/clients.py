@@ -39,7 +39,8 @@ class ClientCache:
         entry = self._entries.get(client_id)
         if entry is not None and entry[0] > now:
             return entry[1]
-        client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+        # Annotated: Client subclasses Authlib's untyped ClientMixin, so mypy sees the row as Any.
+        client: Client | None = db.session.scalar(select(Client).where(Client.client_id == client_id))
         if client is None:
             return None
         client.bind_hasher(self._hasher)

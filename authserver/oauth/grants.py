@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
 from .names import SECRET_METHODS, GrantType
-from .tokens import GrantContext, Issued
+from .tokens import GrantContext, Issued, TokenService
 
 
 class InvalidTargetError(OAuth2Error):
@@ -59,7 +59,8 @@ class TokenIssuingMixin:
         include_refresh_token: bool = True,
     ) -> Issued:
         client: Client = self.request.client
-        return self.server.tokens.issue(  # type: ignore[no-any-return]
+        tokens: TokenService = self.server.tokens
+        return tokens.issue(
             client,
             scope if scope is not None else client.scope,
             self.context,

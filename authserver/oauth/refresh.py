@@ -71,7 +71,8 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             raise InvalidGrantError(REUSED)
         self.context = GrantContext(tuple(token.audience), family_id=token.family_id,
                                     family_expires_at=token.family_expires_at, refresh_scope=token.scope)
-        return super().create_token_response()  # type: ignore[no-any-return]
+        response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
+        return response
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Nothing left to do: the claim in ``create_token_response`` marked it rotated."""

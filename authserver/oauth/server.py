@@ -89,7 +89,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """One answer for an unknown client and a wrong secret, so failures do not reveal
         which client ids exist."""
         try:
-            return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
+            client: Client = super().authenticate_client(request, methods, endpoint)
+            return client
         except InvalidClientError as exc:
             exc.description = CLIENT_AUTH_FAILED
             raise
