@@ -140,7 +140,10 @@ def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
     as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect; options not given stay as they are."""
+    """Change which tokens a client may introspect.
+
+    Options not given stay as they are.
+    """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")
     client = find_client(client_id)
