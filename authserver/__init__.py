@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
@@ -15,6 +14,7 @@ from resource_guard.cache import RedisCache
 from resource_guard.ratelimit import RateLimiter
 
 from . import logs
+from .appstate import AppState, state
 from .config import ConfigError, Settings, load_settings
 from .database import ENGINE_OPTIONS, configure
 from .extensions import db, migrate
@@ -29,17 +29,7 @@ from .oauth.server import AuthorizationServer
 from .oauth.tokens import TokenService
 from .secrets import SecretHasher
 
-
-@dataclass
-class AppState:
-    """What the views and commands of one app share; found at ``app.extensions["authserver"]``."""
-
-    settings: Settings
-    hasher: SecretHasher
-    keys: KeyRing
-    tokens: TokenService
-    server: AuthorizationServer
-    login_limiter: FailureLimiter
+__all__ = ["AppState", "create_app", "migrations_directory", "state"]
 
 
 def migrations_directory() -> str:
@@ -97,12 +87,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     tokens = TokenService(settings, hasher, keys)
     server = AuthorizationServer(tokens)
     server.init_app(app)
-    server.register_grant(ClientCredentialsGrant)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    app.extensions["authserver"] = AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher))
+    AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher)).install(app)
 
     from .web import authorize, errors, login, oauth_routes, pages
 

@@ -17,9 +17,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from .oauth.names import SigningAlg, TokenFormat
+
 ENV_PREFIX = "AUTHSERVER_"
-SIGNING_ALGS = ("ES256", "RS256", "EdDSA")
-TOKEN_FORMATS = ("jwt", "opaque")
+SIGNING_ALGS = tuple(SigningAlg)
+TOKEN_FORMATS = tuple(TokenFormat)
 ZERO_MEANS_OFF = ("client_cache_ttl", "db_ping_after_idle")  # 0: no cache; ping every time
 
 

@@ -61,7 +61,7 @@ def install(level: str) -> None:
         if not any(getattr(h, "_authserver", False) for h in logger.handlers):
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
-            handler._authserver = True  # type: ignore[attr-defined]
+            handler._authserver = True  # type: ignore[attr-defined]  # our mark on a stdlib handler
             logger.addHandler(handler)
             logger.propagate = False
     for name in (None, "gunicorn.error", "gunicorn.access", "authserver", "authlib", "werkzeug"):

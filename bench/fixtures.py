@@ -15,11 +15,14 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from authserver import create_app
+from authserver.api_tokens import create_api_token
+from authserver.appstate import state
+from authserver.client_metadata import ClientMetadata
+from authserver.clients import register_client
 from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.oauth.tokens import GrantContext
 from authserver.passwords import hash_password
-from authserver.registration import create_api_token, register_client
 from tests.databases import free_port
 
 SCOPE = "reports:read"
@@ -62,7 +65,7 @@ class Fixtures:
         guard never reads the database, so its pools skip the rows.
         """
         with self.app.app_context():
-            service = self.app.extensions["authserver"].tokens
+            service = state(self.app).tokens
             row = db.session.query(Client).filter_by(client_id=client.client_id).one()
             values: list[str] = []
             for start in range(0, count, 5000):
@@ -91,13 +94,16 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
     app = create_app(settings)
     with app.app_context():
         upgrade()
-        state = app.extensions["authserver"]
-        state.keys.active()
-        hasher = state.hasher
+        app_state = state(app)
+        app_state.keys.active()
+        hasher = app_state.hasher
 
-        def client(name: str, fmt: str | None = None, **kw: Any) -> Credentials:
-            row, secret = register_client(hasher, name, kw.pop("grant_types", ["client_credentials"]), SCOPE,
-                                          token_format=fmt, audiences=[AUDIENCE], **kw)
+        def client(name: str, fmt: str | None = None, grant_types: tuple[str, ...] = ("client_credentials",),
+                   redirect_uris: tuple[str, ...] = (), resource_servers: tuple[str, ...] = ()) -> Credentials:
+            metadata = ClientMetadata(client_name=name, grant_types=grant_types, redirect_uris=redirect_uris,
+                                      scope=SCOPE, access_token_format=fmt, audiences=(AUDIENCE,),
+                                      resource_servers=resource_servers)
+            row, secret = register_client(hasher, metadata)
             assert secret is not None
             return Credentials(row.client_id, secret)
 
@@ -111,9 +117,9 @@ def prepare(database_url: str, workdir: Path) -> Fixtures:
             settings=settings,
             jwt_client=client("bench jwt", "jwt"),
             opaque_client=client("bench opaque", "opaque"),
-            rs_client=client("bench resource server", resource_servers=[AUDIENCE]),
-            code_client=client("bench web app", "jwt", grant_types=["authorization_code", "refresh_token"],
-                               redirect_uris=[settings["issuer"] + REDIRECT_PATH]),
+            rs_client=client("bench resource server", resource_servers=(AUDIENCE,)),
+            code_client=client("bench web app", "jwt", grant_types=("authorization_code", "refresh_token"),
+                               redirect_uris=(settings["issuer"] + REDIRECT_PATH,)),
             username=username,
             api_token=api_token,
         )

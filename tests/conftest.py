@@ -21,6 +21,7 @@ import pytest
 import requests
 from flask import Flask
 
+from authserver.appstate import state
 from tests.databases import free_port, new_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,14 +85,21 @@ class Registered:
 @pytest.fixture
 def make_client(migrated_app: Flask):
     """Register a client directly (the same code path as ``authserver clients create``)."""
-    from authserver.registration import client_record, register_client
+    from authserver.client_metadata import ClientMetadata
+    from authserver.clients import client_record, register_client
 
-    def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, **kw: Any) -> Registered:
+    def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, *,
+             name: str = "Test client", public: bool = False, token_format: str | None = None,
+             **kw: Any) -> Registered:
+        """``kw``: the other ``ClientMetadata`` fields, lists welcome."""
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+        metadata = ClientMetadata(
+            client_name=name, grant_types=tuple(grant_types or ["client_credentials"]), scope=scope,
+            token_endpoint_auth_method="none" if public else "client_secret_basic", access_token_format=token_format,
+            **fields,
+        )
         with migrated_app.app_context():
-            hasher = migrated_app.extensions["authserver"].hasher
-            client, secret = register_client(
-                hasher, kw.pop("name", "Test client"), grant_types or ["client_credentials"], scope, **kw
-            )
+            client, secret = register_client(state(migrated_app).hasher, metadata)
             return Registered(client.client_id, secret, client_record(client, secret))
 
     return make

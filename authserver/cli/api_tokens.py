@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..api_tokens import api_token_record, create_api_token
+from ..appstate import state
 from ..extensions import db
 from ..models import APIToken
 from ..models.types import utcnow
-from ..registration import RegistrationError, api_token_record, create_api_token
-from .output import emit, fail, json_option
+from ..validation import InvalidField
+from .output import emit, fail, fail_invalid, found, json_option
 from .users import find_user
 
 group = AppGroup("api-tokens", help="Manage legacy API tokens.")
@@ -44,10 +45,10 @@ def create(username: str, policy: str | None, expires_in: int | None, note: str,
     """Create an API token for a user. The token is printed once, now."""
     user = find_user(username)
     try:
-        hasher = current_app.extensions["authserver"].hasher
+        hasher = state().hasher
         row, value = create_api_token(hasher, user, _load_policy(policy), expires_in, note)
-    except RegistrationError as exc:
-        fail(str(exc))
+    except InvalidField as exc:
+        fail_invalid(exc, {"expires_in": "--expires-in", "policy": "--policy"})
     emit(api_token_record(row, value), as_json)
 
 
@@ -67,10 +68,7 @@ def list_tokens(username: str, as_json: bool) -> None:
 @json_option
 def revoke(token_id: int, reason: str, as_json: bool) -> None:
     """Invalidate an API token; requests with it then say when and why."""
-    row = db.session.get(APIToken, token_id)
-    if row is None:
-        fail(f"no API token with id {token_id}")
-    assert row is not None
+    row = found(db.session.get(APIToken, token_id), f"no API token with id {token_id}")
     row.valid = False
     row.invalid_date = utcnow()
     row.invalid_reason = reason

@@ -3,40 +3,48 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..appstate import state
+from ..client_metadata import ClientMetadata, InvalidClientMetadata
+from ..clients import client_record, register_client, rotate_client_secret, set_introspection
 from ..extensions import db
 from ..models import Client
-from ..registration import (
-    GRANT_TYPES,
-    RegistrationError,
-    client_record,
-    register_client,
-    rotate_client_secret,
-    set_introspection,
-)
-from .output import emit, fail, json_option
+from ..oauth.names import AuthMethod, GrantType, TokenFormat
+from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("clients", help="Manage OAuth clients.")
+
+# The flag that gives each client metadata field, to name it in a refusal.
+FLAGS = {
+    "client_name": "--name",
+    "grant_types": "--grant-type",
+    "redirect_uris": "--redirect-uri",
+    "scope": "--scope",
+    "token_endpoint_auth_method": "--public",
+    "access_token_format": "--token-format",
+    "audiences": "--audience",
+    "resource_servers": "--resource-server",
+    "introspect_any": "--introspect-any",
+    "require_pkce": "--pkce/--no-pkce",
+}
 
 
 def find_client(client_id: str) -> Client:
     client: Client | None = db.session.scalar(select(Client).where(Client.client_id == client_id))
-    if client is None:
-        fail(f"no client with id {client_id!r}")
-    return client
+    return found(client, f"no client with id {client_id!r}")
 
 
 @group.command("create")
 @click.option("--name", required=True, help="Shown to people on the consent page.")
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
-              default=["client_credentials"], show_default=True)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice([g.value for g in GrantType]),
+              default=[GrantType.CLIENT_CREDENTIALS.value], show_default=True)
 @click.option("--scope", default="", help='Scopes the client may request, space separated: "a b".')
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
 @click.option("--public", is_flag=True, help="A client without a secret (native or browser apps); PKCE is required.")
-@click.option("--token-format", type=click.Choice(["jwt", "opaque"]), help="Access token format for this client.")
+@click.option("--token-format", type=click.Choice([f.value for f in TokenFormat]),
+              help="Access token format for this client.")
 @click.option("--audience", "audiences", multiple=True, help="Resource (aud) its tokens are for (repeatable).")
 @click.option("--pkce/--no-pkce", "require_pkce", default=True, help="Require PKCE (always on for public clients).")
 @click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
@@ -57,14 +65,22 @@ def create(
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
-    hasher = current_app.extensions["authserver"].hasher
     try:
-        client, secret = register_client(
-            hasher, name, list(grant_types), scope, list(redirect_uris), public, token_format, list(audiences),
-            require_pkce, list(resource_servers), introspect_any,
+        metadata = ClientMetadata(
+            client_name=name,
+            grant_types=grant_types,
+            redirect_uris=redirect_uris,
+            scope=scope,
+            token_endpoint_auth_method=AuthMethod.NONE if public else AuthMethod.CLIENT_SECRET_BASIC,
+            access_token_format=token_format,
+            audiences=audiences,
+            resource_servers=resource_servers,
+            introspect_any=introspect_any,
+            require_pkce=require_pkce,
         )
-    except RegistrationError as exc:
-        fail(str(exc))
+    except InvalidClientMetadata as exc:
+        fail_invalid(exc, FLAGS)
+    client, secret = register_client(state().hasher, metadata)
     emit(client_record(client, secret), as_json)
 
 
@@ -92,7 +108,7 @@ def delete(client_id: str, as_json: bool) -> None:
     record = client_record(client)
     db.session.delete(client)
     db.session.commit()
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    state().server.clients.invalidate(client_id)
     emit(record, as_json)
 
 
@@ -106,10 +122,10 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
     """
     client = find_client(client_id)
     try:
-        secret = rotate_client_secret(current_app.extensions["authserver"].hasher, client)
-    except RegistrationError as exc:
-        fail(str(exc))
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+        secret = rotate_client_secret(state().hasher, client)
+    except InvalidClientMetadata as exc:
+        fail(exc.description)
+    state().server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)
 
 
@@ -134,7 +150,7 @@ def update(
     servers = [] if no_resource_servers else list(resource_servers) or None
     try:
         set_introspection(client, servers, introspect_any)
-    except RegistrationError as exc:
-        fail(str(exc))
-    current_app.extensions["authserver"].server.clients.invalidate(client_id)
+    except InvalidClientMetadata as exc:
+        fail_invalid(exc, FLAGS)
+    state().server.clients.invalidate(client_id)
     emit(client_record(client), as_json)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..appstate import state
 from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
@@ -52,4 +52,4 @@ def rotate(as_json: bool) -> None:
 
     The previous key stays in JWKS until the tokens it signed expire.
     """
-    emit(key_record(current_app.extensions["authserver"].keys.rotate()), as_json)
+    emit(key_record(state().keys.rotate()), as_json)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
+
+from ..validation import InvalidField
+
+T = TypeVar("T")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
@@ -35,3 +40,16 @@ def emit(record: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
 def fail(message: str) -> NoReturn:
     """Stop with a message on stderr and exit status 1."""
     raise click.ClickException(message)
+
+
+def fail_invalid(exc: InvalidField, flags: Mapping[str, str]) -> NoReturn:
+    """A refused field, named by the command-line flag that gave it."""
+    flag = flags.get(exc.field)
+    fail(f"{exc.description} ({flag})" if flag else exc.description)
+
+
+def found(row: T | None, missing: str) -> T:
+    """The row a command was asked about, or stop saying what is missing."""
+    if row is None:
+        fail(missing)
+    return row

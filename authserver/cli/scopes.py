@@ -9,17 +9,13 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Scope
 from ..scope_catalogue import CatalogueError, create_scope, find_scope, scope_record, update_scope
-from .output import emit, fail, json_option
+from .output import emit, fail, found, json_option
 
 group = AppGroup("scopes", help="Manage the scope catalogue.")
 
 
 def _find(name: str) -> Scope:
-    scope = find_scope(name)
-    if scope is None:
-        fail(f"no scope named {name!r} in the catalogue")
-    assert scope is not None
-    return scope
+    return found(find_scope(name), f"no scope named {name!r} in the catalogue")
 
 
 @group.command("create")

@@ -8,11 +8,12 @@ import sys
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
+from ..appstate import state
 from ..extensions import db
+from ..oauth.names import EndpointPath
 from .readiness import describe
 
 
@@ -53,11 +54,11 @@ def _banner(issuer: str, url: str, workers: int, database: str) -> None:
     click.echo(
         f"\n  authserver on {url} ({workers} workers)\n"
         f"  Issuer:   {issuer}\n"
-        f"  Metadata: {issuer}/.well-known/oauth-authorization-server\n"
+        f"  Metadata: {issuer}{EndpointPath.METADATA}\n"
         f"  Database: {database}\n\n"
         "  Next, in another terminal:\n"
         f"    {command} clients create --name demo --scope 'reports:read' --json\n"
-        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}/oauth/token\n"
+        f"    curl -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {url}{EndpointPath.TOKEN}\n"
     )
 
 
@@ -74,15 +75,14 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int)
     """
     from .. import create_app
 
-    settings = current_app.extensions["authserver"].settings
+    settings = state().settings
     # Options win over settings, in this process and in every worker.
     overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     if overrides:
-        settings = create_app(overrides).extensions["authserver"].settings
+        settings = state(create_app(overrides)).settings
     host, port, workers = settings.host, settings.port, settings.workers
     _ensure_free(host, port)
-    state = current_app.extensions["authserver"]
-    state.keys.active()  # create the first signing key once, before workers fork
+    state().keys.active()  # create the first signing key once, before workers fork
     # No database connection may cross the fork: workers sharing one socket (and exiting
     # through this app context's teardown) would interleave on it and hang at shutdown.
     db.session.remove()

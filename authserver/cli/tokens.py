@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import ColumnElement, delete, select, update
 
+from ..appstate import state
 from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Token
@@ -36,7 +36,7 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
     if token_value is not None:
         if token_value == "-":
             token_value = sys.stdin.readline().strip()
-        token = current_app.extensions["authserver"].tokens.find(token_value)
+        token = state().tokens.find(token_value)
         if token is None:
             fail("no such token")
         assert token is not None

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import User
 from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..passwords import MIN_LENGTH, hash_password
-from .output import emit, fail, json_option
+from .output import emit, fail, found, json_option
 
 group = AppGroup("users", help="Manage users.")
 
@@ -29,10 +29,7 @@ def user_record(user: User) -> dict[str, object]:
 
 
 def find_user(name: str) -> User:
-    user = db.session.scalar(user_named(name))
-    if user is None:
-        fail(f"no user named {name!r}")
-    return user
+    return found(db.session.scalar(user_named(name)), f"no user named {name!r}")
 
 
 def _long_enough(password: str) -> str:

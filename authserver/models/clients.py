@@ -7,11 +7,12 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from flask import current_app
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
+from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType
+from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
 
 
@@ -30,8 +31,11 @@ def _without_port(uri: str) -> tuple[str, str, str, str, str]:
     return parts.scheme, parts.hostname or "", parts.path, parts.query, parts.fragment
 
 
-class Client(db.Model, ClientMixin):
+class Client(Model, ClientMixin):
     __tablename__ = "clients"
+    # ``_hasher`` below is plain per-instance state, not a column.
+    __allow_unmapped__ = True
+    _hasher: SecretHasher | None = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -46,7 +50,7 @@ class Client(db.Model, ClientMixin):
     resource_servers: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Introspect any token, whatever its audience: for gateways and administration tools.
     introspect_any: Mapped[bool] = mapped_column(default=False)
-    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default=AuthMethod.CLIENT_SECRET_BASIC)
     token_format: Mapped[str | None] = mapped_column(String(10))
     require_pkce: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -54,7 +58,7 @@ class Client(db.Model, ClientMixin):
 
     @property
     def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
+        return self.token_endpoint_auth_method == AuthMethod.NONE
 
     @property
     def scopes(self) -> list[str]:
@@ -92,19 +96,27 @@ class Client(db.Model, ClientMixin):
         wanted = _without_port(redirect_uri)
         return any(_is_loopback_redirect(u) and _without_port(u) == wanted for u in self.redirect_uris)
 
+    def bind_hasher(self, hasher: SecretHasher) -> None:
+        """Give this client the server's keyed hash: Authlib calls ``check_client_secret``
+        with the secret alone, and a model does not reach into the app for the rest. The
+        lookup that hands clients to Authlib (``oauth.clients.ClientCache``) binds it."""
+        self._hasher = hasher
+
     def check_client_secret(self, client_secret: str) -> bool:
-        return current_app.extensions["authserver"].hasher.matches(client_secret, self.client_secret_hash)
+        if self._hasher is None:
+            raise RuntimeError("check_client_secret needs bind_hasher() first")
+        return self._hasher.matches(client_secret, self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
             if self.is_public:
-                return method == "none"
+                return method == AuthMethod.NONE
             # a confidential client may use either secret method (RFC 6749 §2.3.1)
-            return method in ("client_secret_basic", "client_secret_post")
-        return method in ("client_secret_basic", "client_secret_post") and not self.is_public
+            return method in SECRET_METHODS
+        return method in SECRET_METHODS and not self.is_public
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and "authorization_code" in self.grant_types
+        return response_type == ResponseType.CODE and GrantType.AUTHORIZATION_CODE in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-class Scope(db.Model):
+class Scope(Model):
     __tablename__ = "scopes"
 
     id: Mapped[int] = mapped_column(primary_key=True)

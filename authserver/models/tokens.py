@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
+from ..oauth.names import TokenFormat
 from .clients import Client
 from .types import UTCDateTime, utcnow
 from .users import User
@@ -28,7 +29,7 @@ def _partial_index(name: str, column: str, unique: bool = False) -> Index:
     return Index(name, column, unique=unique, sqlite_where=where, postgresql_where=where)
 
 
-class Token(db.Model):
+class Token(Model):
     __tablename__ = "tokens"
     __table_args__ = (
         _partial_index("uq_tokens_token_hash", "token_hash", unique=True),
@@ -48,7 +49,7 @@ class Token(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text, default="")
     audience: Mapped[list[str]] = mapped_column(JSON, default=list)
-    token_format: Mapped[str] = mapped_column(String(10), default="opaque")
+    token_format: Mapped[str] = mapped_column(String(10), default=TokenFormat.OPAQUE)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A refresh token's grant family may not live past this, however often it rotates.
@@ -70,7 +71,7 @@ class Token(db.Model):
         return self.scope
 
 
-class AuthorizationCode(db.Model):
+class AuthorizationCode(Model):
     __tablename__ = "authorization_codes"
     __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
 
@@ -101,7 +102,7 @@ class AuthorizationCode(db.Model):
         return self.scope
 
 
-class Consent(db.Model):
+class Consent(Model):
     """A user's remembered approval of a client for an exact, sorted scope set."""
 
     __tablename__ = "consents"

@@ -9,7 +9,7 @@ from sqlalchemy import Select, String, select
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 USERNAME_KEY_LENGTH = 255
@@ -22,7 +22,7 @@ def username_key(username: str) -> str:
 
 
 def _key_of_inserted_username(context: DefaultExecutionContext) -> str:
-    parameters: dict[str, str] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    parameters: dict[str, str] = context.get_current_parameters()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
     return username_key(parameters["username"])
 
 
@@ -32,7 +32,7 @@ def user_subject(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

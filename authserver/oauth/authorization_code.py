@@ -22,10 +22,11 @@ from ..models import AuthorizationCode, Client, User
 from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin
+from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
 from .tokens import GrantContext
 
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+TOKEN_AUTH_METHODS: list[str] = [*SECRET_METHODS, AuthMethod.NONE]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -34,15 +35,17 @@ class S256CodeChallenge(CodeChallenge):
     ``require_pkce`` must send a challenge. A code issued without a challenge refuses a
     verifier (Authlib's downgrade check, RFC 9700 §4.8.2)."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
-    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = [CodeChallengeMethod.S256]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Any]] = {
+        CodeChallengeMethod.S256: CodeChallenge.CODE_CHALLENGE_METHODS[CodeChallengeMethod.S256],
+    }
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
         client: Client = grant.request.client
         if not data.get("code_challenge") and (client.is_public or client.require_pkce):
             raise InvalidRequestError("This client must use PKCE: send code_challenge and code_challenge_method=S256.")
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+        if data.get("code_challenge") and data.get("code_challenge_method") != CodeChallengeMethod.S256:
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
         super().validate_code_challenge(grant, redirect_uri)
 
@@ -58,7 +61,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         requested = request.payload.redirect_uri
         if requested and not client.check_redirect_uri(requested):
             raise InvalidRequestError("This redirect_uri is not registered for the client.")
-        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)  # type: ignore[no-any-return]
+        redirect_uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+        return redirect_uri
 
     def generate_authorization_code(self) -> str:
         """Prefixed and checksummed like every other secret (``asac_``), so a leaked code is
@@ -118,7 +122,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
         self.context = GrantContext(tuple(code.audience), family_id=code.family_id)
-        return super().create_token_response()  # type: ignore[no-any-return]
+        response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
+        return response
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         user = authorization_code.user

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
-from .tokens import GrantContext, Issued
+from .names import SECRET_METHODS, GrantType
+from .tokens import GrantContext, Issued, TokenService
 
 
 class InvalidTargetError(OAuth2Error):
@@ -58,12 +59,13 @@ class TokenIssuingMixin:
         include_refresh_token: bool = True,
     ) -> Issued:
         client: Client = self.request.client
-        return self.server.tokens.issue(  # type: ignore[no-any-return]
+        tokens: TokenService = self.server.tokens
+        return tokens.issue(
             client,
             scope if scope is not None else client.scope,
             self.context,
             user=user,
-            refresh=include_refresh_token and "refresh_token" in client.grant_types,
+            refresh=include_refresh_token and GrantType.REFRESH_TOKEN in client.grant_types,
         )
 
     def save_token(self, token: dict[str, Any]) -> None:
@@ -76,4 +78,4 @@ class TokenIssuingMixin:
 class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):
     """RFC 6749 §4.4; ``sub`` is the client itself."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(SECRET_METHODS)

@@ -9,24 +9,29 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEnd
 
 from ..models import ACCESS, Client, Token
 from ..models.types import utcnow
+from .names import SECRET_METHODS, TokenTypeHint
+from .tokens import TokenService
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS = list(SECRET_METHODS)
 
 
 class TokenParamsMixin:
     """``token`` is required; ``token_type_hint`` is only a hint: every kind is searched
     anyway, so an unknown hint is ignored (RFC 7662 §2.1, RFC 7009 §2.1)."""
 
+    server: Any
+
     def check_params(self, request: Any, client: Client) -> None:
         if not request.form.get("token"):
             raise InvalidRequestError("The token parameter is required.")
 
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        tokens: TokenService = self.server.tokens
+        return tokens.find(token_string, token_type_hint)
+
 
 class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return self.server.tokens.find(token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Any) -> bool:
         """RFC 7662 §4: a token is described only to its own client (which holds it anyway),
@@ -48,7 +53,7 @@ class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
             "scope": token.scope,
             "client_id": token.client.client_id,
             "sub": token.user.subject if token.user else token.client.client_id,
-            "token_type": "Bearer" if token.kind == ACCESS else "refresh_token",
+            "token_type": "Bearer" if token.kind == ACCESS else TokenTypeHint.REFRESH_TOKEN.value,
             "exp": int(token.expires_at.timestamp()),
             "iat": int(token.issued_at.timestamp()),
             "nbf": int(token.issued_at.timestamp()),

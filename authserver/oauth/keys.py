@@ -23,8 +23,11 @@ from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
 from ..secrets import SecretHasher
+from .names import SigningAlg
 
-_KEY_TYPES: dict[str, tuple[str, Any]] = {"ES256": ("EC", "P-256"), "RS256": ("RSA", 2048), "EdDSA": ("OKP", "Ed25519")}
+_KEY_TYPES: dict[str, tuple[str, Any]] = {
+    SigningAlg.ES256: ("EC", "P-256"), SigningAlg.RS256: ("RSA", 2048), SigningAlg.EDDSA: ("OKP", "Ed25519"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class ActiveKey:
 
 def generate_signing_key(alg: str, hasher: SecretHasher) -> SigningKey:
     kty, size = _KEY_TYPES[alg]
-    key = jwk.generate_key(kty, size)  # type: ignore[call-overload]  # kty picked from _KEY_TYPES
+    key = jwk.generate_key(kty, size)  # type: ignore[call-overload]  # joserfc overloads per literal kty; ours comes from _KEY_TYPES
     kid = key.thumbprint()
     public = {**key.as_dict(private=False), "kid": kid, "alg": alg, "use": "sig"}
     encrypted = hasher.encrypt(key.as_pem(private=True))
@@ -68,7 +71,7 @@ class KeyRing:
                             f"cannot decrypt signing key {row.kid}: AUTHSERVER_SECRET_KEY is not the one it was "
                             "stored with; restore that secret, or run `authserver keys rotate` with the new one"
                         ) from None
-                    self._active = ActiveKey(row.kid, row.alg, jwk.import_key(pem, _KEY_TYPES[row.alg][0]))  # type: ignore[call-overload]
+                    self._active = ActiveKey(row.kid, row.alg, jwk.import_key(pem, _KEY_TYPES[row.alg][0]))  # type: ignore[call-overload]  # as above
                 self._checked_at = now
         return self._active
 

@@ -1,40 +1,78 @@
-"""RFC 8414 authorization server metadata: everything a client or resource server needs."""
+"""RFC 8414 authorization server metadata, derived from what the server has registered.
+
+Grant types, response types, authentication methods and PKCE methods come from the grant
+classes and endpoints on the ``AuthorizationServer``; endpoint URLs from the routes that serve
+them (``url_for``) under the issuer. Registering a grant or an endpoint is enough to publish it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from flask import url_for
 
 from ..scope_catalogue import published_scopes
-from .introspection import CLIENT_AUTH_METHODS
 
-PATHS = {
-    "authorization_endpoint": "/oauth/authorize",
-    "token_endpoint": "/oauth/token",
-    "introspection_endpoint": "/oauth/introspect",
-    "revocation_endpoint": "/oauth/revoke",
-    "jwks_uri": "/oauth/jwks",
-}
-GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token"]
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .server import AuthorizationServer
+
+# The view serving each registered endpoint (Authlib's ENDPOINT_NAME); one without a route is
+# not served, so it is not published.
+ENDPOINT_VIEWS = {"introspection": "oauth.introspect", "revocation": "oauth.revoke"}
 
 
-def server_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
-    metadata = AuthorizationServerMetadata(
-        issuer=issuer,
-        **{name: issuer + path for name, path in PATHS.items()},
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str, Any]:
+    """The metadata document; called in a request, so ``url_for`` finds the routes."""
+    issuer = settings.issuer
+
+    def url(view: str) -> str:
+        return issuer + url_for(view, _external=False)
+
+    token_grants = server.token_grants()
+    authorization_grants = server.authorization_grants()
+    fields: dict[str, Any] = {
+        "issuer": issuer,
+        "token_endpoint": url("oauth.token"),
+        "jwks_uri": url("oauth.jwks"),
         # Only what the catalogue publishes: every client's scopes would tell anyone what
         # the other clients may do.
-        scopes_supported=published_scopes(),
-        response_types_supported=["code"],
-        response_modes_supported=["query"],
-        grant_types_supported=GRANT_TYPES,
-        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
-        introspection_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
-        revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
-        code_challenge_methods_supported=["S256"],
-        authorization_response_iss_parameter_supported=True,
-        access_token_signing_alg_values_supported=[signing_alg],
-    )
+        "scopes_supported": published_scopes(),
+        "grant_types_supported": _unique(grant.GRANT_TYPE for grant in token_grants),
+        "token_endpoint_auth_methods_supported": _unique(
+            method for grant in token_grants for method in grant.TOKEN_ENDPOINT_AUTH_METHODS
+        ),
+        "response_types_supported": _unique(
+            response_type for grant, _ in authorization_grants for response_type in sorted(grant.RESPONSE_TYPES)
+        ),
+        "access_token_signing_alg_values_supported": [settings.signing_alg],
+    }
+    if authorization_grants:
+        fields.update(
+            authorization_endpoint=url("authorize.authorize"),
+            response_modes_supported=["query"],  # what Authlib's code grant redirects with
+            code_challenge_methods_supported=_unique(
+                method
+                for _, extensions in authorization_grants
+                for extension in extensions
+                if isinstance(extension, CodeChallenge)
+                for method in extension.SUPPORTED_CODE_CHALLENGE_METHOD
+            ),
+            authorization_response_iss_parameter_supported=server.names_issuer_in_responses,
+        )
+    for name, endpoints in server.endpoints().items():
+        if name in ENDPOINT_VIEWS:
+            fields[f"{name}_endpoint"] = url(ENDPOINT_VIEWS[name])
+            fields[f"{name}_endpoint_auth_methods_supported"] = _unique(
+                method for endpoint in endpoints for method in endpoint.CLIENT_AUTH_METHODS
+            )
+    metadata = AuthorizationServerMetadata(fields)
     metadata.validate()
     return dict(metadata)

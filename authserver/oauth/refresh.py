@@ -19,6 +19,7 @@ from ..models import REFRESH, Token, User
 from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
 from .grants import TokenIssuingMixin
+from .names import TokenTypeHint
 from .revocation import revoke_family
 from .tokens import GrantContext, TokenService
 
@@ -32,7 +33,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """A live refresh token; a rotated one revokes its family, whoever presents it."""
         tokens: TokenService = self.server.tokens
-        row = tokens.find(refresh_token, "refresh_token")
+        row = tokens.find(refresh_token, TokenTypeHint.REFRESH_TOKEN)
         if row is None or row.kind != REFRESH:
             return None
         if row.rotated_at is not None:
@@ -70,7 +71,8 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             raise InvalidGrantError(REUSED)
         self.context = GrantContext(tuple(token.audience), family_id=token.family_id,
                                     family_expires_at=token.family_expires_at, refresh_scope=token.scope)
-        return super().create_token_response()  # type: ignore[no-any-return]
+        response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
+        return response
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Nothing left to do: the claim in ``create_token_response`` marked it rotated."""

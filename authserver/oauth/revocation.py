@@ -36,9 +36,6 @@ def _revoke_where(condition: Any) -> None:
 class RevocationEndpoint(TokenParamsMixin, BaseRevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return self.server.tokens.find(token_string, token_type_hint)
-
     def authenticate_token(self, request: Any, client: Client) -> Token | None:
         """A client revokes only its own tokens; another client's token is left alone and,
         so as not to reveal that it exists, answered like an unknown one (RFC 7009 §2.2)."""

@@ -36,8 +36,23 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def __init__(self, tokens: TokenService) -> None:
         super().__init__()
         self.tokens = tokens
-        self.clients = ClientCache(tokens.settings.client_cache_ttl)
+        self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
+
+    # RFC 9207: IssuerParameter (above) names the issuer in every authorization response.
+    names_issuer_in_responses = True
+
+    def token_grants(self) -> list[type[Any]]:
+        """The grant classes registered for the token endpoint (Authlib keeps them private)."""
+        return [grant for grant, _ in self._token_grants]
+
+    def authorization_grants(self) -> list[tuple[type[Any], list[Any]]]:
+        """The grant classes registered for the authorization endpoint, with their extensions."""
+        return [(grant, extensions or []) for grant, extensions in self._authorization_grants]
+
+    def endpoints(self) -> dict[str, list[Any]]:
+        """Registered endpoints (introspection, revocation, ...) by their ``ENDPOINT_NAME``."""
+        return {name: list(endpoints) for name, endpoints in self._endpoints.items()}
 
     def query_client(self, client_id: str) -> Client | None:
         """No client id holds a control character; PostgreSQL refuses a NUL in a query
@@ -74,7 +89,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """One answer for an unknown client and a wrong secret, so failures do not reveal
         which client ids exist."""
         try:
-            return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
+            client: Client = super().authenticate_client(request, methods, endpoint)
+            return client
         except InvalidClientError as exc:
             exc.description = CLIENT_AUTH_FAILED
             raise

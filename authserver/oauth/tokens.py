@@ -24,6 +24,7 @@ from ..models import ACCESS, REFRESH, Client, Token, User
 from ..models.types import utcnow
 from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
 from .keys import KeyRing
+from .names import TokenFormat
 
 
 def new_jti() -> str:
@@ -39,8 +40,8 @@ def new_jti() -> str:
 
 def token_row(
     kind: str, client: Client, user: User | None, scope: str, context: GrantContext, issued_at: datetime,
-    expires_at: datetime, *, token_hash: str | None = None, jti: str | None = None, token_format: str = "opaque",
-    family_expires_at: datetime | None = None,
+    expires_at: datetime, *, token_hash: str | None = None, jti: str | None = None,
+    token_format: str = TokenFormat.OPAQUE, family_expires_at: datetime | None = None,
 ) -> dict[str, Any]:
     """One ``tokens`` row as a dict; every row has the same keys, so a grant's rows go to
     the database in one multi-row INSERT."""
@@ -117,7 +118,7 @@ class TokenService:
         fmt = self.access_token_format(client)
         row = token_row(ACCESS, client, user, scope, context, now, now + timedelta(seconds=ttl), jti=jti,
                         token_format=fmt)
-        if fmt == "opaque":
+        if fmt == TokenFormat.OPAQUE:
             value = new_secret(TokenKind.ACCESS)
             row["token_hash"] = self.hasher.hash(value)
             return value, row

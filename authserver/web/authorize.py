@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from ..appstate import state
 from ..models import Client, User
 from ..oauth.authorization_code import AuthorizationCodeGrant
+from ..oauth.names import EndpointPath
 from ..oauth.server import AuthorizationServer
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
@@ -33,8 +35,7 @@ bp.before_app_request(refuse_nul_bytes_on_pages)
 
 
 def _server() -> AuthorizationServer:
-    server: AuthorizationServer = current_app.extensions["authserver"].server
-    return server
+    return state().server
 
 
 def _to_client(response: Response) -> Response:
@@ -60,7 +61,7 @@ def _prompts(grant: AuthorizationCodeGrant) -> set[str]:
     return prompts
 
 
-@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@bp.route(EndpointPath.AUTHORIZE, methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     if request.method == "POST" and not csrf_ok():
         return error_page(*CSRF_FAILED)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-PAGES_UNDER_OAUTH = "/oauth/authorize"
+from ..oauth.names import MACHINE_PREFIXES, EndpointPath
 
 
 def is_machine_endpoint(path: str) -> bool:
-    return path.startswith(("/oauth/", "/.well-known/")) and path != PAGES_UNDER_OAUTH
+    return path.startswith(MACHINE_PREFIXES) and path != EndpointPath.AUTHORIZE
 
 
 class PageSessions(SecureCookieSessionInterface):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..appstate import state
 from ..extensions import db
 from ..models.users import user_named, username_key
 from ..passwords import verify_password
@@ -43,7 +44,7 @@ def _client_name(next_url: str | None) -> str | None:
     if next_url is None:
         return None
     client_id = parse_qs(urlsplit(next_url).query).get("client_id", [""])[0]
-    client = current_app.extensions["authserver"].server.query_client(client_id)
+    client = state().server.query_client(client_id)
     return client.name if client is not None else None
 
 
@@ -78,7 +79,7 @@ def login() -> ResponseReturnValue:
     next_url = safe_next(request.form.get("next"))
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    limiter = current_app.extensions["authserver"].login_limiter
+    limiter = state().login_limiter
     account = username_key(username)  # "Alice" and "alice" share one budget, as one account
     wait = limiter.blocked_for(account, request.remote_addr)
     if wait is not None:  # checked before the password, so guessing costs nothing but time

@@ -2,59 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from flask import Blueprint, Response, jsonify, request
 
-from flask import Blueprint, Response, current_app, jsonify, request
-
+from ..appstate import state
+from ..oauth.introspection import IntrospectionEndpoint
 from ..oauth.metadata import server_metadata
+from ..oauth.names import EndpointPath
+from ..oauth.revocation import RevocationEndpoint
 from .hygiene import check_form_request
 
-if TYPE_CHECKING:
-    from .. import AppState
-
 bp = Blueprint("oauth", __name__)
-
-
-def _state() -> AppState:
-    state: AppState = current_app.extensions["authserver"]
-    return state
 
 
 @bp.before_request
 def refuse_malformed() -> None:
     if request.method == "POST":
-        check_form_request(request, _state().settings.max_form_bytes)
+        check_form_request(request, state().settings.max_form_bytes)
 
 
-@bp.post("/oauth/token")
+@bp.post(EndpointPath.TOKEN)
 def token() -> Response:
-    response: Response = _state().server.create_token_response()
+    response: Response = state().server.create_token_response()
     return response
 
 
-@bp.post("/oauth/introspect")
+@bp.post(EndpointPath.INTROSPECT)
 def introspect() -> Response:
-    response: Response = _state().server.create_endpoint_response("introspection")
+    response: Response = state().server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
     return response
 
 
-@bp.post("/oauth/revoke")
+@bp.post(EndpointPath.REVOKE)
 def revoke() -> Response:
-    response: Response = _state().server.create_endpoint_response("revocation")
+    response: Response = state().server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
     return response
 
 
-@bp.get("/.well-known/oauth-authorization-server")
+@bp.get(EndpointPath.METADATA)
 def metadata() -> Response:
-    settings = _state().settings
-    resp = jsonify(server_metadata(settings.issuer, settings.signing_alg))
+    app_state = state()
+    resp = jsonify(server_metadata(app_state.server, app_state.settings))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
 
-@bp.get("/oauth/jwks")
+@bp.get(EndpointPath.JWKS)
 def jwks() -> Response:
     """Public keys only. Short max-age: resource servers also refetch on an unknown kid."""
-    resp = jsonify(_state().keys.jwks())
+    resp = jsonify(state().keys.jwks())
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

@@ -3,8 +3,9 @@ and the home page that says what this server is."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, render_template
+from flask import Flask, Response, render_template
 
+from ..appstate import state
 from .csrf import csrf_token
 from .endpoints import PageSessions
 
@@ -36,7 +37,7 @@ def error_page(title: str, message: str, status: int = 400, detail: str | None =
 
 def home() -> str:
     """``GET /``: what this server is, its issuer, where its metadata and the account page are."""
-    return render_template("home.html", issuer=current_app.extensions["authserver"].settings.issuer)
+    return render_template("home.html", issuer=state().settings.issuer)
 
 
 def init_app(app: Flask) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, session
+from flask import session
 
+from ..appstate import state
 from ..extensions import db
 from ..models import User
 
@@ -21,7 +22,7 @@ def current_user() -> User | None:
     if not isinstance(user_id, int) or not isinstance(auth_time, int):
         return None
     age = time.time() - auth_time
-    if not 0 <= age < current_app.extensions["authserver"].settings.session_ttl:
+    if not 0 <= age < state().settings.session_ttl:
         session.clear()
         return None
     user = db.session.get(User, user_id)

@@ -1,7 +1,7 @@
 """Initial schema: users, clients, tokens, codes, consents, signing keys, API tokens.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 08:10:27.504527
 
 """

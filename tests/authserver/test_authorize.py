@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import AuthorizationCode, User
 
@@ -64,14 +65,14 @@ def test_allow_redirects_with_code_state_and_iss(app: Flask, make_user, web_clie
     params = query_of(resp.headers["Location"])
     assert resp.headers["Location"].startswith(REDIRECT + "?")
     assert params["state"] == "xyz 123"
-    assert params["iss"] == app.extensions["authserver"].settings.issuer
+    assert params["iss"] == state(app).settings.issuer
     assert params["code"].startswith("asac_")
 
 
 def test_codes_are_stored_only_as_hashes(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
     code = flow.code()
-    hasher = app.extensions["authserver"].hasher
+    hasher = state(app).hasher
     row = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == hasher.hash(code)))
     assert row is not None and code not in (row.code_hash, row.family_id)
     assert (row.expires_at - row.created_at).total_seconds() == 60
@@ -83,7 +84,7 @@ def test_deny_redirects_access_denied_with_state_and_iss(app: Flask, make_user, 
     params = query_of(resp.headers["Location"])
     assert resp.status_code == 303 and "code" not in params
     assert params["error"] == "access_denied" and params["state"] == "s1"
-    assert params["iss"] == app.extensions["authserver"].settings.issuer
+    assert params["iss"] == state(app).settings.issuer
 
 
 def test_consent_is_remembered_for_the_same_scope_set_only(app: Flask, make_user, web_client) -> None:
@@ -110,7 +111,7 @@ def test_consent_of_one_user_is_not_another_users(app: Flask, make_user, web_cli
 
 
 def test_prompt_none_answers_login_required_then_consent_required(app: Flask, make_user, web_client) -> None:
-    issuer = app.extensions["authserver"].settings.issuer
+    issuer = state(app).settings.issuer
     challenge = pkce_pair()[1]
     http = app.test_client()
     resp = http.get(authorize_url(web_client.client_id, challenge=challenge, prompt="none", state="p1"))
@@ -198,7 +199,7 @@ def test_logout_ends_the_session(app: Flask, make_user, web_client) -> None:
 
 def test_session_lifetime_is_bounded_from_login(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
-    ttl = app.extensions["authserver"].settings.session_ttl
+    ttl = state(app).settings.session_ttl
     with flow.http.session_transaction() as session:
         assert session.permanent
         session["auth_time"] -= ttl + 1  # as if the login happened longer ago than session_ttl
@@ -280,7 +281,7 @@ def test_other_errors_are_redirected_with_state_and_iss(app: Flask, make_user, w
     assert resp.headers["Location"].startswith(REDIRECT + "?")
     got = query_of(resp.headers["Location"])
     assert got["error"] == error and got["state"] == "e1"
-    assert got["iss"] == app.extensions["authserver"].settings.issuer
+    assert got["iss"] == state(app).settings.issuer
     assert "code" not in got
 
 

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import AuthorizationCode
 from authserver.models.types import utcnow
@@ -159,7 +160,7 @@ def test_plain_pkce_is_refused_even_with_a_valid_looking_challenge(app: Flask, m
 def test_expired_code_is_invalid_grant(app: Flask, make_user, public) -> None:
     flow = signed_in_flow(app, make_user, public.client_id)
     code = flow.code()
-    hasher = app.extensions["authserver"].hasher
+    hasher = state(app).hasher
     db.session.execute(
         update(AuthorizationCode).where(AuthorizationCode.code_hash == hasher.hash(code))
         .values(expires_at=utcnow() - timedelta(seconds=1))
@@ -180,7 +181,7 @@ def test_code_redemption_marks_the_code_used(app: Flask, make_user, public) -> N
     flow = signed_in_flow(app, make_user, public.client_id)
     code = flow.code()
     assert flow.redeem(code).status_code == 200
-    hasher = app.extensions["authserver"].hasher
+    hasher = state(app).hasher
     db.session.expire_all()
     row = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == hasher.hash(code)))
     assert row is not None and row.used_at is not None

@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, update
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.oauth.clients import ClientCache
@@ -25,9 +26,9 @@ class Clock:
 @pytest.fixture
 def cached(app: Flask):
     """The app's server with a cache on a clock the test moves."""
-    server = app.extensions["authserver"].server
+    server = state(app).server
     original, clock = server.clients, Clock()
-    server.clients = ClientCache(5, clock)
+    server.clients = ClientCache(5, server.tokens.hasher, clock)
     yield clock
     server.clients = original
 
@@ -73,7 +74,7 @@ def test_changes_made_in_this_process_apply_at_once(app: Flask, make_client, cac
 
 
 def test_unknown_ids_are_not_cached(app: Flask, cached: Clock) -> None:
-    server = app.extensions["authserver"].server
+    server = state(app).server
     for i in range(50):
         assert server.query_client(f"nobody{i}") is None
     assert server.clients._entries == {}

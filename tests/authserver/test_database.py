@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from authserver.appstate import state
 from authserver.database import configure
 from authserver.extensions import db
 from authserver.models import Client, Token, User
@@ -155,15 +156,16 @@ def test_a_dropped_database_connection_is_a_503_then_the_pool_recovers(tmp_path:
     from flask_migrate import upgrade
 
     from authserver import create_app
-    from authserver.registration import register_client
+    from authserver.client_metadata import ClientMetadata
+    from authserver.clients import register_client
 
     with new_database("postgresql", tmp_path) as url:
         app = create_app({"database_url": url, "instance_path": str(tmp_path / "instance"),
                           "secret_key": "outage-" + uuid.uuid4().hex, "db_ping_after_idle": 3600})
         with app.app_context():
             upgrade()
-            client, secret = register_client(app.extensions["authserver"].hasher, "o", ["client_credentials"],
-                                             "reports:read")
+            metadata = ClientMetadata(client_name="o", grant_types=("client_credentials",), scope="reports:read")
+            client, secret = register_client(state(app).hasher, metadata)
             client_id = client.client_id
             db.session.remove()
         http = app.test_client()

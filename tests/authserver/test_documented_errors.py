@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from authserver import create_app
+from authserver.appstate import state
 
 from .authorize_helpers import REDIRECT, authorize_url, consent, pkce_pair, query_of, refresh, signed_in_flow
 from .helpers import basic
@@ -144,7 +145,7 @@ def _malformed(w: World) -> Iterator[TestResponse]:
 
 
 def _oversized(w: World) -> Iterator[TestResponse]:
-    size = w.app.extensions["authserver"].settings.max_form_bytes
+    size = state(w.app).settings.max_form_bytes
     yield w.post("/oauth/token", {"grant_type": "client_credentials", "scope": "a" * size}, headers=basic(*w.machine))
 
 

@@ -7,15 +7,18 @@ import sys
 
 from flask import Flask
 
+from authserver.appstate import state
+
 PROBE = """
 import warnings
 import authlib.jose, flask, joserfc.jws, requests, sqlalchemy  # libraries may add filters of their own
 before = list(warnings.filters)
 import authserver, authserver.passwords, authserver.oauth.keys, authserver.stores, authserver.cli
+from authserver.appstate import state
 app = authserver.create_app({"secret_key": "s", "instance_path": sys.argv[1], "key_refresh_interval": 7})
 assert warnings.filters == before, [f for f in warnings.filters if f not in before]
 assert authserver.passwords._dummy_hash.cache_info().currsize == 0, "an argon2 hash ran at import"
-assert app.extensions["authserver"].keys._refresh_interval == 7
+assert state(app).keys._refresh_interval == 7
 """
 
 
@@ -26,4 +29,4 @@ def test_importing_and_creating_the_app_leaves_warnings_and_hashing_alone(tmp_pa
 
 
 def test_workers_is_a_setting(app: Flask) -> None:
-    assert app.extensions["authserver"].settings.workers == 2
+    assert state(app).settings.workers == 2

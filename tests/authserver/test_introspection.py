@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Token
 from authserver.models.types import utcnow
@@ -31,7 +32,7 @@ def test_active_token_answers_the_rfc_fields(app: Flask, make_client, fmt: str) 
     assert body["client_id"] == c.client_id == body["sub"]
     assert body["token_type"] == "Bearer"
     assert body["aud"] == "https://api.example"
-    assert body["iss"] == app.extensions["authserver"].settings.issuer
+    assert body["iss"] == state(app).settings.issuer
     assert body["exp"] - body["iat"] == 3600 and body["nbf"] == body["iat"]
     assert body["jti"]
     assert "username" not in body
@@ -97,8 +98,7 @@ def test_our_own_signature_over_non_finite_numbers_is_not_our_token(app: Flask, 
 
     c = make_client()
     real = token(app, c.basic).get_json()["access_token"]
-    state = app.extensions["authserver"]
-    key = state.keys.active()
+    key = state(app).keys.active()
     claims = json.loads(jws.extract_compact(real.encode()).payload)
     payload = json.dumps({**claims, "nbf": "__VALUE__"}).replace('"__VALUE__"', literal).encode()
     resigned = jws.serialize_compact({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, payload, key.key)

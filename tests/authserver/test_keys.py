@@ -9,6 +9,7 @@ import jwt as pyjwt
 from flask import Flask
 from sqlalchemy import select
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import SigningKey
 from authserver.models.types import utcnow
@@ -33,7 +34,7 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(app: Fl
     c = make_client()
     before = token(app, c.basic).get_json()["access_token"]
     old_kid = pyjwt.get_unverified_header(before)["kid"]
-    keys = app.extensions["authserver"].keys
+    keys = state(app).keys
     new = keys.rotate()
     after = token(app, c.basic).get_json()["access_token"]
     assert pyjwt.get_unverified_header(after)["kid"] == new.kid != old_kid
@@ -48,7 +49,7 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(app: Fl
 def test_a_retired_key_leaves_jwks_after_its_last_token_expired(app: Flask, make_client) -> None:
     c = make_client()
     old_kid = pyjwt.get_unverified_header(token(app, c.basic).get_json()["access_token"])["kid"]
-    app.extensions["authserver"].keys.rotate()
+    state(app).keys.rotate()
     old = db.session.execute(select(SigningKey).where(SigningKey.kid == old_kid)).scalar_one()
     old.publish_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
@@ -70,10 +71,10 @@ def test_rs256_and_eddsa_are_selectable(
     for alg in ("RS256", "EdDSA"):
         app = create_app({**server_settings, "signing_alg": alg})
         with app.app_context():
-            ring = app.extensions["authserver"].keys
+            ring = state(app).keys
             ring.rotate()
             value = token(app, make_client().basic).get_json()["access_token"]
             assert pyjwt.get_unverified_header(value)["alg"] == alg
     # back to the default algorithm for the rest of the session
     with migrated_app.app_context():
-        migrated_app.extensions["authserver"].keys.rotate()
+        state(migrated_app).keys.rotate()

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from authserver.appstate import state
+
 from .authorize_helpers import sign_in
 
 
@@ -102,7 +104,7 @@ def test_a_window_ends_and_old_rows_are_cleared(app: Flask) -> None:
     from authserver.models.types import utcnow
 
     now = [utcnow()]
-    limiter = DatabaseLimiter(app.extensions["authserver"].hasher, 2, 60, clock=lambda: now[0])
+    limiter = DatabaseLimiter(state(app).hasher, 2, 60, clock=lambda: now[0])
     user, other = "u-" + uuid.uuid4().hex, "o-" + uuid.uuid4().hex
     limiter.record_failure(other, "192.0.2.1")
     for _ in range(2):

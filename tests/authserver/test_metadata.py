@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from authserver.appstate import state
+
 
 def test_metadata_advertises_every_endpoint_under_the_issuer(app: Flask, make_client) -> None:
     body = app.test_client().get("/.well-known/oauth-authorization-server").get_json()
-    issuer = app.extensions["authserver"].settings.issuer
+    issuer = state(app).settings.issuer
     assert body["issuer"] == issuer
     for name, path in [("token_endpoint", "/oauth/token"), ("introspection_endpoint", "/oauth/introspect"),
                        ("revocation_endpoint", "/oauth/revoke"), ("jwks_uri", "/oauth/jwks"),

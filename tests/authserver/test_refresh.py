@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Token
 from authserver.models.types import utcnow
@@ -41,7 +42,7 @@ def tokens(app: Flask, make_user, public) -> dict[str, Any]:
 
 def _row(app: Flask, refresh_token: str) -> Token:
     db.session.expire_all()
-    row = app.extensions["authserver"].tokens.find(refresh_token)
+    row = state(app).tokens.find(refresh_token)
     assert row is not None
     return row
 
@@ -117,7 +118,7 @@ def test_client_without_refresh_grant_gets_no_refresh_token(app: Flask, make_use
 def test_the_family_has_an_absolute_lifetime(app: Flask, public, tokens) -> None:
     original = _row(app, tokens["refresh_token"])
     family_end = original.family_expires_at
-    settings = app.extensions["authserver"].settings
+    settings = state(app).settings
     assert family_end is not None
     assert abs((family_end - original.issued_at).total_seconds() - settings.refresh_family_ttl) < 1
     assert abs((original.expires_at - original.issued_at).total_seconds() - settings.refresh_token_ttl) < 1
@@ -186,4 +187,4 @@ def test_stored_refresh_tokens_are_hashes(app: Flask, tokens) -> None:
     db.session.expire_all()
     stored = db.session.scalars(select(Token.token_hash).where(Token.token_hash.is_not(None))).all()
     assert tokens["refresh_token"] not in stored
-    assert app.extensions["authserver"].hasher.hash(tokens["refresh_token"]) in stored
+    assert state(app).hasher.hash(tokens["refresh_token"]) in stored

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Flask
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import ACCESS, REFRESH, Client, Token
 from authserver.models.types import utcnow
@@ -46,7 +47,7 @@ def _family(app: Flask, client_id: str) -> tuple[str, str, str]:
     """A grant family with one access and one refresh token, as the code flow leaves it."""
     client = db.session.query(Client).filter_by(client_id=client_id).one()
     family, now = str(uuid.uuid4()), utcnow()
-    hasher = app.extensions["authserver"].hasher
+    hasher = state(app).hasher
     access, refresh = new_secret(TokenKind.ACCESS), new_secret(TokenKind.REFRESH)
     for kind, value in ((ACCESS, access), (REFRESH, refresh)):
         db.session.add(Token(kind=kind, token_hash=hasher.hash(value), jti=uuid.uuid4().hex if kind == ACCESS else None,

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from authserver.api_tokens import create_api_token
+from authserver.appstate import state
 from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
-from authserver.registration import create_api_token
 from authserver.stores import APITokenStore, UserPasswordVerifier
 
 
@@ -29,7 +30,7 @@ def _user(name: str) -> User:
 def test_api_token_lookup_returns_the_record(app: Flask, make_user, stores) -> None:
     name, _ = make_user()
     policy = {"resources": {"*": {"allow": ["GET"], "block": ["*"]}}}
-    row, value = create_api_token(app.extensions["authserver"].hasher, _user(name), policy, 600, "ci")
+    row, value = create_api_token(state(app).hasher, _user(name), policy, 600, "ci")
     record = stores[0].lookup(value)
     assert record is not None
     assert record.id == str(row.id) and record.subject == _user(name).subject
@@ -39,7 +40,7 @@ def test_api_token_lookup_returns_the_record(app: Flask, make_user, stores) -> N
 
 def test_unknown_malformed_and_disabled_user_tokens_are_not_found(app: Flask, make_user, stores) -> None:
     name, _ = make_user()
-    _, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    _, value = create_api_token(state(app).hasher, _user(name))
     assert stores[0].lookup(value[:-1] + ("0" if value[-1] != "0" else "1")) is None
     assert stores[0].lookup("asapi_" + "A" * 36) is None
     assert stores[0].lookup("") is None
@@ -50,7 +51,7 @@ def test_unknown_malformed_and_disabled_user_tokens_are_not_found(app: Flask, ma
 
 def test_touch_last_used_records_the_time(app: Flask, make_user, stores) -> None:
     name, _ = make_user()
-    row, _ = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    row, _ = create_api_token(state(app).hasher, _user(name))
     when = utcnow().replace(microsecond=0)
     stores[0].touch_last_used(str(row.id), when)
     db.session.expire_all()
@@ -85,5 +86,5 @@ def test_a_store_reads_the_instance_secret_the_server_wrote(
     monkeypatch.setenv("AUTHSERVER_INSTANCE_PATH", str(tmp_path))
     (tmp_path / "secret_key").write_text(server_settings["secret_key"] + "\n")
     name, _ = make_user()
-    _, value = create_api_token(app.extensions["authserver"].hasher, _user(name))
+    _, value = create_api_token(state(app).hasher, _user(name))
     assert APITokenStore(server_settings["database_url"]).lookup(value) is not None

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from authserver.appstate import state
+
 from .helpers import basic, token
 
 
@@ -32,7 +34,7 @@ def test_issues_an_rfc9068_jwt_with_the_client_as_subject(app: Flask, make_clien
     assert "refresh_token" not in body
     header, claims = _claims(body["access_token"])
     assert header["typ"] == "at+jwt" and header["alg"] == "ES256" and header["kid"]
-    assert claims["iss"] == app.extensions["authserver"].settings.issuer
+    assert claims["iss"] == state(app).settings.issuer
     assert claims["sub"] == c.client_id == claims["client_id"]
     assert claims["aud"] == "https://api.example"
     assert claims["scope"] == "reports:read"

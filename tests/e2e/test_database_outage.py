@@ -24,6 +24,8 @@ import pytest
 import requests
 from flask_migrate import upgrade
 
+from authserver.appstate import state
+
 from ..conftest import BACKENDS, LiveServer, start_server, stop_server
 from ..databases import PG_ADMIN, free_port, new_database
 
@@ -64,8 +66,9 @@ def _set_allow_connections(database: str, allow: bool) -> None:
 @pytest.fixture(scope="module")
 def outage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
     from authserver import create_app
+    from authserver.client_metadata import ClientMetadata
+    from authserver.clients import register_client
     from authserver.extensions import db
-    from authserver.registration import register_client
 
     tmp = tmp_path_factory.mktemp("outage")
     with new_database("postgresql", tmp) as url:
@@ -74,8 +77,8 @@ def outage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
         app = create_app(settings)
         with app.app_context():
             upgrade()
-            client, secret = register_client(app.extensions["authserver"].hasher, "loader", ["client_credentials"],
-                                             "reports:read")
+            metadata = ClientMetadata(client_name="loader", grant_types=("client_credentials",), scope="reports:read")
+            client, secret = register_client(state(app).hasher, metadata)
             assert secret is not None
             creds = (client.client_id, secret)
             db.session.remove()

@@ -8,6 +8,8 @@ from typing import Any
 
 import requests
 
+from authserver.appstate import state
+
 from ..authserver.authorize_helpers import csrf_of
 from ..conftest import LiveServer, start_server, stop_server
 from ..databases import free_port
@@ -23,7 +25,7 @@ def _sign_in(url: str, username: str, password: str) -> requests.Response:
 def test_two_servers_with_two_workers_allow_exactly_the_limit(
     live_server: LiveServer, server_settings: dict[str, Any], migrated_app, make_user, tmp_path: Path
 ) -> None:
-    limit = migrated_app.extensions["authserver"].settings.login_max_failures
+    limit = state(migrated_app).settings.login_max_failures
     name, password = make_user()
     second = start_server({**server_settings, "issuer": f"http://127.0.0.1:{free_port()}"}, tmp_path / "second.log")
     try:

@@ -14,6 +14,7 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
+from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Token
 
@@ -64,7 +65,7 @@ def _live_in_family(app: Flask, family_id: str) -> list[Token]:
 
 def _family_of(app: Flask, refresh_token: str) -> str:
     with app.app_context():
-        row = app.extensions["authserver"].tokens.find(refresh_token)
+        row = state(app).tokens.find(refresh_token)
         assert row is not None and row.family_id
         return row.family_id
 

@@ -1,0 +1,80 @@
+"""Registering and changing OAuth clients: the rules the command line, tests and (later)
+dynamic registration share. What a client may be is ``ClientMetadata``'s business."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from resource_guard.tokens import BASE62
+
+from .client_metadata import ClientMetadata, InvalidClientMetadata, check_may_introspect, checked_resource_servers
+from .extensions import db
+from .models import Client
+from .oauth.names import GrantType
+from .records import record
+from .secrets import SecretHasher, TokenKind, new_secret
+
+
+def new_client_id() -> str:
+    """24 base62 characters: safe in URLs, Basic credentials and command lines (never a
+    leading dash), and never containing the ``:`` of a person's ``user:<id>`` subject."""
+    return "".join(secrets.choice(BASE62) for _ in range(24))
+
+
+def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Client, str | None]:
+    """Create a client; returns it with its secret (None for public clients), shown once."""
+    secret = None if metadata.is_public else new_secret(TokenKind.CLIENT_SECRET)
+    client = Client(
+        client_id=new_client_id(),
+        client_secret_hash=hasher.hash(secret) if secret else None,
+        name=metadata.client_name,
+        grant_types=list(metadata.grant_types),
+        scope=metadata.scope,
+        redirect_uris=list(metadata.redirect_uris),
+        audiences=list(metadata.audiences),
+        token_endpoint_auth_method=metadata.token_endpoint_auth_method,
+        token_format=metadata.access_token_format,
+        require_pkce=metadata.require_pkce,
+        resource_servers=list(metadata.resource_servers),
+        introspect_any=metadata.introspect_any,
+    )
+    db.session.add(client)
+    db.session.commit()
+    return client, secret
+
+
+def set_introspection(client: Client, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
+    """Change what a registered client may introspect; ``None`` leaves that part as it is."""
+    check_may_introspect(client.is_public, resource_servers, introspect_any)
+    if resource_servers is not None:
+        client.resource_servers = list(checked_resource_servers(tuple(resource_servers)))
+    if introspect_any is not None:
+        client.introspect_any = introspect_any
+    db.session.commit()
+
+
+def rotate_client_secret(hasher: SecretHasher, client: Client) -> str:
+    if client.is_public:
+        raise InvalidClientMetadata("token_endpoint_auth_method", "a public client has no secret to rotate")
+    secret = new_secret(TokenKind.CLIENT_SECRET)
+    client.client_secret_hash = hasher.hash(secret)
+    db.session.commit()
+    return secret
+
+
+def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
+    return record({"client_id": client.client_id}, "client_secret", secret, {
+        "name": client.name,
+        "grant_types": client.grant_types,
+        "scope": client.scope,
+        "redirect_uris": client.redirect_uris,
+        "audiences": client.audiences,
+        "resource_servers": client.resource_servers,
+        "introspect_any": client.introspect_any,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "token_format": client.token_format,
+        # PKCE protects authorization codes; a client that never gets one has nothing to require.
+        "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
+        "created_at": client.created_at,
+    })

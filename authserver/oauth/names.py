@@ -1,0 +1,75 @@
+"""The OAuth names this server speaks, each spelled once.
+
+Registration, the models, the grants, the endpoints, the settings and the command line all
+import these; the metadata document (``metadata.py``) is derived from what is registered, not
+from these lists.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuthMethod(StrEnum):
+    """Client authentication at the token endpoint (RFC 7591 §2 ``token_endpoint_auth_method``)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    NONE = "none"
+
+
+# What a confidential client may use (RFC 6749 §2.3.1); ``none`` is for public clients.
+SECRET_METHODS = (AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.CLIENT_SECRET_POST)
+
+
+class GrantType(StrEnum):
+    CLIENT_CREDENTIALS = "client_credentials"
+    AUTHORIZATION_CODE = "authorization_code"
+    REFRESH_TOKEN = "refresh_token"
+
+
+class ResponseType(StrEnum):
+    CODE = "code"
+
+
+class TokenTypeHint(StrEnum):
+    """RFC 7009 §2.1 / RFC 7662 §2.1 ``token_type_hint`` values."""
+
+    ACCESS_TOKEN = "access_token"
+    REFRESH_TOKEN = "refresh_token"
+
+
+class CodeChallengeMethod(StrEnum):
+    """RFC 7636; ``plain`` is deliberately absent (RFC 9700 §2.1.1)."""
+
+    S256 = "S256"
+
+
+class TokenFormat(StrEnum):
+    """Access token formats: RFC 9068 JWTs, or opaque ``asat_`` strings found by introspection."""
+
+    JWT = "jwt"
+    OPAQUE = "opaque"
+
+
+class SigningAlg(StrEnum):
+    """Algorithms the key ring can create signing keys for."""
+
+    ES256 = "ES256"
+    RS256 = "RS256"
+    EDDSA = "EdDSA"
+
+
+class EndpointPath(StrEnum):
+    """Where the routes are mounted; the metadata document finds them with ``url_for``."""
+
+    AUTHORIZE = "/oauth/authorize"
+    TOKEN = "/oauth/token"
+    INTROSPECT = "/oauth/introspect"
+    REVOKE = "/oauth/revoke"
+    JWKS = "/oauth/jwks"
+    METADATA = "/.well-known/oauth-authorization-server"
+
+
+# Machine endpoints live under these prefixes (every path above but AUTHORIZE).
+MACHINE_PREFIXES = ("/oauth/", "/.well-known/")
