@@ -42,7 +42,7 @@ def current_session() -> Session | None:
     secret = session.get(SESSION_KEY)
     if secret is None:
         return None
-    row = None
+    row: Session | None = None
     if isinstance(secret, str) and is_well_formed(secret, TokenKind.SESSION):
         row = db.session.scalar(select(Session).where(Session.secret_hash == _hasher().hash(secret)))
     now = utcnow()
