@@ -7,6 +7,7 @@ person's own rows, so naming someone else's session or consent changes nothing (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,9 @@ from .session import current_session, log_out
 bp = Blueprint("account", __name__)
 
 NOT_YOURS = ("Nothing to do", "That is not one of yours, or it has already ended.", 404)
+# Session and client ids are printable ASCII; anything else (a NUL byte would be a 500 on
+# PostgreSQL) names nothing, and is answered without a read.
+AN_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ def end_session(public_id: str) -> ResponseReturnValue:
     current = current_session()
     if current is None:
         return redirect(url_for("login.login_page"), 303)
+    if not AN_ID.fullmatch(public_id):
+        return error_page(*NOT_YOURS)
     if public_id == current.public_id:
         log_out()
         return redirect(url_for("login.login_page", signed_out=1), 303)
@@ -117,6 +123,8 @@ def revoke_application(client_id: str) -> ResponseReturnValue:
     current = current_session()
     if current is None:
         return redirect(url_for("login.login_page"), 303)
+    if not AN_ID.fullmatch(client_id):
+        return error_page(*NOT_YOURS)
     client_pk = db.session.scalar(
         select(Client.id).join(Consent, Consent.client_pk == Client.id)
         .where(Client.client_id == client_id, Consent.user_id == current.user_id).limit(1)

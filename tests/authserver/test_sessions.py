@@ -217,6 +217,15 @@ def test_ending_someone_elses_session_by_its_id_is_refused(app: Flask, make_user
     assert _sessions_of(victim_name)[0].ended_at is None
 
 
+@pytest.mark.parametrize("bad", ["%00", "x%00y", "%C3%A9", "a" * 65, "%20"])
+def test_ids_that_name_nothing_are_answered_without_a_read(app: Flask, make_user, bad: str) -> None:
+    """A NUL byte is a 500 on PostgreSQL if it reaches a query; no id holds one."""
+    http = _signed_in(app, *make_user())
+    assert _post(http, f"/account/sessions/{bad}/end") == 404
+    assert _post(http, f"/account/applications/{bad}/revoke") == 404
+    assert _is_signed_in(http)
+
+
 def test_account_actions_need_the_csrf_token_and_a_session(app: Flask, make_user) -> None:
     username, password = make_user()
     http = _signed_in(app, username, password)
