@@ -72,7 +72,10 @@ def _purge(
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000))
 @json_option
 def purge(batch_size: int, as_json: bool) -> None:
-    """Delete tokens, codes and sessions that expired (and sessions that ended); report how many."""
+    """Delete expired tokens, codes and sessions.
+
+    Ended sessions go too. Reports how many of each.
+    """
     now = utcnow()
     tokens = _purge(Token, Token.expires_at <= now, batch_size)
     codes = _purge(AuthorizationCode, AuthorizationCode.expires_at <= now, batch_size)

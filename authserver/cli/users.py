@@ -109,7 +109,10 @@ def disable(name: str, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def enable(name: str, as_json: bool) -> None:
-    """Let a disabled user log in again (what disabling ended stays ended)."""
+    """Let a disabled user log in again.
+
+    What disabling ended (sessions, tokens) stays ended.
+    """
     user = find_user(name)
     user.is_active = True
     db.session.commit()
@@ -121,7 +124,10 @@ def enable(name: str, as_json: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @json_option
 def set_password(name: str, password_stdin: bool, as_json: bool) -> None:
-    """Replace a user's password; every session they have ends."""
+    """Replace a user's password.
+
+    Every session they have ends.
+    """
     user = find_user(name)
     user.password_hash = _hashed(_read_password(password_stdin))
     db.session.commit()

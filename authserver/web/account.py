@@ -7,7 +7,9 @@ person's own rows, so naming someone else's session or consent changes nothing (
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +74,23 @@ def _approvals(user_id: int) -> list[Approval]:
     ]
 
 
+def _form_action(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """A POST from the account page: its CSRF token checked, then run for the signed-in session."""
+
+    @functools.wraps(view)
+    def checked(**ids: str) -> ResponseReturnValue:
+        if not csrf_ok():
+            return error_page(*CSRF_FAILED)
+        current = current_session()
+        if current is None:
+            return redirect(url_for("login.login_page"), 303)
+        if not all(AN_ID.fullmatch(value) for value in ids.values()):
+            return error_page(*NOT_YOURS)
+        return view(current, **ids)
+
+    return checked
+
+
 @bp.get("/account")
 def account_page() -> ResponseReturnValue:
     current = current_session()
@@ -87,14 +106,8 @@ def account_page() -> ResponseReturnValue:
 
 
 @bp.post("/account/sessions/<public_id>/end")
-def end_session(public_id: str) -> ResponseReturnValue:
-    if not csrf_ok():
-        return error_page(*CSRF_FAILED)
-    current = current_session()
-    if current is None:
-        return redirect(url_for("login.login_page"), 303)
-    if not AN_ID.fullmatch(public_id):
-        return error_page(*NOT_YOURS)
+@_form_action
+def end_session(current: Session, public_id: str) -> ResponseReturnValue:
     if public_id == current.public_id:
         log_out()
         return redirect(url_for("login.login_page", signed_out=1), 303)
@@ -104,27 +117,17 @@ def end_session(public_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/account/sessions/end-others")
-def end_other_sessions() -> ResponseReturnValue:
-    if not csrf_ok():
-        return error_page(*CSRF_FAILED)
-    current = current_session()
-    if current is None:
-        return redirect(url_for("login.login_page"), 303)
+@_form_action
+def end_other_sessions(current: Session) -> ResponseReturnValue:
     end_sessions(current.user_id, ENDED_BY_USER, keep=current.id)
     return redirect(url_for("account.account_page"), 303)
 
 
 @bp.post("/account/applications/<client_id>/revoke")
-def revoke_application(client_id: str) -> ResponseReturnValue:
+@_form_action
+def revoke_application(current: Session, client_id: str) -> ResponseReturnValue:
     """Forget the approval and take back what it gave: the client's tokens for this person
     (refresh tokens included) and any code it has not redeemed yet."""
-    if not csrf_ok():
-        return error_page(*CSRF_FAILED)
-    current = current_session()
-    if current is None:
-        return redirect(url_for("login.login_page"), 303)
-    if not AN_ID.fullmatch(client_id):
-        return error_page(*NOT_YOURS)
     client_pk = db.session.scalar(
         select(Client.id).join(Consent, Consent.client_pk == Client.id)
         .where(Client.client_id == client_id, Consent.user_id == current.user_id).limit(1)
