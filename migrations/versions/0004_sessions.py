@@ -41,9 +41,12 @@ def upgrade():
     )
     op.create_index("ix_sessions_user_id", "sessions", ["user_id"])
     op.create_index("ix_sessions_expires_at", "sessions", ["expires_at"])
+    ended = sa.text("ended_at IS NOT NULL")
+    op.create_index("ix_sessions_ended_at", "sessions", ["ended_at"], sqlite_where=ended, postgresql_where=ended)
 
 
 def downgrade():
+    op.drop_index("ix_sessions_ended_at", table_name="sessions")
     op.drop_index("ix_sessions_expires_at", table_name="sessions")
     op.drop_index("ix_sessions_user_id", table_name="sessions")
     op.drop_table("sessions")

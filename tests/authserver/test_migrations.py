@@ -188,6 +188,7 @@ def _plan(conn: Connection, sql: str) -> str:
     ("sessions", "secret_hash = 'x'", "secret_hash"),  # every page view: the cookie's session
     ("sessions", "user_id = 1", "ix_sessions_user_id"),
     ("sessions", "expires_at < '2000-01-01'", "ix_sessions_expires_at"),
+    ("sessions", "ended_at IS NOT NULL", "ix_sessions_ended_at"),
 ])
 def test_lookups_use_an_index(empty_app: Flask, table_name: str, where: str, index: str) -> None:
     upgrade()
