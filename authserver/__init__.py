@@ -94,13 +94,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_endpoint(RevocationEndpoint)
     AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher)).install(app)
 
-    from .web import authorize, errors, login, oauth_routes, pages
+    from .web import account, authorize, errors, login, oauth_routes, pages
 
     errors.register_error_handlers(app)
     pages.init_app(app)
     app.register_blueprint(oauth_routes.bp)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(login.bp)
+    app.register_blueprint(account.bp)
 
     from .cli import register_commands
 

@@ -27,6 +27,7 @@ class TokenKind(StrEnum):
     CODE = "asac"
     CLIENT_SECRET = "ascs"
     API_TOKEN = "asapi"
+    SESSION = "asbs"  # a browser's sign-in, held in the session cookie
 
 
 def new_secret(kind: TokenKind) -> str:

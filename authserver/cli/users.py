@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
+from ..models.sessions import DISABLED, PASSWORD_CHANGED, end_sessions
 from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..passwords import MIN_LENGTH, hash_password
 from .output import emit, fail, found, json_option
@@ -89,14 +90,29 @@ def list_users(as_json: bool) -> None:
 def disable(name: str, as_json: bool) -> None:
     """Stop a user from logging in.
 
-    Their tokens stop working at introspection.
+    Every session they have ends, and their tokens stop working at introspection.
     """
     from ..oauth.revocation import revoke_user_tokens
 
     user = find_user(name)
     user.is_active = False
     db.session.commit()
+    end_sessions(user.id, DISABLED)
     revoke_user_tokens(user.id)
+    emit(user_record(user), as_json)
+
+
+@group.command("enable")
+@click.argument("name")
+@json_option
+def enable(name: str, as_json: bool) -> None:
+    """Let a disabled user log in again.
+
+    What disabling ended (sessions, tokens) stays ended.
+    """
+    user = find_user(name)
+    user.is_active = True
+    db.session.commit()
     emit(user_record(user), as_json)
 
 
@@ -105,8 +121,12 @@ def disable(name: str, as_json: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @json_option
 def set_password(name: str, password_stdin: bool, as_json: bool) -> None:
-    """Replace a user's password."""
+    """Replace a user's password.
+
+    Every session they have ends.
+    """
     user = find_user(name)
     user.password_hash = _hashed(_read_password(password_stdin))
     db.session.commit()
+    end_sessions(user.id, PASSWORD_CHANGED)
     emit(user_record(user), as_json)

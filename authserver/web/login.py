@@ -68,7 +68,7 @@ def login_page() -> ResponseReturnValue:
     next_url = safe_next(request.args.get("next"))
     user = current_user()
     if user is not None:
-        return redirect(next_url) if next_url else render_template("account.html", user=user)
+        return redirect(next_url or url_for("account.account_page"))
     return _login_form(next_url)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from authserver.appstate import state
 from authserver.extensions import db
-from authserver.models import AuthorizationCode, User
+from authserver.models import AuthorizationCode, Session, User
 
 from .authorize_helpers import (
     REDIRECT,
@@ -189,7 +190,7 @@ def test_a_csrf_token_from_another_session_is_refused(app: Flask, make_user, web
 
 def test_logout_ends_the_session(app: Flask, make_user, web_client) -> None:
     flow = signed_in_flow(app, make_user, web_client.client_id)
-    token = csrf_of(flow.http.get("/login").get_data(as_text=True))
+    token = csrf_of(flow.http.get("/account").get_data(as_text=True))
     resp = flow.http.post("/logout", data={"csrf_token": token})
     assert resp.status_code == 303
     assert "You are signed out" in flow.http.get(resp.headers["Location"]).get_data(as_text=True)
@@ -202,7 +203,10 @@ def test_session_lifetime_is_bounded_from_login(app: Flask, make_user, web_clien
     ttl = state(app).settings.session_ttl
     with flow.http.session_transaction() as session:
         assert session.permanent
-        session["auth_time"] -= ttl + 1  # as if the login happened longer ago than session_ttl
+    row = db.session.scalars(select(Session).order_by(Session.id.desc())).first()
+    assert row is not None
+    row.auth_time -= timedelta(seconds=ttl + 1)  # as if the login happened longer ago than session_ttl
+    db.session.commit()
     resp = flow.http.get(authorize_url(web_client.client_id, challenge=flow.challenge))
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/login?next=")
 

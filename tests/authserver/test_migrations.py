@@ -13,12 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import JSON, Boolean, Connection, DateTime, column, insert, inspect, select, table, text
+from sqlalchemy import JSON, Boolean, Connection, DateTime, column, func, insert, inspect, select, table, text
 from sqlalchemy.exc import IntegrityError
 
 from authserver import create_app
 from authserver.extensions import db
-from authserver.models import Client, Token, User
+from authserver.models import Client, Session, Token, User
 from authserver.models.types import utcnow
 
 from ..conftest import BACKENDS
@@ -146,6 +146,30 @@ def test_upgrade_refuses_usernames_that_already_clash_and_changes_nothing(
     assert db.session.scalar(select(User.username).where(User.username_key == "carol")) == FULL_WIDTH_CAROL
 
 
+def test_sessions_table_comes_and_goes_without_touching_other_rows(empty_app: Flask) -> None:
+    upgrade(revision="0003")
+    db.session.add(User(username="erin", password_hash="x"))  # users is the same at 0003
+    db.session.commit()
+    upgrade()
+    user_id = db.session.scalar(select(User.id).where(User.username == "erin"))
+    now = utcnow()
+    db.session.execute(insert(Session), [{
+        "secret_hash": "s" * 64, "public_id": "p1", "user_id": user_id, "auth_time": now, "amr": ["pwd"],
+        "created_at": now, "last_seen_at": now, "expires_at": now, "device": "", "ip_prefix": ""}])
+    db.session.commit()
+    with pytest.raises(IntegrityError):  # one row per secret
+        db.session.execute(insert(Session), [{
+            "secret_hash": "s" * 64, "public_id": "p2", "user_id": user_id, "auth_time": now, "amr": [],
+            "created_at": now, "last_seen_at": now, "expires_at": now, "device": "", "ip_prefix": ""}])
+    db.session.rollback()
+
+    downgrade(revision="0003")
+    assert not inspect(db.engine).has_table("sessions")
+    upgrade()
+    assert db.session.scalar(select(User.username).where(User.id == user_id)) == "erin"
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+
+
 def _plan(conn: Connection, sql: str) -> str:
     """The query plan of ``sql``; PostgreSQL is told to avoid sequential scans, so a small
     table still shows whether an index can serve the query at all."""
@@ -155,15 +179,19 @@ def _plan(conn: Connection, sql: str) -> str:
     return " ".join(str(r[0]) for r in conn.execute(text("EXPLAIN " + sql)))
 
 
-@pytest.mark.parametrize(("where", "index"), [
-    ("token_hash = 'x'", "uq_tokens_token_hash"),
-    ("jti = 'x'", "uq_tokens_jti"),
-    ("family_id = 'x'", "ix_tokens_family_id"),
-    ("client_pk = 1", "ix_tokens_client_pk"),
-    ("user_id = 1", "ix_tokens_user_id"),
-    ("expires_at < '2000-01-01'", "ix_tokens_expires_at"),
+@pytest.mark.parametrize(("table_name", "where", "index"), [
+    ("tokens", "token_hash = 'x'", "uq_tokens_token_hash"),
+    ("tokens", "jti = 'x'", "uq_tokens_jti"),
+    ("tokens", "family_id = 'x'", "ix_tokens_family_id"),
+    ("tokens", "client_pk = 1", "ix_tokens_client_pk"),
+    ("tokens", "user_id = 1", "ix_tokens_user_id"),
+    ("tokens", "expires_at < '2000-01-01'", "ix_tokens_expires_at"),
+    ("sessions", "secret_hash = 'x'", "secret_hash"),  # every page view: the cookie's session
+    ("sessions", "user_id = 1", "ix_sessions_user_id"),
+    ("sessions", "expires_at < '2000-01-01'", "ix_sessions_expires_at"),
+    ("sessions", "ended_at IS NOT NULL", "ix_sessions_ended_at"),
 ])
-def test_token_lookups_use_an_index(empty_app: Flask, where: str, index: str) -> None:
+def test_lookups_use_an_index(empty_app: Flask, table_name: str, where: str, index: str) -> None:
     upgrade()
     with db.engine.connect() as conn:
-        assert index in _plan(conn, f"SELECT id FROM tokens WHERE {where}")
+        assert index in _plan(conn, f"SELECT id FROM {table_name} WHERE {where}")

@@ -167,3 +167,57 @@ def test_pages_cannot_be_framed(live_server, page, callback: Callback) -> None:
     framed = [f for f in page.frames if f != page.main_frame]
     assert len(framed) == 1 and not framed[0].url.startswith(live_server.url)
     assert framed[0].locator('input[name="password"]').count() == 0
+
+
+def test_account_page_ends_this_session_and_its_copies(live_server, page, make_user) -> None:
+    """Sign in, find this browser on the account page, end it there: signed out, and the
+    cookie as it was before (a copy someone took) signs nobody in either."""
+    page.goto(live_server.url + "/login")
+    _sign_in(page, *make_user())
+    page.wait_for_url(live_server.url + "/account")
+    this_one = page.locator("li[data-session]", has_text="This browser")
+    assert this_one.count() == 1 and "Chrome on Linux" in this_one.inner_text()
+    assert "Signed in" in this_one.inner_text() and "127.0.0.0/24" in this_one.inner_text()
+    copied = page.context.cookies()
+
+    this_one.get_by_role("button", name="End").click()
+    page.wait_for_url(live_server.url + "/login?signed_out=1")
+    assert "You are signed out" in page.inner_text("main")
+    page.goto(live_server.url + "/account")
+    assert page.url == live_server.url + "/login" and page.get_by_label("Password").is_visible()
+
+    thief = page.context.browser.new_context()
+    try:
+        thief.add_cookies(copied)
+        stolen = thief.new_page()
+        stolen.goto(live_server.url + "/account")
+        assert stolen.url == live_server.url + "/login" and "You are signed in" not in stolen.content()
+    finally:
+        thief.close()
+
+
+def test_account_page_revokes_an_application(live_server, page, callback: Callback, app_client, make_user) -> None:
+    verifier, challenge = pkce_pair()
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, challenge, "r1"))
+    _sign_in(page, *make_user())
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    tokens = requests.post(live_server.url + "/oauth/token", data={
+        "grant_type": "authorization_code", "code": callback.received[-1]["code"],
+        "redirect_uri": callback.redirect_uri, "client_id": app_client.client_id, "code_verifier": verifier},
+        timeout=10).json()
+
+    page.goto(live_server.url + "/account")
+    approval = page.locator("li", has_text="Acme Reports Desktop")
+    assert "View your reports" in approval.inner_text()
+    page.get_by_role("button", name="Revoke access: Acme Reports Desktop").click()
+    page.wait_for_url(live_server.url + "/account")
+    assert "Acme Reports Desktop" not in page.inner_text("main")
+    assert "You have not allowed any application yet" in page.inner_text("main")
+
+    refreshed = requests.post(live_server.url + "/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app_client.client_id},
+        timeout=10)
+    assert refreshed.json()["error"] == "invalid_grant"
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "r2"))
+    page.get_by_role("button", name="Allow").wait_for()  # asked again: the approval is gone

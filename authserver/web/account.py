@@ -1,0 +1,143 @@
+"""The account page: the person's live sessions and the applications they approved, each
+of which they can end or revoke.
+
+Every action names its target by a public id and is carried out only among the signed-in
+person's own rows, so naming someone else's session or consent changes nothing (404).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import delete, select, update
+
+from ..appstate import state
+from ..extensions import db
+from ..models import AuthorizationCode, Client, Consent, Session, Token
+from ..models.sessions import ENDED_BY_USER, end_sessions
+from ..models.types import utcnow
+from .csrf import csrf_ok
+from .login import CSRF_FAILED
+from .pages import error_page
+from .scopes import ScopeText, describe
+from .session import current_session, log_out
+
+bp = Blueprint("account", __name__)
+
+NOT_YOURS = ("Nothing to do", "That is not one of yours, or it has already ended.", 404)
+# Session and client ids are printable ASCII; anything else (a NUL byte would be a 500 on
+# PostgreSQL) names nothing, and is answered without a read.
+AN_ID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One application the person approved, with every scope they approved for it."""
+
+    client_id: str
+    name: str
+    granted_at: datetime
+    scopes: list[ScopeText]
+
+
+def _live_sessions(user_id: int) -> list[Session]:
+    now = utcnow()
+    ttl = state().settings.session_ttl
+    rows = db.session.scalars(
+        select(Session)
+        .where(Session.user_id == user_id, Session.ended_at.is_(None), Session.expires_at > now)
+        .order_by(Session.auth_time.desc())
+    )
+    return [s for s in rows if (now - s.auth_time).total_seconds() < ttl]
+
+
+def _approvals(user_id: int) -> list[Approval]:
+    rows = db.session.execute(
+        select(Client.client_id, Client.name, Consent.scope, Consent.granted_at)
+        .join(Client, Client.id == Consent.client_pk)
+        .where(Consent.user_id == user_id)
+        .order_by(Client.name, Client.client_id)
+    ).all()
+    scopes: dict[tuple[str, str], set[str]] = {}
+    first: dict[tuple[str, str], datetime] = {}
+    for client_id, name, scope, granted_at in rows:
+        scopes.setdefault((client_id, name), set()).update(scope.split())
+        first[(client_id, name)] = min(granted_at, first.get((client_id, name), granted_at))
+    return [
+        Approval(client_id, name, first[(client_id, name)], describe(" ".join(sorted(granted))))
+        for (client_id, name), granted in scopes.items()
+    ]
+
+
+def _form_action(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """A POST from the account page: its CSRF token checked, then run for the signed-in session."""
+
+    @functools.wraps(view)
+    def checked(**ids: str) -> ResponseReturnValue:
+        if not csrf_ok():
+            return error_page(*CSRF_FAILED)
+        current = current_session()
+        if current is None:
+            return redirect(url_for("login.login_page"), 303)
+        if not all(AN_ID.fullmatch(value) for value in ids.values()):
+            return error_page(*NOT_YOURS)
+        return view(current, **ids)
+
+    return checked
+
+
+@bp.get("/account")
+def account_page() -> ResponseReturnValue:
+    current = current_session()
+    if current is None:
+        return redirect(url_for("login.login_page"), 303)
+    return render_template(
+        "account.html",
+        user=current.user,
+        current=current,
+        sessions=_live_sessions(current.user_id),
+        approvals=_approvals(current.user_id),
+    )
+
+
+@bp.post("/account/sessions/<public_id>/end")
+@_form_action
+def end_session(current: Session, public_id: str) -> ResponseReturnValue:
+    if public_id == current.public_id:
+        log_out()
+        return redirect(url_for("login.login_page", signed_out=1), 303)
+    if not end_sessions(current.user_id, ENDED_BY_USER, public_id=public_id):
+        return error_page(*NOT_YOURS)
+    return redirect(url_for("account.account_page"), 303)
+
+
+@bp.post("/account/sessions/end-others")
+@_form_action
+def end_other_sessions(current: Session) -> ResponseReturnValue:
+    end_sessions(current.user_id, ENDED_BY_USER, keep=current.id)
+    return redirect(url_for("account.account_page"), 303)
+
+
+@bp.post("/account/applications/<client_id>/revoke")
+@_form_action
+def revoke_application(current: Session, client_id: str) -> ResponseReturnValue:
+    """Forget the approval and take back what it gave: the client's tokens for this person
+    (refresh tokens included) and any code it has not redeemed yet."""
+    client_pk = db.session.scalar(
+        select(Client.id).join(Consent, Consent.client_pk == Client.id)
+        .where(Client.client_id == client_id, Consent.user_id == current.user_id).limit(1)
+    )
+    if client_pk is None:
+        return error_page(*NOT_YOURS)
+    mine = {"user_id": current.user_id, "client_pk": client_pk}
+    db.session.execute(delete(Consent).filter_by(**mine))
+    db.session.execute(update(Token).filter_by(**mine, revoked_at=None).values(revoked_at=utcnow()))
+    db.session.execute(delete(AuthorizationCode).filter_by(**mine, used_at=None))
+    db.session.commit()
+    return redirect(url_for("account.account_page"), 303)
