@@ -13,8 +13,15 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import unicodedata
 
 from resource_guard.cache import Cache, Clock, MemoryCache
+
+
+def caseless(username: str) -> str:
+    """NFKC then case-folded (Unicode's identifier caseless match), so ``Alice``, ``ALICE``
+    and its full-width form compare equal."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
 class RateLimiter:
@@ -30,7 +37,8 @@ class RateLimiter:
 
     @staticmethod
     def _key(username: str, address: str | None) -> str:
-        raw = f"{username}\x00{address or ''}".encode()
+        # Caseless: where "Alice" and "alice" are one account, they must not be two budgets.
+        raw = f"{caseless(username)}\x00{address or ''}".encode()
         return "ratelimit:" + hashlib.sha256(raw).hexdigest()
 
     def reserve(self, username: str, address: str | None) -> int | None:
