@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Literal
 
 import pytest
 from flask import Flask
 
 from authserver.config import ConfigError
 from authserver.extensions import db
-from authserver.passwords import hash_password
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
+from authserver.passwords import hash_password
 from authserver.registration import create_api_token
 from authserver.stores import APITokenStore, UserPasswordVerifier
 from resource_guard import AuthResult, Guard
@@ -115,7 +116,7 @@ def test_unknown_users_still_cost_a_password_verification(app: Flask, stores, mo
     verified: list[str] = []
 
     class Counting(PasswordHasher):  # the real argon2 hasher, counting what it verifies
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
             verified.append(str(hash))
             return super().verify(hash, password)
 
