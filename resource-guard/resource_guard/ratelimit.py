@@ -52,7 +52,10 @@ class RateLimiter:
         self._cache.release(self._key(username, address))
 
     def blocked_for(self, username: str, address: str | None) -> int | None:
-        """Seconds until this user/address may try again, or None if it may try now."""
+        """Seconds until this user/address may try again, or None if it may try now.
+
+        With :meth:`record_failure` after the check, simultaneous attempts can all pass
+        before one is counted; :meth:`reserve` and :meth:`release` are exact."""
         count, remaining = self._cache.count(self._key(username, address))
         if count >= self.limit:
             return max(1, math.ceil(remaining))
