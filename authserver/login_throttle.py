@@ -79,16 +79,14 @@ class DatabaseLimiter:
             )
             .returning(table.c.count, table.c.window_start)
         )
-        try:
-            db.session.execute(delete(LoginFailure).where(LoginFailure.window_start <= expired))
-            count, window_start = db.session.execute(stmt).one()
-            if count <= self.limit:
-                db.session.commit()
-                return None
-            db.session.rollback()  # over the limit: this attempt is not counted
-        except BaseException:
-            db.session.rollback()
-            raise
+        db.session.execute(delete(LoginFailure).where(LoginFailure.window_start <= expired))
+        row = db.session.execute(stmt).one()
+        count: int = row[0]
+        window_start: datetime = row[1]
+        if count <= self.limit:
+            db.session.commit()
+            return None
+        db.session.rollback()  # over the limit: this attempt is not counted
         # ``now`` was read before the row's lock was ours: another attempt may have started
         # the window a moment later, so the wait is capped at one period.
         left = (window_start + self.period - now).total_seconds()
