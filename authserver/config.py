@@ -123,12 +123,32 @@ def load_settings(
     values = {k: _coerce(k, v, defaults[k]) for k, v in values.items()}
     values["issuer"] = (values["issuer"] or default_issuer(values["host"], values["port"])).rstrip("/")
     instance = Path(values["instance_path"] or default_instance_path(environ)).expanduser().resolve()
+    if not values["instance_path"]:
+        _refuse_to_abandon_earlier_data(instance, database=not values["database_url"],
+                                        secret=not values["secret_key"])
     values["instance_path"] = str(instance)
     if not values["database_url"]:
         values["database_url"] = f"sqlite:///{instance / 'authserver.sqlite3'}"
     if not values["secret_key"]:
         values["secret_key"] = _instance_secret(instance, create_secret)
     return Settings(**values)
+
+
+def _refuse_to_abandon_earlier_data(instance: Path, *, database: bool, secret: bool) -> None:
+    """Earlier versions kept the database and secret in ``./instance`` (where ``make run``
+    ran); starting on the per-user default instead would silently begin a new, empty server
+    and orphan every client, user and token. Until told which folder to use, refuse."""
+    earlier = Path.cwd().resolve() / "instance"
+    if earlier == instance:
+        return
+    wanted = ["authserver.sqlite3"] * database + ["secret_key"] * secret
+    left = [name for name in wanted if (earlier / name).exists() and not (instance / name).exists()]
+    if left:
+        raise ConfigError(
+            f"{earlier / left[0]} is from an earlier version, which kept its data in ./instance; "
+            f"the default instance folder is now {instance}: set AUTHSERVER_INSTANCE_PATH={earlier} "
+            f"to keep using it, or move it to {instance}"
+        )
 
 
 def _instance_secret(instance: Path, create: bool) -> str:

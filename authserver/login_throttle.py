@@ -1,10 +1,11 @@
 """Failed sign-ins counted in the database, so the limit holds across workers and servers.
 
 Each (account, client address) gets one row: a keyed hash of the pair (so the table names
-neither who was tried nor from where), the start of its window and the failures in it. A
-failure is one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE``, on SQLite and PostgreSQL
-alike) that starts a new window once the old one has passed; rows whose window has passed
-are deleted on the way, so the table never outgrows the failures of the last window.
+neither who was tried nor from where), the start of its window and the attempts in it. An
+attempt is counted before its password is checked by one atomic upsert (``INSERT ... ON
+CONFLICT DO UPDATE ... RETURNING``, on SQLite and PostgreSQL alike) that starts a new window
+once the old one has passed, and given back when the password was right; rows whose window
+has passed are deleted on the way, so the table never outgrows the failures of the last window.
 With Redis configured, :class:`resource_guard.ratelimit.RateLimiter` on Redis does the same.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import case, delete, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -25,11 +26,19 @@ from .secrets import SecretHasher
 
 
 class FailureLimiter(Protocol):
-    """What the login form needs of a limiter (``RateLimiter`` and ``DatabaseLimiter``)."""
+    """What the login form needs of a limiter (``RateLimiter`` and ``DatabaseLimiter``).
 
-    def blocked_for(self, username: str, address: str | None) -> int | None: ...
+    An attempt is reserved before its password is checked, atomically, so simultaneous
+    guesses cannot all pass one check before any is counted; a right password gives its
+    reservation back, so signing in does not spend the budget.
+    """
 
-    def record_failure(self, username: str, address: str | None) -> None: ...
+    def reserve(self, username: str, address: str | None) -> int | None:
+        """None if this attempt may check its password (it is now counted), else the seconds
+        until one may (and nothing is counted)."""
+
+    def release(self, username: str, address: str | None) -> None:
+        """Give back the attempt :meth:`reserve` counted: its password was right."""
 
 
 class DatabaseLimiter:
@@ -47,36 +56,48 @@ class DatabaseLimiter:
     def _key(self, username: str, address: str | None) -> str:
         return self._hasher.hash(f"login-failure\x00{username}\x00{address or ''}")
 
-    def blocked_for(self, username: str, address: str | None) -> int | None:
-        """Seconds until this user/address may try again, or None if it may try now."""
-        now = self._clock()
-        row = db.session.execute(
-            select(LoginFailure.window_start, LoginFailure.count).where(
-                LoginFailure.key_hash == self._key(username, address)
-            )
-        ).first()
-        if row is None:
-            return None
-        window_start, failures = row
-        ends: datetime = window_start + self.period
-        if failures < self.limit or ends <= now:
-            return None
-        return max(1, math.ceil((ends - now).total_seconds()))
-
-    def record_failure(self, username: str, address: str | None) -> None:
+    def reserve(self, username: str, address: str | None) -> int | None:
+        """Count the attempt with one upsert that returns the new count. The upsert holds the
+        row (PostgreSQL's row lock, SQLite's write lock) until the commit, so concurrent
+        attempts are counted one after another; one over the limit is taken back before the
+        commit, and nobody ever sees it."""
         now = self._clock()
         expired = now - self.period
         table = LoginFailure.__table__
+        key = self._key(username, address)
         insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(table).values(key_hash=self._key(username, address), window_start=now, count=1)
         stale = table.c.window_start <= literal(expired, UTCDateTime)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.key_hash],
-            set_={
-                "count": case((stale, 1), else_=table.c.count + 1),
-                "window_start": case((stale, literal(now, UTCDateTime)), else_=table.c.window_start),
-            },
+        stmt = (
+            insert(table)
+            .values(key_hash=key, window_start=now, count=1)
+            .on_conflict_do_update(
+                index_elements=[table.c.key_hash],
+                set_={
+                    "count": case((stale, 1), else_=table.c.count + 1),
+                    "window_start": case((stale, literal(now, UTCDateTime)), else_=table.c.window_start),
+                },
+            )
+            .returning(table.c.count, table.c.window_start)
         )
         db.session.execute(delete(LoginFailure).where(LoginFailure.window_start <= expired))
-        db.session.execute(stmt)
+        row = db.session.execute(stmt).one()
+        count: int = row[0]
+        window_start: datetime = row[1]
+        if count <= self.limit:
+            db.session.commit()
+            return None
+        db.session.rollback()  # over the limit: this attempt is not counted
+        # ``now`` was read before the row's lock was ours: another attempt may have started
+        # the window a moment later, so the wait is capped at one period.
+        left = (window_start + self.period - now).total_seconds()
+        return max(1, min(math.ceil(left), math.ceil(self.period.total_seconds())))
+
+    def release(self, username: str, address: str | None) -> None:
+        expired = self._clock() - self.period
+        db.session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.key_hash == self._key(username, address), LoginFailure.count > 0,
+                   LoginFailure.window_start > expired)
+            .values(count=LoginFailure.count - 1)
+        )
         db.session.commit()

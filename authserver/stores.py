@@ -20,7 +20,7 @@ from resource_guard.backends.basic import VerifiedUser
 from .config import load_settings
 from .database import make_engine
 from .models import APIToken, User
-from .models.users import user_subject
+from .models.users import user_named, user_subject
 from .passwords import verify_password
 from .secrets import SecretHasher, TokenKind, is_well_formed
 
@@ -81,7 +81,8 @@ class UserPasswordVerifier(_DatabaseStore):
 
     def verify(self, username: str, password: str) -> VerifiedUser | None:
         with self._session() as session:
-            user = session.scalar(select(User).where(User.username == username))
+            # The account the login form would find: "Alice" and its full-width form are alice.
+            user = session.scalar(user_named(username))
         if not verify_password(user.password_hash if user else None, password) or user is None or not user.is_active:
             return None
         return VerifiedUser(subject=user.subject, claims={"username": user.username})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 
 from sqlalchemy import Select, String, select
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from resource_guard.ratelimit import caseless
 
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
@@ -18,7 +19,7 @@ USERNAME_KEY_LENGTH = 255
 def username_key(username: str) -> str:
     """The form two usernames are compared in: NFKC then case-folded (Unicode's
     identifier caseless match), so ``Alice``, ``ALICE`` and its full-width form are one account."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+    return caseless(username)
 
 
 def _key_of_inserted_username(context: DefaultExecutionContext) -> str:

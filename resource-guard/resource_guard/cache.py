@@ -38,6 +38,15 @@ class Cache(Protocol):
     def count(self, key: str) -> tuple[int, float]:
         """The current window's count and seconds left, without counting a hit."""
 
+    def reserve(self, key: str, window: float, limit: int) -> float | None:
+        """Atomically count a hit if fewer than ``limit`` are counted in the current window
+        (which starts with the first hit) and return None; otherwise count nothing and return
+        the seconds until the window ends. Check-and-count in one step, so concurrent callers
+        can never get more than ``limit`` hits through."""
+
+    def release(self, key: str) -> None:
+        """Take back one hit counted in the current window (nothing once it has ended)."""
+
 
 class MemoryCache:
     """A thread-safe LRU of at most ``max_entries`` entries, each expiring on its own.
@@ -86,24 +95,60 @@ class MemoryCache:
 
     def incr(self, key: str, window: float) -> tuple[int, float]:
         with self._lock:
-            now = self._clock()
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= now:
-                entry = (now + window, 0)
-            entry = (entry[0], entry[1] + 1)
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-            return entry[1], entry[0] - now
+            return self._incr(key, window, self._clock())
 
     def count(self, key: str) -> tuple[int, float]:
         with self._lock:
+            return self._count(key, self._clock())
+
+    def reserve(self, key: str, window: float, limit: int) -> float | None:
+        with self._lock:  # the check and the count under one lock: no caller slips between
             now = self._clock()
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= now:
-                return 0, 0.0
-            return entry[1], entry[0] - now
+            count, remaining = self._count(key, now)
+            if count >= limit:
+                return remaining
+            self._incr(key, window, now)
+            return None
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            count, _ = self._count(key, self._clock())
+            if count > 0:
+                expires_at = self._entries[key][0]
+                self._entries[key] = (expires_at, count - 1)
+
+    def _count(self, key: str, now: float) -> tuple[int, float]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            return 0, 0.0
+        return entry[1], entry[0] - now
+
+    def _incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            entry = (now + window, 0)
+        entry = (entry[0], entry[1] + 1)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return entry[1], entry[0] - now
+
+
+# KEYS[1] counter; ARGV[1] window in ms, ARGV[2] limit. Returns -1 when the hit is counted,
+# else the milliseconds until the window ends (at least 1).
+_RESERVE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[2]) then
+  return math.max(redis.call('PTTL', KEYS[1]), 1)
+end
+redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return -1
+"""
+_RELEASE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+"""
 
 
 class RedisCache:
@@ -122,6 +167,8 @@ class RedisCache:
                                           socket_connect_timeout=socket_timeout)
         self._redis = client
         self.prefix = prefix
+        self._reserve_script = client.register_script(_RESERVE)
+        self._release_script = client.register_script(_RELEASE)
 
     def _run(self, what: str, call: Callable[[], Any]) -> Any | None:
         try:
@@ -165,3 +212,13 @@ class RedisCache:
             return (int(raw) if raw is not None else 0), max(pttl, 0) / 1000
 
         return self._run("count", call) or (0, 0.0)
+
+    def reserve(self, key: str, window: float, limit: int) -> float | None:
+        # One Lua script runs atomically in Redis: no other client's hit lands between the
+        # check and the count, whichever worker or server sends it.
+        refused = self._run("reserve", lambda: self._reserve_script(
+            keys=[self.prefix + key], args=[max(1, int(window * 1000)), limit]))
+        return None if refused is None or int(refused) < 0 else int(refused) / 1000
+
+    def release(self, key: str) -> None:
+        self._run("release", lambda: self._release_script(keys=[self.prefix + key]))

@@ -4,7 +4,9 @@
 ``TokenHasResourceScope`` answer "may they" (:meth:`~resource_guard.guard.Guard.authorize`).
 ``request.auth`` is the :class:`~resource_guard.results.Principal`; ``request.user`` is a
 :class:`PrincipalUser`, or what ``RESOURCE_GUARD_USER = "dotted.path"`` (a callable taking the
-principal) returns for it.
+principal) returns for it; if the hook raises (the site's database is down), the answer is the
+guard's 503 ``temporarily_unavailable`` with ``Retry-After``, and the traceback is logged
+without the exception's message.
 
 Refusals are raised as :class:`GuardRefusal`, which carries the guard's status, JSON body,
 ``WWW-Authenticate`` (as ``auth_header``) and ``Retry-After`` (as ``wait``): DRF's default
@@ -16,6 +18,7 @@ exception handler copies both headers onto the response, for a 403 too, so an
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -27,13 +30,16 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 
 from resource_guard.django import get_guard, guard_request
-from resource_guard.errors import AuthenticationRequired, InvalidToken
+from resource_guard.errors import AuthenticationRequired, InvalidToken, TemporarilyUnavailable
+from resource_guard.failures import log_unavailable
 from resource_guard.guard import Guard, Requirement
 from resource_guard.results import AuthResult, Principal
 
 if TYPE_CHECKING:  # rest_framework.views imports the authentication classes named in settings
     from rest_framework.request import Request as DRFRequest
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 
 class GuardRefusal(APIException):
@@ -116,7 +122,13 @@ class GuardAuthentication(BaseAuthentication):
         principal = result.principal
         if principal is None:
             return None
-        user = _user_hook()(principal)
+        hook = _user_hook()
+        try:
+            user = hook(principal)
+        except Exception as exc:  # e.g. the site's database is down: retry later, not a 500
+            log_unavailable(logger, "RESOURCE_GUARD_USER", exc)
+            raise GuardRefusal(guard.refuse(view_request, TemporarilyUnavailable(
+                "The credentials could not be checked right now; retry later."), principal)) from None
         if user is None or not getattr(user, "is_active", True):
             raise GuardRefusal(guard.refuse(view_request, InvalidToken(
                 "The credentials are valid, but their user is inactive or unknown here."), principal))

@@ -50,6 +50,21 @@ def test_a_missing_sqlite_database_names_the_fix_and_is_not_created(env, tmp_pat
     assert not database.exists()
 
 
+def test_an_earlier_versions_database_in_dot_instance_is_named_not_replaced(env, tmp_path: Path) -> None:
+    """Before the default moved to the per-user folder, ``make run`` kept its data in
+    ./instance: the commands say so in one line and start no new, empty server."""
+    del env["AUTHSERVER_INSTANCE_PATH"]
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    earlier = tmp_path / "instance" / "authserver.sqlite3"
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"")
+    for command in (["db", "upgrade"], ["serve", "--port", str(free_port())], ["users", "list"]):
+        one_line_error(run(env, *command, cwd=tmp_path), str(earlier),
+                       f"set AUTHSERVER_INSTANCE_PATH={tmp_path / 'instance'} to keep using it",
+                       f"or move it to {tmp_path / 'data' / 'authserver'}")
+    assert not (tmp_path / "data").exists()
+
+
 def test_an_unmigrated_database_names_the_fix(env, tmp_path: Path) -> None:
     env["AUTHSERVER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     (tmp_path / "empty.sqlite3").touch()

@@ -98,3 +98,40 @@ def test_port_and_workers_are_checked(tmp_path: Path) -> None:
         load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_PORT": "70000"})
     with pytest.raises(ConfigError, match="workers"):
         load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_WORKERS": "0"})
+
+
+@pytest.mark.parametrize("left_behind", ["authserver.sqlite3", "secret_key"])
+def test_data_an_earlier_version_kept_in_dot_instance_is_not_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left_behind: str
+) -> None:
+    """The default moved from ./instance to the per-user folder: with the old data here and
+    none there, starting anew would orphan every client and user, so the settings refuse."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / left_behind).write_text("earlier data")
+    new = tmp_path / "data" / "authserver"
+    environ = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ=environ)
+    assert str(refused.value) == (
+        f"{tmp_path / 'instance' / left_behind} is from an earlier version, which kept its data in ./instance; "
+        f"the default instance folder is now {new}: set AUTHSERVER_INSTANCE_PATH={tmp_path / 'instance'} "
+        f"to keep using it, or move it to {new}"
+    )
+    assert not new.exists()  # nothing new was started
+    kept = load_settings(environ={**environ, "AUTHSERVER_INSTANCE_PATH": str(tmp_path / "instance")})
+    assert kept.instance_path == str(tmp_path / "instance")
+    new.parent.mkdir()
+    (tmp_path / "instance").rename(new)  # or moved: the new default finds it
+    assert load_settings(environ=environ).instance_path == str(new)
+
+
+def test_earlier_data_does_not_matter_when_the_setting_that_used_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "authserver.sqlite3").write_text("earlier data")
+    environ = {"XDG_DATA_HOME": str(tmp_path / "data"), "AUTHSERVER_SECRET_KEY": "s",
+               "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://db.example/authserver"}
+    assert load_settings(environ=environ).database_url == environ["AUTHSERVER_DATABASE_URL"]

@@ -106,18 +106,52 @@ def test_a_window_ends_and_old_rows_are_cleared(app: Flask) -> None:
     now = [utcnow()]
     limiter = DatabaseLimiter(state(app).hasher, 2, 60, clock=lambda: now[0])
     user, other = "u-" + uuid.uuid4().hex, "o-" + uuid.uuid4().hex
-    limiter.record_failure(other, "192.0.2.1")
+    assert limiter.reserve(other, "192.0.2.1") is None
     for _ in range(2):
-        limiter.record_failure(user, "192.0.2.1")
+        assert limiter.reserve(user, "192.0.2.1") is None
     now[0] += timedelta(seconds=45)
-    assert limiter.blocked_for(user, "192.0.2.1") == 15
-    assert limiter.blocked_for(user, "192.0.2.2") is None
+    assert limiter.reserve(user, "192.0.2.1") == 15
+    assert limiter.reserve(user, "192.0.2.2") is None
     now[0] += timedelta(seconds=15)
-    assert limiter.blocked_for(user, "192.0.2.1") is None
-    limiter.record_failure(user, "192.0.2.1")  # a new window: one failure, not three
-    assert limiter.blocked_for(user, "192.0.2.1") is None
-    limiter.record_failure(user, "192.0.2.1")
-    assert limiter.blocked_for(user, "192.0.2.1") == 60
+    assert limiter.reserve(user, "192.0.2.1") is None  # a new window: one attempt, not three
+    assert limiter.reserve(user, "192.0.2.1") is None
+    assert limiter.reserve(user, "192.0.2.1") == 60
     cutoff = now[0] - timedelta(seconds=60)
     stale = select(func.count()).select_from(LoginFailure).where(LoginFailure.window_start <= cutoff)
     assert db.session.scalar(stale) == 0  # the other key's expired row went with the next failure
+
+
+def test_a_right_password_gives_its_attempt_back(app: Flask, make_user) -> None:
+    name, password = make_user()
+    http = app.test_client()
+    for _ in range(4):
+        assert sign_in(http, name, "wrong password").status_code == 400
+    for _ in range(3):  # signing in over and over does not spend the budget...
+        assert sign_in(app.test_client(), name, password).status_code == 303
+    assert sign_in(http, name, "wrong password").status_code == 400  # ...the fifth failure is allowed
+    assert sign_in(http, name, "wrong password").status_code == 429
+
+
+def test_the_database_limiter_admits_exactly_the_limit_under_concurrency(migrated_app: Flask) -> None:
+    """Twenty attempts from ten threads, each with its own connection, at once: five get through."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from authserver.login_throttle import DatabaseLimiter
+
+    limiter = DatabaseLimiter(state(migrated_app).hasher, 5, 60)
+    name, start = "c-" + uuid.uuid4().hex, Barrier(10)
+
+    def attempt(_: int) -> int | None:
+        with migrated_app.app_context():  # a session, and so a connection, per thread
+            start.wait()
+            return limiter.reserve(name, "192.0.2.9")
+
+    with ThreadPoolExecutor(10) as pool:
+        waits = list(pool.map(attempt, range(20)))
+    assert waits.count(None) == 5
+    assert all(w is not None and 0 < w <= 60 for w in waits if w is not None)
+    with migrated_app.app_context():
+        limiter.release(name, "192.0.2.9")  # one of the five was right
+        assert limiter.reserve(name, "192.0.2.9") is None
+        assert limiter.reserve(name, "192.0.2.9") is not None

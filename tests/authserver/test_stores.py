@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from flask import Flask
@@ -14,7 +15,11 @@ from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
+from authserver.passwords import hash_password
 from authserver.stores import APITokenStore, UserPasswordVerifier
+from resource_guard import AuthResult, Guard
+from resource_guard.backends import BasicAuthBackend
+from tests.resource_guard.rg_testkit import basic, make_request
 
 
 @pytest.fixture
@@ -67,6 +72,58 @@ def test_password_verifier(app: Flask, make_user, stores) -> None:
     _user(name).is_active = False
     db.session.commit()
     assert stores[1].verify(name, password) is None
+
+
+def _full_width(name: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in name)
+
+
+def _basic(verifier: UserPasswordVerifier, username: str, password: str, address: str = "192.0.2.1") -> AuthResult:
+    guard = Guard([BasicAuthBackend(verifier=verifier)])
+    return guard.check(make_request(basic(username, password), remote_addr=address), guard.requirement())
+
+
+def test_basic_finds_the_account_whatever_the_case_or_form(app: Flask, stores) -> None:
+    """As the login form does: usernames are one account under NFKC + case folding."""
+    name = "Alice-" + uuid.uuid4().hex[:6]
+    db.session.add(User(username=name.lower(), password_hash=hash_password("wonderland pass")))
+    db.session.commit()
+    for typed in (name, name.upper(), _full_width(name), name.lower()):
+        result = _basic(stores[1], typed, "wonderland pass")
+        assert result.ok and result.principal is not None, typed
+        assert result.principal.subject == _user(name.lower()).subject
+        assert result.principal.claims["username"] == name.lower()  # the account's own name
+    assert _basic(stores[1], name.upper(), "Wonderland pass").status == 401
+
+
+def test_case_variants_share_one_basic_budget(app: Flask, stores) -> None:
+    """Matching caselessly must not multiply the guesses: ALICE, Alice, alice are one budget."""
+    name = "Bob-" + uuid.uuid4().hex[:6]
+    db.session.add(User(username=name.lower(), password_hash=hash_password("a right password")))
+    db.session.commit()
+    backend = BasicAuthBackend(verifier=stores[1])
+    guard = Guard([backend])
+    variants = [name, name.upper(), name.lower(), name.swapcase(), _full_width(name), name.title()]
+    statuses = [guard.check(make_request(basic(v, "guess")), guard.requirement()).status for v in variants]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_unknown_users_still_cost_a_password_verification(app: Flask, stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dummy hash is verified for a name with no account, so timing does not tell."""
+    from argon2 import PasswordHasher
+
+    from authserver import passwords
+
+    verified: list[str] = []
+
+    class Counting(PasswordHasher):  # the real argon2 hasher, counting what it verifies
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            verified.append(str(hash))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(passwords, "_hasher", Counting())
+    assert _basic(stores[1], "Nobody-" + uuid.uuid4().hex, "guess").status == 401
+    assert len(verified) == 1 and verified[0].startswith("$argon2")
 
 
 def test_a_store_without_the_server_secret_refuses_to_start(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,6 +113,14 @@ def site_user(principal: Principal) -> SiteUser | None:
     return SiteUser(principal.subject) if principal.subject.startswith("user") else None
 
 
+SITE_DATABASE = "postgresql://app:s3cret-pw@db.internal/site"
+
+
+def unreachable_user(principal: Principal) -> SiteUser | None:
+    """A user hook whose database is down; the driver quotes its connection string."""
+    raise ConnectionError(f"could not connect to {SITE_DATABASE}")
+
+
 urlpatterns = [
     path("api/reports", Reports.as_view()),
     path("api/items", Items.as_view()),

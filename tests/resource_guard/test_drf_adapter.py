@@ -167,6 +167,20 @@ def test_user_hook_maps_principals_to_site_users(site: Site) -> None:
         assert response.status_code == 401 and 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
+def test_a_failing_user_hook_is_503_with_retry_after_and_a_scrubbed_traceback(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The site's database is down while mapping the principal: retry later, not a 500."""
+    with override_settings(RESOURCE_GUARD_USER="tests.resource_guard.django_app.unreachable_user"):
+        response = site.client.get("/api/reports", headers=site.bearer())
+    assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
+    assert int(response["Retry-After"]) > 0
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "resource_guard.drf")
+    assert "RESOURCE_GUARD_USER failed with ConnectionError" in logged
+    assert "unreachable_user" in logged and "Traceback" in logged  # where it failed...
+    assert "s3cret-pw" not in caplog.text  # ...but not the message that quotes the password
+
+
 def test_a_user_signed_in_another_way_has_no_scopes_to_show(site: Site) -> None:
     request = APIRequestFactory().get("/api/reports")
     force_authenticate(request, user=django_app.SiteUser("session-user"))  # type: ignore[arg-type]
