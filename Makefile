@@ -35,7 +35,8 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium); \
 	  else sudo apt-get install -y -q chromium; fi; }
 
-test: $(STAMP) browser
+# Lint and types first: a finding fails the run before the suite starts.
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff (lint + import order) over the tree; mypy --strict over both packages, the bench and the

@@ -51,15 +51,3 @@ class RateLimiter:
         """Give back the attempt :meth:`reserve` counted, once it turned out to be right."""
         self._cache.release(self._key(username, address))
 
-    def blocked_for(self, username: str, address: str | None) -> int | None:
-        """Seconds until this user/address may try again, or None if it may try now.
-
-        With :meth:`record_failure` after the check, simultaneous attempts can all pass
-        before one is counted; :meth:`reserve` and :meth:`release` are exact."""
-        count, remaining = self._cache.count(self._key(username, address))
-        if count >= self.limit:
-            return max(1, math.ceil(remaining))
-        return None
-
-    def record_failure(self, username: str, address: str | None) -> None:
-        self._cache.incr(self._key(username, address), self.period)

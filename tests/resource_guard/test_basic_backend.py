@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from resource_guard import AuthResult, Guard
-from resource_guard.backends import BasicAuthBackend
+from resource_guard.backends import BasicAuthBackend, VerifiedUser
 from resource_guard.cache import RedisCache
 from tests.resource_guard.rg_testkit import FakeClock, Users, basic, make_request
 
@@ -102,3 +105,37 @@ def test_passwords_never_reach_the_logs(clock: FakeClock,
             check(backend, basic("alice", "hunter2-secret"))
     assert "alice" in caplog.text
     assert "hunter2-secret" not in caplog.text
+
+
+class SlowUsers(Users):
+    """A verifier that holds every caller until all have arrived: the burst is simultaneous."""
+
+    def __init__(self, callers: int) -> None:
+        super().__init__()
+        self._arrived = threading.Barrier(callers, timeout=0.5)
+        self._lock = threading.Lock()
+
+    def verify(self, username: str, password: str) -> VerifiedUser | None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # fewer callers got this far
+            self._arrived.wait()
+        with self._lock:  # the count itself must not race
+            return super().verify(username, password)
+
+
+def test_a_burst_of_simultaneous_guesses_gets_exactly_the_limit_checked(clock: FakeClock) -> None:
+    """Twenty wrong passwords at once: five are checked (401), fifteen refused unchecked (429)."""
+    users = SlowUsers(callers=20)
+    backend = BasicAuthBackend(verifier=users, clock=clock)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(lambda _: check(backend, basic("alice", "guess")).status, range(20)))
+    assert statuses == [401] * 5 + [429] * 15
+    assert users.calls == 5
+
+
+def test_a_right_password_gives_its_attempt_back(clock: FakeClock) -> None:
+    backend = BasicAuthBackend(verifier=Users(), clock=clock)
+    for _ in range(10):
+        assert check(backend, basic("alice", "wonderland")).ok
+    for _ in range(5):
+        assert check(backend, basic("alice", "guess")).status == 401
+    assert check(backend, basic("alice", "guess")).status == 429

@@ -87,7 +87,9 @@ class BasicAuthBackend(AuthBackend):
     def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
         username: str = credentials["username"]
         address = request.remote_addr
-        wait = self.limiter.blocked_for(username, address)
+        # The attempt is counted before the password is checked (and given back if it is
+        # right), so simultaneous guesses cannot all slip in before one is counted.
+        wait = self.limiter.reserve(username, address)
         if wait is not None:
             logger.warning("Too many failed logins: %s from %s",
                            self.clean_credentials_for_display(credentials), address)
@@ -95,10 +97,10 @@ class BasicAuthBackend(AuthBackend):
                 f"Too many failed login attempts. Try again in {wait} seconds.", seconds=wait))
         user = self.verifier.verify(username, credentials["password"])
         if user is None:
-            self.limiter.record_failure(username, address)
             logger.info("Failed login: %s from %s",
                         self.clean_credentials_for_display(credentials), address)
             return self.fail(request, InvalidCredentials("Invalid username or password."))
+        self.limiter.release(username, address)
         return self.succeed(Principal(
             subject=user.subject, backend=self.name, scopes=None,
             claims=MappingProxyType(dict(user.claims)), expiry=Expiry.NONE))
