@@ -18,11 +18,11 @@ from werkzeug.test import TestResponse
 
 from authserver import create_app
 from authserver.appstate import state
+from tests.readme_tables import readme_table
 
 from .authorize_helpers import REDIRECT, authorize_url, consent, pkce_pair, query_of, refresh, signed_in_flow
 from .helpers import basic
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 HEADING = "#### Refusals, as the test suite produces them"
 
 
@@ -38,21 +38,12 @@ class Row:
 
 
 def documented_rows() -> list[Row]:
-    text = README.read_text()
-    assert HEADING in text, "the README lost its table of refusals"
     rows: list[Row] = []
-    for line in text.split(HEADING, 1)[1].splitlines():
-        if rows and not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 4 or cells[0] in ("situation", "---"):
-            continue
-        situation, endpoint, status, error = cells
+    for situation, endpoint, status, error in readme_table(HEADING):
         found = re.match(r"\d{3}", status)
-        assert found, line
+        assert found, status
         rows.append(Row(situation, endpoint, int(found.group()), None if error == "—" else error.strip("`"),
                         "page" in status, "Retry-After" in status, "WWW-Authenticate: Basic" in status))
-    assert rows, "the table of refusals is empty"
     return rows
 
 

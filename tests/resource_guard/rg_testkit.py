@@ -238,6 +238,13 @@ class MemoryStore:
         self.touches.append((token_id, when))
 
 
+class FlakyStore(MemoryStore):
+    """An API-token store whose database went away."""
+
+    def lookup(self, token: str) -> APITokenRecord | None:
+        raise ConnectionError("database unreachable")
+
+
 @dataclass
 class Users:
     """A PasswordVerifier over a dict, counting verifications."""

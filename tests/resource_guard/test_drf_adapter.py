@@ -15,10 +15,9 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from resource_guard import Guard
 from resource_guard.backends import APITokenBackend, BasicAuthBackend, BearerJWTBackend, RemoteUserBackend
-from resource_guard.backends.api_tokens import APITokenRecord
 from resource_guard.tokens import generate_token
 from tests.resource_guard import django_app
-from tests.resource_guard.rg_testkit import AUDIENCE, FakeClock, FakeIssuer, MemoryStore, Users, basic
+from tests.resource_guard.rg_testkit import AUDIENCE, FakeClock, FakeIssuer, FlakyStore, MemoryStore, Users, basic
 
 METADATA = 'resource_metadata="http://testserver/.well-known/oauth-protected-resource/api"'
 PROXY = "10.0.0.7"
@@ -33,13 +32,6 @@ class Site:
 
     def bearer(self, scope: str = "reports:read", **claims: Any) -> dict[str, str]:
         return {"Authorization": "Bearer " + self.issuer.sign({"scope": scope, **claims}, now=self.clock.now)}
-
-
-class FlakyStore(MemoryStore):
-    """An API-token store whose database went away."""
-
-    def lookup(self, token: str) -> APITokenRecord | None:
-        raise ConnectionError("database unreachable")
 
 
 def build_guard(issuer: FakeIssuer, clock: FakeClock, store: MemoryStore) -> Guard:
