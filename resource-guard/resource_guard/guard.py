@@ -137,16 +137,18 @@ class Guard:
 
         ``item_id`` is the id of the item addressed (a URL parameter), consulted by policies.
         """
-        return self._decide(request, requirement, item_id, self.authenticate(request))
+        return self.decide(request, requirement, item_id, self.authenticate(request))
 
     async def check_async(self, request: Request, requirement: Requirement,
                           item_id: str | None = None) -> AuthResult:
         """:meth:`check` on an event loop: the same decision, authenticated by
         :meth:`authenticate_async`."""
-        return self._decide(request, requirement, item_id, await self.authenticate_async(request))
+        return self.decide(request, requirement, item_id, await self.authenticate_async(request))
 
-    def _decide(self, request: Request, requirement: Requirement, item_id: str | None,
-                result: AuthResult) -> AuthResult:
+    def decide(self, request: Request, requirement: Requirement, item_id: str | None,
+               result: AuthResult) -> AuthResult:
+        """The endpoint's verdict on an authentication ``result`` already obtained for
+        ``request`` (by a middleware, say): ``result`` itself when it passes, else the refusal."""
         principal = result.principal
         if principal is None:
             if result.error is not None or requirement.optional:

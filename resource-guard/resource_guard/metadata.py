@@ -57,14 +57,18 @@ class ServerMetadata:
         return self._pick(self._get(), name)
 
     async def endpoint_async(self, name: str) -> str:
-        """:meth:`endpoint` without blocking the event loop: a fresh document is answered
-        inline, a fetch runs on the async client."""
+        """:meth:`endpoint` without blocking the event loop."""
+        return self._pick(await self.document_async(), name)
+
+    async def document_async(self) -> dict[str, Any]:
+        """The whole document (FetchError if unavailable): a fresh one is answered inline, a
+        fetch runs on the async client, shared by every concurrent caller."""
         document = self._fresh()
         if document is None:
             from resource_guard import aio
 
             document = await aio.shared((self, "metadata"), self._fetch_async)
-        return self._pick(document, name)
+        return document
 
     def _pick(self, document: dict[str, Any], name: str) -> str:
         value = document.get(name)
