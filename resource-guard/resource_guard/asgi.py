@@ -41,11 +41,18 @@ class ScopeHeaders:
 
 def request_from_scope(scope: Scope) -> Request:
     """The request view of an HTTP (or WebSocket) scope. ``remote_addr`` is the peer the
-    server saw (``scope["client"]``), never a forwarded-for header."""
+    server saw (``scope["client"]``), never a forwarded-for header. The ``Authorization``
+    header is found here, in the one pass every request needs anyway."""
+    headers = scope.get("headers", ())
+    authorization = None
+    for name, value in headers:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
     client = scope.get("client")
-    return Request(scope.get("method", "GET"), ScopeHeaders(scope.get("headers", ())),
-                   scope.get("path", "/"), scope.get("query_string", b"").decode("latin-1"),
-                   client[0] if client else None)
+    query = scope.get("query_string", b"")
+    return Request(scope.get("method", "GET"), ScopeHeaders(headers), scope.get("path", "/"),
+                   query.decode("latin-1") if query else "", client[0] if client else None, authorization)
 
 
 def refusal(result: AuthResult) -> tuple[int, bytes, dict[str, str]]:

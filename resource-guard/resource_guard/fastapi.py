@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resource_guard.asgi import request_from_scope
 from resource_guard.backends.base import AuthBackend
-from resource_guard.guard import Guard
+from resource_guard.guard import Guard, Requirement
 from resource_guard.httpclient import FetchError, new_session
 from resource_guard.metadata import ServerMetadata
 from resource_guard.protected_resource import ProtectedResource
@@ -118,6 +118,7 @@ class FastAPIGuard(SecurityBase):
         self._resource: str | None = None
         self._item_param: str | None = None
         self._optional = False
+        self._requirements: dict[tuple[str, ...], Requirement] = {}
         issuer = issuer or _issuer_of(self.guard)
         self._openapi = _OpenAPIFlows(issuer, None if issuer is None else ServerMetadata(
             issuer, session=new_session(1), timeout=(3.05, 5.0)))
@@ -134,18 +135,22 @@ class FastAPIGuard(SecurityBase):
     def resource(self, name: str, *, item_param: str | None = None) -> FastAPIGuard:
         """A dependency needing ``<name>:read|write|destroy`` by method, as ``require(resource=)``."""
         dependency = copy.copy(self)
-        dependency._resource, dependency._item_param = name, item_param
+        dependency._resource, dependency._item_param, dependency._requirements = name, item_param, {}
         return dependency
 
     @property
     def optional(self) -> FastAPIGuard:
         """A dependency that gives None for anonymous requests instead of a 401."""
         dependency = copy.copy(self)
-        dependency._optional = True
+        dependency._optional, dependency._requirements = True, {}
         return dependency
 
     async def __call__(self, request: StarletteRequest, security_scopes: SecurityScopes) -> Principal | None:
-        requirement = self.guard.requirement(security_scopes.scopes, self._resource, self._optional)
+        scopes = tuple(security_scopes.scopes)
+        requirement = self._requirements.get(scopes)
+        if requirement is None:  # once per distinct scope list: endpoints declare a handful
+            requirement = self._requirements[scopes] = self.guard.requirement(scopes, self._resource,
+                                                                              self._optional)
         item = request.path_params.get(self._item_param) if self._item_param is not None else None
         result = await self.guard.check_async(request_from_scope(request.scope), requirement,
                                               None if item is None else str(item))

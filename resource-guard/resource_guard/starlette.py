@@ -37,9 +37,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 STATE_KEY = "resource_guard"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GuardState:
-    """One request's authentication, kept in the ASGI scope under :data:`STATE_KEY`."""
+    """One request's authentication, kept in the ASGI scope under :data:`STATE_KEY` (not
+    frozen: one is built per request, and a frozen ``__init__`` costs more)."""
 
     guard: Guard
     request: Request
