@@ -106,3 +106,13 @@ def start_granian_app(factory: str, env: dict[str, str], workers: int, logdir: P
     cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--http", "1",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--access-log", factory]
     return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "granian")
+
+
+def start_uvicorn_app(factory: str, env: dict[str, str], workers: int, logdir: Path,
+                      ready_path: str = "/healthz") -> Process:
+    """A bench ASGI app (``module:factory``) under uvicorn, as the examples run: its default
+    event loop and HTTP parser, access log on."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
+    return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "uvicorn")

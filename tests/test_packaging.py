@@ -21,7 +21,7 @@ RESOURCE_GUARD = ROOT / "resource-guard"
 ADAPTERS = {
     "flask": ["resource_guard.flask"],
     "django": ["resource_guard.django", "resource_guard.drf"],
-    "asgi": ["resource_guard.starlette"],
+    "asgi": ["resource_guard.starlette", "resource_guard.aio"],
     "fastapi": ["resource_guard.fastapi"],
     "mcp": ["resource_guard.mcp"],
 }

@@ -1,7 +1,9 @@
 """resource_guard: validate OAuth 2.0 bearer tokens and legacy credentials on a resource server.
 
-The core (everything but the adapters :mod:`resource_guard.flask`, :mod:`resource_guard.django`
-and :mod:`resource_guard.drf`) imports no web framework.
+The core (everything but the adapters :mod:`resource_guard.flask`, :mod:`resource_guard.django`,
+:mod:`resource_guard.drf`, :mod:`resource_guard.starlette` and :mod:`resource_guard.fastapi`)
+imports no web framework; its async half (:mod:`resource_guard.aio`, used by
+``Guard.authenticate_async``/``check_async``) needs httpx and anyio, from the ``asgi`` extra.
 """
 
 from resource_guard.errors import AuthError

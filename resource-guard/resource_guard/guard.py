@@ -4,6 +4,11 @@ Backends are tried in order (DRF semantics): ``None`` passes to the next backend
 ends the chain, a failure ends it too: an invalid Bearer token never falls through to another
 scheme. When nobody claims the request it is anonymous, and an endpoint that requires
 authentication answers 401 with the first backend's challenge (RFC 6750 §3, RFC 7235 §3.1).
+
+:meth:`Guard.authenticate_async` and :meth:`Guard.check_async` are the same decisions for an
+event loop (ASGI adapters): each backend's :meth:`~AuthBackend.authenticate_async` answers a
+cached credential inline and awaits only what must wait (a fetch on the async HTTP client, a
+blocking store on a bounded worker thread), so the loop is never blocked.
 """
 
 from __future__ import annotations
@@ -74,22 +79,46 @@ class Guard:
         """Run the chain: a success, a failure, or anonymous (neither set)."""
         return self._advertised(self._run_chain(request))
 
+    async def authenticate_async(self, request: Request) -> AuthResult:
+        """:meth:`authenticate` on an event loop, never blocking it (needs the ``asgi`` extra
+        when a backend must fetch or block)."""
+        return self._advertised(await self._run_chain_async(request))
+
     def _run_chain(self, request: Request) -> AuthResult:
         if request.has_query_token():
-            return self.backends[0].fail(request, InvalidRequest(
-                "Access tokens are not accepted in the query string; send them in the "
-                "Authorization header."))
+            return self._query_token_refusal(request)
         for backend in self.backends:
             try:
                 result = backend.authenticate(request)
             except Exception as exc:  # a broken store must not become a 500 or an accept
-                logger.error("%s backend failed; answering 503\n%s", backend.name,
-                             scrubbed_traceback(exc, presented_secrets(request.authorization)))
-                return backend.fail(request, TemporarilyUnavailable(
-                    "The credentials could not be checked right now; retry later."))
+                return self._broken(backend, request, exc)
             if result is not None:
                 return result
         return self._unclaimed(request)
+
+    async def _run_chain_async(self, request: Request) -> AuthResult:
+        if request.has_query_token():
+            return self._query_token_refusal(request)
+        for backend in self.backends:
+            try:
+                result = await backend.authenticate_async(request)
+            except Exception as exc:  # as in _run_chain (cancellation is not an Exception)
+                return self._broken(backend, request, exc)
+            if result is not None:
+                return result
+        return self._unclaimed(request)
+
+    def _query_token_refusal(self, request: Request) -> AuthResult:
+        return self.backends[0].fail(request, InvalidRequest(
+            "Access tokens are not accepted in the query string; send them in the "
+            "Authorization header."))
+
+    @staticmethod
+    def _broken(backend: AuthBackend, request: Request, exc: Exception) -> AuthResult:
+        logger.error("%s backend failed; answering 503\n%s", backend.name,
+                     scrubbed_traceback(exc, presented_secrets(request.authorization)))
+        return backend.fail(request, TemporarilyUnavailable(
+            "The credentials could not be checked right now; retry later."))
 
     def _unclaimed(self, request: Request) -> AuthResult:
         """No backend took the request. If it used a scheme one of them speaks (a Bearer token
@@ -108,7 +137,18 @@ class Guard:
 
         ``item_id`` is the id of the item addressed (a URL parameter), consulted by policies.
         """
-        result = self.authenticate(request)
+        return self.decide(request, requirement, item_id, self.authenticate(request))
+
+    async def check_async(self, request: Request, requirement: Requirement,
+                          item_id: str | None = None) -> AuthResult:
+        """:meth:`check` on an event loop: the same decision, authenticated by
+        :meth:`authenticate_async`."""
+        return self.decide(request, requirement, item_id, await self.authenticate_async(request))
+
+    def decide(self, request: Request, requirement: Requirement, item_id: str | None,
+               result: AuthResult) -> AuthResult:
+        """The endpoint's verdict on an authentication ``result`` already obtained for
+        ``request`` (by a middleware, say): ``result`` itself when it passes, else the refusal."""
         principal = result.principal
         if principal is None:
             if result.error is not None or requirement.optional:

@@ -1,8 +1,12 @@
-"""Outbound HTTP to the authorization server: one pooled session, bounded timeouts."""
+"""Outbound HTTP to the authorization server: one pooled session, bounded timeouts.
+
+The async twin (an httpx client per event loop) is :mod:`resource_guard.aio`; both read answers
+with :func:`json_object`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,7 +37,25 @@ def new_session(pool_size: int = 10) -> requests.Session:
     return session
 
 
-def json_object(response: requests.Response) -> dict[str, Any]:
+class _Method(Protocol):
+    @property
+    def method(self) -> str | None: ...
+
+
+class Answer(Protocol):
+    """What :func:`json_object` reads: a requests or an httpx response."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def url(self) -> object: ...
+    @property
+    def request(self) -> _Method: ...
+
+
+def json_object(response: Answer) -> dict[str, Any]:
     """The response's JSON object, or FetchError for a non-200, non-JSON or non-object body
     (NonFiniteJSON for one holding non-finite numbers)."""
     if response.status_code != 200:

@@ -12,9 +12,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from jwt import PyJWK
@@ -23,6 +23,10 @@ from jwt.exceptions import PyJWTError
 from resource_guard.cache import Clock
 from resource_guard.httpclient import FetchError, Timeout, get_json
 from resource_guard.jws import VERIFIERS, SignatureVerifier
+from resource_guard.metadata import ServerMetadata
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -116,16 +120,20 @@ class JWKSCache:
     - an unknown ``kid`` refetches at most once per ``refetch_interval`` seconds, so a flood
       of random ``kid`` values costs at most one fetch per interval;
     - a failed fetch keeps the last good keys and is retried after ``refetch_interval``.
+
+    ``source`` is the JWKS URL, or the issuer's metadata that advertises it. :meth:`get_async`
+    applies the same rules on an event loop, where concurrent misses share one fetch.
     """
 
-    def __init__(self, jwks_uri: Callable[[], str], *, session: requests.Session,
+    def __init__(self, source: str | ServerMetadata, *, session: requests.Session,
                  timeout: Timeout, clock: Clock = time.time, min_ttl: float = 60.0,
                  max_ttl: float = 86400.0, default_ttl: float = 300.0,
-                 refetch_interval: float = 15.0) -> None:
+                 refetch_interval: float = 15.0, async_client: httpx.AsyncClient | None = None) -> None:
         if not 0 < min_ttl <= max_ttl:
             raise ValueError("Need 0 < min_ttl <= max_ttl.")
-        self._jwks_uri = jwks_uri
+        self._source = source
         self._session = session
+        self._async_client = async_client
         self._timeout = timeout
         self._clock = clock
         self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
@@ -149,9 +157,19 @@ class JWKSCache:
         key = self._lookup(keys, kid)
         if key is None and now - self._last_attempt >= self._refetch_interval:
             keys = self._refresh(now, keys, for_kid=True)
-            key = self._lookup(keys, kid)
-            if key is None and self._last_failed:
-                raise KeysUnavailable("the issuer's key set could not be refreshed")
+            key = self._checked_lookup(keys, kid)
+        return key
+
+    async def get_async(self, kid: str | None) -> VerificationKey | None:
+        """:meth:`get` without blocking the event loop: known keys are answered inline."""
+        now = self._clock()
+        keys = self._keys
+        if keys is None or now >= self._expires_at:
+            keys = await self._refresh_async(now, keys)
+        key = self._lookup(keys, kid)
+        if key is None and now - self._last_attempt >= self._refetch_interval:
+            keys = await self._refresh_async(now, keys, for_kid=True)
+            key = self._checked_lookup(keys, kid)
         return key
 
     @staticmethod
@@ -161,6 +179,15 @@ class JWKSCache:
             return next(iter(keys.values()))
         return keys.get(kid)
 
+    def _checked_lookup(self, keys: dict[str | None, VerificationKey], kid: str | None
+                        ) -> VerificationKey | None:
+        """The lookup after a refetch for ``kid``: still unknown because the fetch failed is
+        an outage, not a verdict on the token."""
+        key = self._lookup(keys, kid)
+        if key is None and self._last_failed:
+            raise KeysUnavailable("the issuer's key set could not be refreshed")
+        return key
+
     def _refresh(self, now: float, seen: dict[str | None, VerificationKey] | None, *,
                  for_kid: bool = False) -> dict[str | None, VerificationKey]:
         """Fetch the key set if it is due and no other thread just did. While keys exist, a
@@ -168,34 +195,79 @@ class JWKSCache:
         if not self._lock.acquire(blocking=for_kid or seen is None):
             return seen  # type: ignore[return-value]  # only None when blocking
         try:
-            keys = self._keys
-            if keys is not None and keys is not seen:
-                return keys  # another thread refreshed while we waited
-            if for_kid or keys is None:
-                due = now - self._last_attempt >= self._refetch_interval
-            else:
-                due = now >= self._expires_at
-            if not due:
-                if keys is None:
-                    raise KeysUnavailable("the issuer's key set could not be fetched")
-                return keys
+            ready = self._ready(now, seen, for_kid)
+            if ready is not None:
+                return ready
             self._last_attempt = now
             try:
-                document, response = get_json(self._session, self._jwks_uri(), self._timeout)
-                keys = parse_jwks(document)
+                uri = self._source if isinstance(self._source, str) else self._source.endpoint("jwks_uri")
+                document, response = get_json(self._session, uri, self._timeout)
             except FetchError as exc:
-                self._last_failed = True
-                logger.warning("JWKS fetch failed (%s); %s", exc,
-                               "keeping the last good keys" if self._keys else "no keys yet")
-                if self._keys is None:
-                    raise KeysUnavailable(str(exc)) from None
-                self._expires_at = now + self._refetch_interval
-                return self._keys
-            self._last_failed = False
-            self._keys = keys
-            self._expires_at = now + cache_lifetime(
-                response.headers.get("Cache-Control"), default=self._default_ttl,
-                minimum=self._min_ttl, maximum=self._max_ttl)
-            return keys
+                return self._failed(now, exc)
+            return self._settle(now, document, response.headers.get("Cache-Control"))
         finally:
             self._lock.release()
+
+    async def _refresh_async(self, now: float, seen: dict[str | None, VerificationKey] | None, *,
+                             for_kid: bool = False) -> dict[str | None, VerificationKey]:
+        """:meth:`_refresh` on an event loop: one fetch per key set at a time, shared by every
+        request that needs it; an expiry refresh under way leaves known keys in use."""
+        from resource_guard import aio
+
+        if seen is not None and not for_kid and aio.in_flight((self, "jwks")):
+            return seen
+        return await aio.shared((self, "jwks"), lambda: self._fetch_async(now, seen, for_kid))
+
+    async def _fetch_async(self, now: float, seen: dict[str | None, VerificationKey] | None,
+                           for_kid: bool) -> dict[str | None, VerificationKey]:
+        from resource_guard import aio
+
+        ready = self._ready(now, seen, for_kid)
+        if ready is not None:
+            return ready
+        self._last_attempt = now
+        try:
+            uri = (self._source if isinstance(self._source, str)
+                   else await self._source.endpoint_async("jwks_uri"))
+            document, headers = await aio.get_json(self._async_client, uri, self._timeout)
+        except FetchError as exc:
+            return self._failed(now, exc)
+        return self._settle(now, document, headers.get("Cache-Control"))
+
+    def _ready(self, now: float, seen: dict[str | None, VerificationKey] | None,
+               for_kid: bool) -> dict[str | None, VerificationKey] | None:
+        """The keys to use without fetching, or None when a fetch is due now."""
+        keys = self._keys
+        if keys is not None and keys is not seen:
+            return keys  # another caller refreshed while we waited
+        if for_kid or keys is None:  # a retry or an unknown kid: at most once per interval
+            if now - self._last_attempt >= self._refetch_interval:
+                return None
+        elif now >= self._expires_at:
+            return None
+        if keys is None:
+            raise KeysUnavailable("the issuer's key set could not be fetched")
+        return keys
+
+    def _settle(self, now: float, document: dict[str, Any], cache_control: str | None
+                ) -> dict[str | None, VerificationKey]:
+        """Adopt a fetched key set, for as long as its Cache-Control allows."""
+        try:
+            keys = parse_jwks(document)
+        except FetchError as exc:
+            return self._failed(now, exc)
+        self._last_failed = False
+        self._keys = keys
+        self._expires_at = now + cache_lifetime(
+            cache_control, default=self._default_ttl, minimum=self._min_ttl, maximum=self._max_ttl)
+        return keys
+
+    def _failed(self, now: float, exc: FetchError) -> dict[str | None, VerificationKey]:
+        """After a failed fetch: the last good keys, retried after ``refetch_interval``."""
+        self._last_failed = True
+        logger.warning("JWKS fetch failed (%s); %s", exc,
+                       "keeping the last good keys" if self._keys else "no keys yet")
+        if self._keys is None:
+            raise KeysUnavailable(str(exc)) from None
+        self._expires_at = now + self._refetch_interval
+        return self._keys

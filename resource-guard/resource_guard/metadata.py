@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from resource_guard.cache import Clock
 from resource_guard.httpclient import FetchError, Timeout, get_json
+
+if TYPE_CHECKING:
+    import httpx
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 
@@ -31,14 +34,16 @@ class ServerMetadata:
 
     A failed refresh keeps the last good document (retrying after ``retry_interval``), so an
     outage of the authorization server does not make already-known endpoints disappear.
+    :meth:`endpoint_async` is the same on an event loop: concurrent misses share one fetch.
     """
 
     def __init__(self, issuer: str, *, session: requests.Session, timeout: Timeout,
                  clock: Clock = time.time, ttl: float = 3600.0,
-                 retry_interval: float = 30.0) -> None:
+                 retry_interval: float = 30.0, async_client: httpx.AsyncClient | None = None) -> None:
         self.issuer = issuer
         self.url = metadata_url(issuer)
         self._session = session
+        self._async_client = async_client
         self._timeout = timeout
         self._clock = clock
         self._ttl = ttl
@@ -49,29 +54,72 @@ class ServerMetadata:
 
     def endpoint(self, name: str) -> str:
         """The URL advertised as ``name`` (e.g. ``jwks_uri``); FetchError if unavailable."""
-        value = self._get().get(name)
+        return self._pick(self._get(), name)
+
+    async def endpoint_async(self, name: str) -> str:
+        """:meth:`endpoint` without blocking the event loop."""
+        return self._pick(await self.document_async(), name)
+
+    async def document_async(self) -> dict[str, Any]:
+        """The whole document (FetchError if unavailable): a fresh one is answered inline, a
+        fetch runs on the async client, shared by every concurrent caller."""
+        document = self._fresh()
+        if document is None:
+            from resource_guard import aio
+
+            document = await aio.shared((self, "metadata"), self._fetch_async)
+        return document
+
+    def _pick(self, document: dict[str, Any], name: str) -> str:
+        value = document.get(name)
         if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
             raise FetchError(f"{self.url} advertises no usable {name}")
         return value
 
-    def _get(self) -> dict[str, Any]:
+    def _fresh(self) -> dict[str, Any] | None:
         document = self._document
-        if document is not None and self._clock() < self._expires_at:
+        return document if document is not None and self._clock() < self._expires_at else None
+
+    def _get(self) -> dict[str, Any]:
+        document = self._fresh()
+        if document is not None:
             return document
         with self._lock:
+            document = self._fresh()  # another thread fetched while we waited
+            if document is not None:
+                return document
             now = self._clock()
-            if self._document is not None and now < self._expires_at:
-                return self._document
             try:
                 fetched, _ = get_json(self._session, self.url, self._timeout)
-                if fetched.get("issuer") != self.issuer:  # RFC 8414 §3.3
-                    raise FetchError(f"{self.url} names issuer {fetched.get('issuer')!r}, "
-                                     f"not {self.issuer!r}")
-            except FetchError:
-                if self._document is None:
-                    raise
-                self._expires_at = now + self._retry_interval
-                return self._document
-            self._document = fetched
-            self._expires_at = now + self._ttl
-            return fetched
+            except FetchError as exc:
+                return self._failed(now, exc)
+            return self._settle(now, fetched)
+
+    async def _fetch_async(self) -> dict[str, Any]:
+        from resource_guard import aio
+
+        document = self._fresh()
+        if document is not None:
+            return document
+        now = self._clock()
+        try:
+            fetched, _ = await aio.get_json(self._async_client, self.url, self._timeout)
+        except FetchError as exc:
+            return self._failed(now, exc)
+        return self._settle(now, fetched)
+
+    def _settle(self, now: float, fetched: dict[str, Any]) -> dict[str, Any]:
+        """Keep a fetched document if it names our issuer (RFC 8414 §3.3)."""
+        if fetched.get("issuer") != self.issuer:
+            return self._failed(now, FetchError(f"{self.url} names issuer {fetched.get('issuer')!r}, "
+                                                f"not {self.issuer!r}"))
+        self._document = fetched
+        self._expires_at = now + self._ttl
+        return fetched
+
+    def _failed(self, now: float, error: FetchError) -> dict[str, Any]:
+        """After a failed fetch: the last good document (retried later), else ``error``."""
+        if self._document is None:
+            raise error
+        self._expires_at = now + self._retry_interval
+        return self._document

@@ -4,6 +4,11 @@ A backend splits its work into small steps a subclass overrides one at a time:
 :meth:`~AuthBackend.get_credentials` (read the request; ``None`` = not mine),
 :meth:`~AuthBackend.validate_credentials` (decide), and :meth:`~AuthBackend.get_auth_headers`
 (the challenge). :meth:`~AuthBackend.clean_credentials_for_display` keeps logs free of secrets.
+
+On an event loop, :meth:`~AuthBackend.authenticate_async` runs the same steps; only
+:meth:`~AuthBackend.validate_credentials_async` differs, and only in where the waiting happens:
+by default the sync check runs on a bounded worker thread (stores and password hashes block),
+and backends that fetch over HTTP override it to await their async client instead.
 """
 
 from __future__ import annotations
@@ -53,6 +58,22 @@ class AuthBackend(ABC):
         if credentials is None or isinstance(credentials, AuthResult):
             return credentials
         return self.validate_credentials(request, credentials)
+
+    async def authenticate_async(self, request: Request) -> AuthResult | None:
+        """:meth:`authenticate` on an event loop, never blocking it."""
+        credentials = self.get_credentials(request)
+        if credentials is None or isinstance(credentials, AuthResult):
+            return credentials
+        return await self.validate_credentials_async(request, credentials)
+
+    async def validate_credentials_async(self, request: Request, credentials: Credentials
+                                         ) -> AuthResult:
+        """:meth:`validate_credentials` on a worker thread (at most
+        :data:`resource_guard.aio.THREAD_LIMIT` at once), so a blocking store leaves the loop
+        free. A backend whose check neither blocks nor fetches may call it inline instead."""
+        from resource_guard import aio
+
+        return await aio.run_sync(self.validate_credentials, request, credentials)
 
     @abstractmethod
     def get_credentials(self, request: Request) -> GetCredentialsResult:

@@ -9,14 +9,13 @@ request costs one hash, one dict lookup and one clock read.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 
@@ -32,11 +31,14 @@ from resource_guard.claims import (
 )
 from resource_guard.errors import InvalidToken, TemporarilyUnavailable
 from resource_guard.httpclient import DEFAULT_TIMEOUT, Timeout, new_session
-from resource_guard.jwks import JWKSCache, KeysUnavailable
+from resource_guard.jwks import JWKSCache, KeysUnavailable, VerificationKey
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
 from resource_guard.strictjson import DECODER
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,19 @@ def _json_object(segment: str) -> dict[str, Any]:
     return value
 
 
+class _Parsed(NamedTuple):
+    """A token taken apart, its header checked: all that is left is its key and claims."""
+
+    header_b64: str
+    payload_b64: str
+    header_known: bool
+    alg: str
+    kid: str | None
+    claims: dict[str, Any]
+    signature: bytes
+    key_set: JWKSCache
+
+
 class BearerJWTBackend(AuthBackend):
     """``Authorization: Bearer <JWT>`` validated locally (RFC 6750 §2.1, RFC 9068 §4).
 
@@ -93,8 +108,11 @@ class BearerJWTBackend(AuthBackend):
                  jwks_default_ttl: float = 300.0, kid_refetch_interval: float = 15.0,
                  cache_size: int = 10_000,
                  session: requests.Session | None = None, timeout: Timeout = DEFAULT_TIMEOUT,
+                 async_client: httpx.AsyncClient | None = None,
                  clock: Clock = time.time, retry_after: int = 30,
                  realm: str = "api", name: str | None = None) -> None:
+        """``session`` serves the sync path; ``async_client`` the async one (default: one
+        shared client per event loop)."""
         super().__init__(realm=realm, name=name)
         issuers = [issuer] if isinstance(issuer, str) else list(issuer)
         if not issuers:
@@ -116,16 +134,12 @@ class BearerJWTBackend(AuthBackend):
         session = session or new_session()
         self._key_sets: dict[str, JWKSCache] = {}
         for iss in issuers:
-            uri: Callable[[], str]
-            if jwks_uri is not None:
-                uri = functools.partial(str, jwks_uri)
-            else:
-                metadata = ServerMetadata(iss, session=session, timeout=timeout, clock=clock)
-                uri = functools.partial(metadata.endpoint, "jwks_uri")
+            source = jwks_uri if jwks_uri is not None else ServerMetadata(
+                iss, session=session, timeout=timeout, clock=clock, async_client=async_client)
             self._key_sets[iss] = JWKSCache(
-                uri, session=session, timeout=timeout, clock=clock, min_ttl=jwks_min_ttl,
+                source, session=session, timeout=timeout, clock=clock, min_ttl=jwks_min_ttl,
                 max_ttl=jwks_max_ttl, default_ttl=jwks_default_ttl,
-                refetch_interval=kid_refetch_interval)
+                refetch_interval=kid_refetch_interval, async_client=async_client)
 
     def get_credentials(self, request: Request) -> GetCredentialsResult:
         token = self.parse_authorization(request, "Bearer")
@@ -142,18 +156,40 @@ class BearerJWTBackend(AuthBackend):
         if cached is not None:
             return cached
         try:
-            principal, expires_at = self.verify(token)
-        except TokenRejected as exc:
-            logger.info("Rejected a bearer JWT (sha256 %s...): %s", digest[:12], exc)
-            return self.fail(request, InvalidToken(str(exc)))
-        except KeysUnavailable as exc:
-            logger.warning("Cannot verify a bearer JWT: %s", exc)
-            return self.fail(request, TemporarilyUnavailable(
-                "The token issuer's keys are unavailable; retry later.",
-                seconds=self.retry_after))
+            outcome = self.verify(token)
+        except (TokenRejected, KeysUnavailable) as exc:
+            return self._refused(request, digest, exc)
+        return self._accepted(digest, outcome)
+
+    async def validate_credentials_async(self, request: Request, credentials: Credentials
+                                         ) -> AuthResult:
+        """The same checks; a cached token is answered inline, and only a key-set fetch
+        awaits (shared by all concurrent requests that need it)."""
+        token: str = credentials["token"]
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        cached: AuthResult | None = self._verified.get(digest)
+        if cached is not None:
+            return cached
+        try:
+            outcome = await self.verify_async(token)
+        except (TokenRejected, KeysUnavailable) as exc:
+            return self._refused(request, digest, exc)
+        return self._accepted(digest, outcome)
+
+    def _accepted(self, digest: str, outcome: tuple[Principal, float]) -> AuthResult:
+        principal, expires_at = outcome
         result = self.succeed(principal)
         self._verified.set_until(digest, result, expires_at)
         return result
+
+    def _refused(self, request: Request, digest: str, exc: TokenRejected | KeysUnavailable
+                 ) -> AuthResult:
+        if isinstance(exc, TokenRejected):
+            logger.info("Rejected a bearer JWT (sha256 %s...): %s", digest[:12], exc)
+            return self.fail(request, InvalidToken(str(exc)))
+        logger.warning("Cannot verify a bearer JWT: %s", exc)
+        return self.fail(request, TemporarilyUnavailable(
+            "The token issuer's keys are unavailable; retry later.", seconds=self.retry_after))
 
     def verify(self, token: str) -> tuple[Principal, float]:
         """Verify ``token`` fully; return its principal and the time the cache may keep it.
@@ -161,6 +197,16 @@ class BearerJWTBackend(AuthBackend):
         Raises :class:`~resource_guard.claims.TokenRejected` with the reason, or
         :class:`~resource_guard.jwks.KeysUnavailable` during an issuer outage.
         """
+        parsed = self._parse(token)
+        return self._conclude(token, parsed, parsed.key_set.get(parsed.kid))
+
+    async def verify_async(self, token: str) -> tuple[Principal, float]:
+        """:meth:`verify`, fetching the key set (if it must) without blocking the loop."""
+        parsed = self._parse(token)
+        return self._conclude(token, parsed, await parsed.key_set.get_async(parsed.kid))
+
+    def _parse(self, token: str) -> _Parsed:
+        """Split and decode ``token``, check its header, find its issuer's key set."""
         header_b64, payload_b64, signature_b64 = token.split(".")
         known = self._headers.get(header_b64)
         try:
@@ -175,19 +221,23 @@ class BearerJWTBackend(AuthBackend):
         key_set = self._key_sets.get(iss) if isinstance(iss, str) else None
         if key_set is None:
             raise TokenRejected("The token was not issued by a trusted issuer.")
-        key = key_set.get(kid)
+        return _Parsed(header_b64, payload_b64, known is not None, alg, kid, claims, signature, key_set)
+
+    def _conclude(self, token: str, parsed: _Parsed, key: VerificationKey | None
+                  ) -> tuple[Principal, float]:
+        """The signature and claim checks, once the token's key is known (or known absent)."""
         if key is None:
             raise TokenRejected("The token was signed with a key the issuer does not publish.")
-        algorithm = key.algorithms.get(alg)
+        algorithm = key.algorithms.get(parsed.alg)
         if algorithm is None:
-            raise TokenRejected(f"The token's algorithm {alg} does not match its key.")
-        signing_input = token[:len(header_b64) + 1 + len(payload_b64)].encode()
-        if not algorithm.verify(signing_input, key.key, signature):
+            raise TokenRejected(f"The token's algorithm {parsed.alg} does not match its key.")
+        signing_input = token[:len(parsed.header_b64) + 1 + len(parsed.payload_b64)].encode()
+        if not algorithm.verify(signing_input, key.key, parsed.signature):
             raise TokenRejected("The token signature is invalid.")
-        if known is None:
-            self._remember_header(header_b64, (alg, kid))
-        expires_at = self._check_claims(claims)
-        return self._principal(claims, expires_at), expires_at + self.leeway
+        if not parsed.header_known:
+            self._remember_header(parsed.header_b64, (parsed.alg, parsed.kid))
+        expires_at = self._check_claims(parsed.claims)
+        return self._principal(parsed.claims, expires_at), expires_at + self.leeway
 
     def _remember_header(self, header_b64: str, checked: tuple[str, str | None]) -> None:
         """Keep a header that passed every check and carried a valid signature, so the next

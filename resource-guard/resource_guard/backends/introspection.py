@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -31,6 +31,7 @@ from resource_guard.claims import (
 from resource_guard.errors import InvalidToken, TemporarilyUnavailable
 from resource_guard.httpclient import (
     DEFAULT_TIMEOUT,
+    Answer,
     FetchError,
     NonFiniteJSON,
     Timeout,
@@ -40,6 +41,9 @@ from resource_guard.httpclient import (
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +73,11 @@ class IntrospectionBackend(AuthBackend):
                  cache: Cache | None = None, max_cache_ttl: float = 300.0,
                  negative_cache_ttl: float = 10.0,
                  session: requests.Session | None = None, timeout: Timeout = DEFAULT_TIMEOUT,
+                 async_client: httpx.AsyncClient | None = None,
                  clock: Clock = time.time, retry_after: int = 30,
                  realm: str = "api", name: str | None = None) -> None:
+        """``session`` serves the sync path; ``async_client`` the async one (default: one
+        shared client per event loop)."""
         super().__init__(realm=realm, name=name)
         self.issuer = issuer
         #: The accepted audiences; None when configured with ANY_AUDIENCE.
@@ -81,12 +88,13 @@ class IntrospectionBackend(AuthBackend):
         self._clock = clock
         self._cache: Cache = cache if cache is not None else MemoryCache(10_000, clock=clock)
         self._session = session or new_session()
+        self._async_client = async_client
         self._timeout = timeout
         # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
         self._auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
         self._endpoint = introspection_endpoint
         self._metadata = ServerMetadata(issuer, session=self._session, timeout=timeout,
-                                        clock=clock)
+                                        clock=clock, async_client=async_client)
 
     def get_credentials(self, request: Request) -> GetCredentialsResult:
         token = self.parse_authorization(request, "Bearer")
@@ -96,26 +104,63 @@ class IntrospectionBackend(AuthBackend):
 
     def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
         token: str = credentials["token"]
-        key = "introspection:" + hashlib.sha256(token.encode()).hexdigest()
+        key = self._cache_key(token)
         answer = self._cache.get(key)
-        fresh = answer is None
         if answer is None:
             try:
                 answer = self.introspect(token)
             except FetchError as exc:
-                logger.warning("Introspection unavailable (%s); answering 503", exc)
-                return self.fail(request, TemporarilyUnavailable(
-                    "The authorization server could not be reached to check the token; "
-                    "retry later.", seconds=self.retry_after))
+                return self._unavailable(request, exc)
+            self._cache.set(key, answer, self._answer_ttl(answer))
+        return self._result(request, key, answer)
+
+    async def validate_credentials_async(self, request: Request, credentials: Credentials
+                                         ) -> AuthResult:
+        """The same checks on an event loop: concurrent requests with the same uncached token
+        share one introspection call; a cached answer costs no I/O (in-process cache)."""
+        from resource_guard import aio
+
+        token: str = credentials["token"]
+        key = self._cache_key(token)
+        answer: dict[str, Any] | None = await aio.cache_get(self._cache, key)
+        if answer is None:
+            try:
+                answer = await aio.shared((self, key), lambda: self._introspect_and_cache_async(token, key))
+            except FetchError as exc:
+                return self._unavailable(request, exc)
+        return self._result(request, key, answer)
+
+    async def _introspect_and_cache_async(self, token: str, key: str) -> dict[str, Any]:
+        from resource_guard import aio
+
+        answer = await self.introspect_async(token)
+        await aio.cache_set(self._cache, key, answer, self._answer_ttl(answer))
+        return answer
+
+    @staticmethod
+    def _cache_key(token: str) -> str:
+        return "introspection:" + hashlib.sha256(token.encode()).hexdigest()
+
+    def _unavailable(self, request: Request, exc: FetchError) -> AuthResult:
+        logger.warning("Introspection unavailable (%s); answering 503", exc)
+        return self.fail(request, TemporarilyUnavailable(
+            "The authorization server could not be reached to check the token; "
+            "retry later.", seconds=self.retry_after))
+
+    def _answer_ttl(self, answer: Mapping[str, Any]) -> float:
+        """How long to cache a fresh answer: until its ``exp`` when it accepts the token,
+        briefly when it does not."""
+        try:
+            return self._cache_ttl(self.check_answer(answer))
+        except TokenRejected:
+            return self.negative_cache_ttl
+
+    def _result(self, request: Request, key: str, answer: Mapping[str, Any]) -> AuthResult:
         try:
             exp = self.check_answer(answer)
         except TokenRejected as exc:
             logger.info("Rejected an introspected token (sha256 %s...): %s", key[14:26], exc)
-            if fresh:
-                self._cache.set(key, answer, self.negative_cache_ttl)
             return self.fail(request, InvalidToken(str(exc)))
-        if fresh:
-            self._cache.set(key, answer, self._cache_ttl(exp))
         return self.succeed(self._principal(answer, exp))
 
     def introspect(self, token: str) -> dict[str, Any]:
@@ -126,11 +171,27 @@ class IntrospectionBackend(AuthBackend):
         endpoint = self._endpoint or self._metadata.endpoint("introspection_endpoint")
         try:
             response = self._session.post(
-                endpoint, data={"token": token, "token_type_hint": "access_token"},
-                auth=self._auth, timeout=self._timeout, allow_redirects=False,
-                headers={"Accept": "application/json"})
+                endpoint, data=self._form(token), auth=self._auth, timeout=self._timeout,
+                allow_redirects=False, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise FetchError(f"POST {endpoint} failed: {type(exc).__name__}") from None
+        return self._answer(endpoint, response)
+
+    async def introspect_async(self, token: str) -> dict[str, Any]:
+        """:meth:`introspect` on the async client."""
+        from resource_guard import aio
+
+        endpoint = self._endpoint or await self._metadata.endpoint_async("introspection_endpoint")
+        response = await aio.post_form(self._async_client, endpoint, self._form(token), self._auth,
+                                       self._timeout)
+        return self._answer(endpoint, response)
+
+    @staticmethod
+    def _form(token: str) -> dict[str, str]:
+        return {"token": token, "token_type_hint": "access_token"}
+
+    @staticmethod
+    def _answer(endpoint: str, response: Answer) -> dict[str, Any]:
         try:
             answer = json_object(response)
         except NonFiniteJSON as exc:

@@ -90,6 +90,10 @@ class RemoteUserBackend(AuthBackend):
             subject=username, backend=self.name, scopes=None,
             claims=MappingProxyType({"username": username}), expiry=Expiry.NONE))
 
+    async def validate_credentials_async(self, request: Request, credentials: Credentials
+                                         ) -> AuthResult:
+        return self.validate_credentials(request, credentials)  # no I/O: inline on the loop
+
     def _warn_untrusted(self, address: str | None) -> None:
         if self._warned:
             return
