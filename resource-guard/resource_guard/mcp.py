@@ -11,6 +11,7 @@ tokens are good, with the same rules, caches and single-flight fetches as every 
     verifier = GuardTokenVerifier(backends, resource="https://mcp.example/mcp",
                                   required_scopes=["reports:read"])
     server = MCPServer("reports", token_verifier=verifier, auth=verifier.auth_settings(issuer))
+    serve_root_metadata(server, verifier.protected_resource(issuer))
     app = StepUpChallenge(server.streamable_http_app(), verifier.required_scopes)
 """
 
@@ -24,11 +25,13 @@ from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
 
+from resource_guard.asgi import MetadataEndpoint
 from resource_guard.backends.base import AuthBackend
 from resource_guard.errors import quote_param
 from resource_guard.guard import Guard
-from resource_guard.protected_resource import _absolute_url
+from resource_guard.protected_resource import WELL_KNOWN, ProtectedResource, _absolute_url
 from resource_guard.request import Headers, Request
 from resource_guard.results import Principal
 
@@ -99,6 +102,23 @@ class GuardTokenVerifier:
             **settings,
         }
         return AuthSettings(**values)
+
+    def protected_resource(self, issuer_url: str, **fields: Any) -> ProtectedResource:
+        """The RFC 9728 document the SDK serves for :meth:`auth_settings`, as resource_guard's type."""
+        return ProtectedResource(resource=self.resource, authorization_servers=[issuer_url],
+                                 scopes_supported=self.required_scopes, **fields)
+
+
+def serve_root_metadata(server: MCPServer[Any], resource: ProtectedResource) -> None:
+    """Serve ``resource``'s document at the bare well-known path too.
+
+    The SDK serves it only path-suffixed (``/.well-known/oauth-protected-resource/mcp``, RFC 9728
+    §3.1); clients that know only the host, and MCP clients after a suffixed miss, ask the bare
+    path. Register before building the app (the SDK adds custom routes when it builds it).
+    """
+    if resource.resource_path:
+        route = server.custom_route(WELL_KNOWN, methods=["GET", "HEAD"], include_in_schema=False)
+        route(MetadataEndpoint(resource))  # an ASGI app: Starlette routes take one as the endpoint
 
 
 class StepUpChallenge:
