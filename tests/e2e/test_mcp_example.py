@@ -23,7 +23,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import ROOT, LiveServer, free_port, stop_process
+from tests.conftest import ROOT, LiveServer, free_port, stop_process, wait_until_answering
 from tests.e2e.test_resource_guard import _bearer, _token
 
 pytestmark = pytest.mark.e2e
@@ -53,14 +53,7 @@ def mcp_example(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactor
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, cwd=ROOT, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # poll readiness: the metadata answers once the app is built
-            try:
-                requests.get(base + "/.well-known/oauth-protected-resource/mcp", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.05)
+        wait_until_answering(proc, base + "/.well-known/oauth-protected-resource/mcp", log_path)
         yield McpExample(resource, base, log_path)
     finally:
         stop_process(proc)
