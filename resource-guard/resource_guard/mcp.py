@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +27,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 
-from resource_guard.asgi import MetadataEndpoint
+from resource_guard.asgi import Message, MetadataEndpoint, Receive, Scope, Send
 from resource_guard.backends.base import AuthBackend
 from resource_guard.errors import quote_param
 from resource_guard.guard import Guard
@@ -37,7 +37,7 @@ from resource_guard.results import Principal
 
 logger = logging.getLogger(__name__)
 
-_Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _HAS_SCOPE = re.compile(rb"(?:^|[\s,])scope=", re.IGNORECASE)
 
 
@@ -130,16 +130,16 @@ class StepUpChallenge:
     ``scope`` parameter is left alone.
     """
 
-    def __init__(self, app: Any, scopes: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, scopes: Iterable[str]) -> None:
         self.app = app
         self._scope = f', scope="{quote_param(" ".join(scopes))}"'.encode()
 
-    async def __call__(self, scope: _Message, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._scope == b', scope=""':
             await self.app(scope, receive, send)
             return
 
-        async def send_with_scope(message: _Message) -> None:
+        async def send_with_scope(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] in (401, 403):
                 message["headers"] = [self._with_scope(name, value) for name, value in message.get("headers", ())]
             await send(message)
