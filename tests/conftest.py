@@ -175,6 +175,19 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 30) -> None:
+    """Poll ``url`` until the server ``process`` answers at all; fail with its log if it exits
+    or stays silent past ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+
+
 def stop_server(server: LiveServer) -> None:
     stop_process(server.process)
 
