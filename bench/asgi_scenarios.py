@@ -16,24 +16,14 @@ import httpx
 import requests
 
 from .config import BenchConfig
-from .fixtures import AUDIENCE, Fixtures, write_pool
-from .load import Measure, fixed, measure_paired, pooled
+from .fixtures import Fixtures, write_pool
+from .load import Paired, fixed, measure_paired, pooled
 from .oauth_scenarios import fetch_token
 from .server import METADATA, Process, start_uvicorn_app
 
 APP = "bench.asgi_app:create_app"
 ADAPTERS = ("fastapi", "starlette")
 BURST = 200
-
-
-@dataclass(frozen=True)
-class Pair:
-    """An adapter's routes (guarded, and for FastAPI the no-op dependency) and their ratios to
-    the unguarded run just before each of their runs."""
-
-    unguarded: Measure
-    routes: dict[str, Measure]
-    ratios: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -52,26 +42,21 @@ class LoopFigures:
     lag: dict[str, dict[str, float]]  # phase -> the app's lag report (ms)
 
 
-def _env(fx: Fixtures) -> dict[str, str]:
-    return {"BENCH_ISSUER": fx.issuer, "BENCH_AUDIENCE": AUDIENCE}
-
-
-def overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> dict[str, Pair]:
+def overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> dict[str, Paired]:
     """Each adapter's JWT cache hit paired with its unguarded twin, same request bytes, on one
     uvicorn worker: with ``--workers`` above 1, uvicorn's workers share a listening socket whose
     ``proto`` is 0, so asyncio never sets TCP_NODELAY on their connections and every response
     waits out a delayed ACK (about 44 ms p50 even for a bare ASGI app on this machine)."""
-    app = start_uvicorn_app(APP, _env(fx), 1, workdir)
+    app = start_uvicorn_app(APP, fx.resource_env, 1, workdir)
     try:
         header = {"Authorization": "Bearer " + fetch_token(server, fx.jwt_client)}
         ready = app.url + "/healthz"
         pairs = {}
         for adapter in ADAPTERS:
             names = ("noop", "jwt") if adapter == "fastapi" else ("jwt",)
-            base, routes, ratios = measure_paired(
+            pairs[adapter] = measure_paired(
                 fixed(f"{app.url}/{adapter}/unguarded", "GET", "", header, cfg, ready),
                 {name: fixed(f"{app.url}/{adapter}/{name}", "GET", "", header, cfg, ready) for name in names}, cfg)
-            pairs[adapter] = Pair(base, routes, ratios)
     finally:
         app.stop()
     return pairs
@@ -94,7 +79,7 @@ def event_loop(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, r
     with fresh tokens, then wrk on one token (cache hits), then wrk on fresh tokens (a
     signature check per request), each phase's loop lag read from the app afterwards."""
     jwks_path = requests.get(server.url + METADATA, timeout=10).json()["jwks_uri"].removeprefix(server.url)
-    app = start_uvicorn_app(APP, _env(fx), 1, workdir)
+    app = start_uvicorn_app(APP, fx.resource_env, 1, workdir)
     ready = app.url + "/healthz"
 
     def restart_lag() -> None:
@@ -141,7 +126,7 @@ def in_process(server: Process, fx: Fixtures, count: int = 200, repeats: int = 6
     unpreempted, and the best of them is the code's cost, not a neighbour's."""
     from . import asgi_app
 
-    os.environ.update(_env(fx))
+    os.environ.update(fx.resource_env)
     app = asgi_app.create_app()
     header = ("Bearer " + fetch_token(server, fx.jwt_client)).encode()
 

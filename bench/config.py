@@ -22,7 +22,7 @@ class BenchConfig:
     scale_sizes: tuple[int, ...] = (10_000, 1_000_000)
     postgres_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     granian_ceiling: bool = False  # also the ceiling app under granian, beside gunicorn's
-    only: str = ""  # "issuance": the issuance rows and the peer comparison, nothing else
+    only: str = ""  # "issuance", "adapters", "drf" or "asgi": those rows alone (bench/run.py --only)
 
     @property
     def worker_class(self) -> str:

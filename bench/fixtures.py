@@ -55,6 +55,11 @@ class Fixtures:
         return str(self.settings["issuer"])
 
     @property
+    def resource_env(self) -> dict[str, str]:
+        """What every bench resource app reads to check this issuer's tokens for ``AUDIENCE``."""
+        return {"BENCH_ISSUER": self.issuer, "BENCH_AUDIENCE": AUDIENCE}
+
+    @property
     def redirect_uri(self) -> str:
         return self.issuer + REDIRECT_PATH
 

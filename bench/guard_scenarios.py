@@ -1,10 +1,13 @@
-"""resource_guard scenarios: the same endpoint unguarded and behind each backend over HTTP,
-and, in-process, the guard's cost on a JWT cache hit and miss against one raw ES256 check."""
+"""resource_guard scenarios under gunicorn: the same endpoint unguarded and behind each backend
+(Flask), and behind the DRF adapter, over HTTP; in-process, the guard's cost on a JWT cache hit
+and miss against one raw ES256 check, and the DRF app's routes called directly."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import os
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,53 +24,84 @@ from resource_guard.backends import BearerJWTBackend
 from resource_guard.guard import Guard
 from resource_guard.request import Headers, Request
 
+from . import inprocess
 from .config import BenchConfig
 from .fixtures import AUDIENCE, PASSWORD, SCOPE, Fixtures, write_pool
-from .load import Measure, fixed, measure_paired, pooled
+from .load import Paired, Runner, fixed, measure_paired, pooled
 from .oauth_scenarios import fetch_token
 from .server import METADATA, Process, start_wsgi_app
 
+DRF_APP = "bench.drf_app.wsgi:application"
+DRF_ROUTES = ("/unguarded", "/noop", "/jwt")
 
-@dataclass(frozen=True)
-class GuardFigures:
-    """Each route's throughput and its median ratio to the unguarded run just before it."""
 
-    unguarded: Measure
-    routes: dict[str, Measure]
-    ratios: dict[str, float]
+def _get(app: Process, path: str, headers: dict[str, str], cfg: BenchConfig,
+         connections: int | None = None) -> Runner:
+    """wrk sending one request to a bench app over and over, settling on its ``/healthz``."""
+    return fixed(app.url + path, "GET", "", headers, cfg, app.url + "/healthz", connections)
+
+
+def _bearer(server: Process, fx: Fixtures) -> dict[str, str]:
+    return {"Authorization": "Bearer " + fetch_token(server, fx.jwt_client)}
 
 
 def http_overhead(
     server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path, rate_bound: int = 3000
-) -> GuardFigures:
+) -> Paired:
     """Start the resource app beside the running authserver and load each route, interleaved
     with the unguarded one. Basic runs with one connection per worker: each request costs an
     argon2id verification, and a deeper queue would only stretch its latencies."""
-    env = {"BENCH_ISSUER": fx.issuer, "BENCH_AUDIENCE": AUDIENCE,
-           "BENCH_DATABASE_URL": fx.settings["database_url"], "BENCH_SECRET_KEY": fx.settings["secret_key"],
+    env = {**fx.resource_env, "BENCH_DATABASE_URL": fx.settings["database_url"],
+           "BENCH_SECRET_KEY": fx.settings["secret_key"],
            "BENCH_RS_CLIENT_ID": fx.rs_client.client_id, "BENCH_RS_CLIENT_SECRET": fx.rs_client.client_secret}
     app = start_wsgi_app("bench.resource_app:create_app()", env, cfg.workers, cfg.threads, workdir)
     try:
-        url, ready = app.url, app.url + "/healthz"
-        jwt_token, opaque = fetch_token(server, fx.jwt_client), fetch_token(server, fx.opaque_client)
+        jwt, opaque = _bearer(server, fx), {"Authorization": "Bearer " + fetch_token(server, fx.opaque_client)}
         basic = base64.b64encode(f"{fx.username}:{PASSWORD}".encode()).decode()
         per_run = int(rate_bound * max(cfg.duration, cfg.warmup))
         pools = [write_pool(fx.mint(fx.jwt_client, per_run, store=False), workdir / f"jwt-{i}.txt")
                  for i in range(cfg.runs + 1)]
         # the same request bytes as the JWT runs: carrying the header is not the guard's cost
-        unguarded = fixed(url + "/unguarded", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready)
-        base, routes, ratios = measure_paired(unguarded, {
-            "jwt_hit": fixed(url + "/jwt", "GET", "", {"Authorization": "Bearer " + jwt_token}, cfg, ready),
-            "jwt_miss": pooled(url + "/jwt", pools, "bearer", "", {}, cfg, ready),
-            "introspection_hit": fixed(url + "/introspection", "GET", "", {"Authorization": "Bearer " + opaque},
-                                       cfg, ready),
-            "api_token": fixed(url + "/api-token", "GET", "", {"Authorization": "token " + fx.api_token}, cfg, ready),
-            "basic": fixed(url + "/basic", "GET", "", {"Authorization": "Basic " + basic}, cfg, ready,
-                           connections=max(cfg.workers * cfg.threads, cfg.wrk_threads)),
+        return measure_paired(_get(app, "/unguarded", jwt, cfg), {
+            "jwt_hit": _get(app, "/jwt", jwt, cfg),
+            "jwt_miss": pooled(app.url + "/jwt", pools, "bearer", "", {}, cfg, app.url + "/healthz"),
+            "introspection_hit": _get(app, "/introspection", opaque, cfg),
+            "api_token": _get(app, "/api-token", {"Authorization": "token " + fx.api_token}, cfg),
+            "basic": _get(app, "/basic", {"Authorization": "Basic " + basic}, cfg,
+                          connections=max(cfg.workers * cfg.threads, cfg.wrk_threads)),
         }, cfg)
     finally:
         app.stop()
-    return GuardFigures(base, routes, ratios)
+
+
+def drf_overhead(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> Paired:
+    """The DRF app under the resource app's gunicorn settings: its no-op and guarded views (a
+    JWT cache hit), each paired with the unguarded twin as the Flask rows are (same header)."""
+    app = start_wsgi_app(DRF_APP, fx.resource_env, cfg.workers, cfg.threads, workdir)
+    try:
+        header = _bearer(server, fx)
+        return measure_paired(_get(app, "/unguarded", header, cfg),
+                              {"noop": _get(app, "/noop", header, cfg), "jwt": _get(app, "/jwt", header, cfg)}, cfg)
+    finally:
+        app.stop()
+
+
+def drf_in_process(server: Process, fx: Fixtures, count: int = 200, repeats: int = 60) -> dict[str, float]:
+    """Microseconds per request through the DRF app's whole WSGI stack, called in this process
+    (no server, no socket): best of ``repeats`` short rounds of ``count`` calls, interleaved
+    across ``DRF_ROUTES``, robust to a busy machine as the ASGI in-process figures are."""
+    os.environ.update(fx.resource_env)
+    from .drf_app.wsgi import application
+
+    authorization = _bearer(server, fx)["Authorization"]
+    requests_for = {path: functools.partial(inprocess.environ, "GET", path, authorization) for path in DRF_ROUTES}
+    for request in requests_for.values():
+        inprocess.timed_us(application, request, 50)  # fetch metadata and keys; warm the caches
+    best = {path: float("inf") for path in DRF_ROUTES}
+    for _ in range(repeats):
+        for path, request in requests_for.items():
+            best[path] = min(best[path], inprocess.timed_us(application, request, count))
+    return best
 
 
 @dataclass(frozen=True)

@@ -108,12 +108,20 @@ def measure(runners: dict[str, Runner], cfg: BenchConfig) -> dict[str, Measure]:
     return {name: _median(tuple(s)) for name, s in samples.items()}
 
 
-def measure_paired(base: Runner, runners: dict[str, Runner], cfg: BenchConfig
-                   ) -> tuple[Measure, dict[str, Measure], dict[str, float]]:
+@dataclass(frozen=True)
+class Paired:
+    """The base's figures, each runner's, and each runner's median ratio to the base run just
+    before it."""
+
+    base: Measure
+    routes: dict[str, Measure]
+    ratios: dict[str, float]
+
+
+def measure_paired(base: Runner, runners: dict[str, Runner], cfg: BenchConfig) -> Paired:
     """Each runner right after a run of ``base``, ``cfg.runs`` rounds: a ratio is taken
     between neighbours in time, so drift in the machine's speed between the start and the
-    end of a round cannot pass for a difference. Returns the base's figures, each runner's,
-    and each runner's median ratio to the base run just before it."""
+    end of a round cannot pass for a difference."""
     for run in (base, *runners.values()):
         if cfg.warmup > 0:
             run(cfg.warmup)
@@ -127,8 +135,8 @@ def measure_paired(base: Runner, runners: dict[str, Runner], cfg: BenchConfig
             bases.append(before)
             samples[name].append(sample)
             ratios[name].append(sample.rps / before.rps if before.rps else 0.0)
-    return (_median(tuple(bases)), {name: _median(tuple(s)) for name, s in samples.items()},
-            {name: statistics.median(r) for name, r in ratios.items()})
+    return Paired(_median(tuple(bases)), {name: _median(tuple(s)) for name, s in samples.items()},
+                  {name: statistics.median(r) for name, r in ratios.items()})
 
 
 def _median(samples: tuple[Sample, ...]) -> Measure:

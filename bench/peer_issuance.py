@@ -44,8 +44,8 @@ def measure(peer: NodePeer, servers: Mapping[str, tuple[Process, Fixtures]], cfg
         for db, (server, fx) in servers.items():
             client = fx.jwt_client if token_format == "JWT" else fx.opaque_client
             runners[db] = issue(server.url + "/oauth/token", client, cfg, server.url + METADATA)
-        peer_m, measures, ratios = measure_paired(base, runners, cfg)
-        results.append(PeerIssuance(token_format, peer_m, measures, ratios))
+        paired = measure_paired(base, runners, cfg)
+        results.append(PeerIssuance(token_format, paired.base, paired.routes, paired.ratios))
     return results
 
 

@@ -24,7 +24,7 @@ from tests.databases import new_database
 from . import asgi_scenarios, breakdown, guard_scenarios, node_peer, oauth_scenarios, peer_issuance, scale
 from .config import BenchConfig
 from .fixtures import Fixtures, prepare
-from .load import Measure, measure
+from .load import Measure, Paired, measure
 from .machine import describe
 from .results import TAIL_TARGET, Report, Section, fmt_ms, fmt_tail
 from .server import Process, start_authserver
@@ -32,6 +32,40 @@ from .server import Process, start_authserver
 
 def ratio(value: float, base: float) -> str:
     return f"{value / base:.0%}" if base else "?"
+
+
+def overhead(paired_ratio: float) -> str:
+    """A guarded route's note: what it lost against its unguarded twin, if anything."""
+    return f"overhead {1 - paired_ratio:.0%}" if paired_ratio <= 1 else "within noise"
+
+
+OVERHEAD_TARGET = "target ≤ 5 %"
+
+
+def adapter_rows(s: Section, p: Paired, unguarded: str, guarded: str, noop: str = "", noop_note: str = "") -> None:
+    """An adapter's wrk rows: its unguarded twin, the framework's no-op ("noop", if measured:
+    what any authentication costs there) and the guard on a JWT cache hit ("jwt"), each the
+    median ratio to the unguarded run just before it."""
+    s.measure(unguarded, p.base, "100%")
+    r = p.ratios["jwt"]
+    note = overhead(r)
+    if "noop" in p.routes:
+        n = p.ratios["noop"]
+        s.measure(noop, p.routes["noop"], f"{n:.0%}", f"{overhead(n)}, {noop_note}")
+        note += f"; the guard's own share {1 - r / n:.0%}"
+    s.measure(guarded, p.routes["jwt"], f"{r:.0%}", f"{note}; {OVERHEAD_TARGET}")
+
+
+def in_process_rows(u: Section, labels: tuple[str, str, str], us: tuple[float, float, float], own: str) -> None:
+    """In-process rows for unguarded, no-op and guarded routes: the guard's cost is over the no-op."""
+    plain, noop, guarded = us
+    u.row(labels[0], f"{plain:.1f}")
+    u.row(labels[1], f"{noop:.1f}", "", f"{own}: {noop - plain:.1f} µs")
+    u.row(labels[2], f"{guarded:.1f}", f"{guarded - noop:.1f}", f"vs the no-op; {guarded - plain:.1f} µs vs unguarded")
+
+
+# ``--only`` choices that run adapter sections, and which.
+ADAPTERS = {"adapters": ("flask", "drf", "asgi"), "drf": ("drf",), "asgi": ("asgi",)}
 
 
 class Bench:
@@ -110,7 +144,7 @@ class Bench:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
         s = self.report.section("resource_guard per request, vs the same endpoint unguarded "
                                 f"({self.cfg.server_label()})")
-        s.measure("unguarded Flask endpoint", g.unguarded, "100%")
+        s.measure("unguarded Flask endpoint", g.base, "100%")
         labels = {"jwt_hit": "Bearer JWT, verified-token cache hit (same token)",
                   "jwt_miss": "Bearer JWT, cache miss (fresh token each request)",
                   "introspection_hit": "introspection, cache hit",
@@ -118,7 +152,7 @@ class Bench:
                   "basic": "HTTP Basic (argon2id verify per request)"}
         for key, label in labels.items():
             m, r = g.routes[key], g.ratios[key]
-            note = f"overhead {1 - r:.0%}" if r <= 1 else "within noise"
+            note = overhead(r)
             if m.extra("POOL_WRAPPED"):
                 note += f"; pool wrapped {m.extra('POOL_WRAPPED')}×"
             s.measure(label, m, f"{r:.0%}", note)
@@ -143,24 +177,40 @@ class Bench:
         t.row("argon2id verify (authserver.passwords, argon2-cffi defaults)", f"{p.argon2_verify:,.0f}",
               f"{p.argon2_verify / p.verify_cryptography:,.0f}", "every Basic request pays this")
 
+    def drf(self, server: Process, fx: Fixtures) -> None:
+        """The Django REST framework adapter under the Flask rows' gunicorn settings."""
+        g = guard_scenarios.drf_overhead(server, fx, self.cfg, self.workdir)
+        s = self.report.section("resource_guard's DRF adapter per request, vs the same APIView unguarded "
+                                f"({self.cfg.server_label()})")
+        adapter_rows(s, g, "unguarded DRF `APIView`",
+                     "DRF, `GuardAuthentication` + `TokenHasScope`, Bearer JWT, verified-token cache hit",
+                     "DRF, no-op authentication + permission classes (its own cost)", "paid by any authentication")
+        s.notes.append("Paired as the Flask rows are: each run right after an unguarded run, same request bytes "
+                       "(the Authorization header included), same gunicorn flags. The app is `bench/drf_app/` "
+                       "(examples/drf_project's settings, one Bearer JWT backend): the unguarded view sets "
+                       "`authentication_classes = ()` and `AllowAny`; the no-op one has an authentication class "
+                       "accepting every request and a permission granting it.")
+        us = guard_scenarios.drf_in_process(server, fx)
+        plain, nothing, guarded = (us[path] for path in guard_scenarios.DRF_ROUTES)
+        u = self.report.section("DRF adapter in-process (µs per request through the whole WSGI stack, "
+                                "best of 60 rounds)", ("Route", "µs", "guard's cost µs", "Notes"))
+        in_process_rows(u, ("DRF, unguarded `APIView`", "DRF, no-op authentication + permission classes",
+                            "DRF, `GuardAuthentication` + `TokenHasScope`, JWT cache hit"),
+                        (plain, nothing, guarded), "DRF's own cost for any")
+        u.notes.append("The Django app of the rows above called directly with a WSGI environ (no server, no "
+                       "socket), routes interleaved, the best of 60 rounds of 200 requests: robust to a busy "
+                       "machine, where the wrk ratios are not. Over HTTP, gunicorn's parsing, writing and "
+                       "access log add their cost to every row alike.")
+
     def asgi(self, server: Process, fx: Fixtures) -> None:
         """The FastAPI and Starlette adapters under uvicorn, and the event loop under load."""
         pairs = asgi_scenarios.overhead(server, fx, self.cfg, self.workdir)
         s = self.report.section("resource_guard's ASGI adapters per request, vs the same endpoint unguarded "
                                 "(uvicorn, one worker)")
-        for adapter, label in (("fastapi", "FastAPI"), ("starlette", "Starlette")):
-            pair = pairs[adapter]
-            s.measure(f"unguarded {label} endpoint", pair.unguarded, "100%")
-            if "noop" in pair.routes:
-                noop = pair.ratios["noop"]
-                s.measure(f"{label}, a no-op `Security` dependency (its own cost)", pair.routes["noop"],
-                          f"{noop:.0%}", f"overhead {1 - noop:.0%}, paid by any dependency")
-            r = pair.ratios["jwt"]
-            note = f"overhead {1 - r:.0%}" if r <= 1 else "within noise"
-            if "noop" in pair.routes:
-                note += f"; the guard's own share {1 - r / pair.ratios['noop']:.0%}"
-            s.measure(f"{label}, Bearer JWT, verified-token cache hit", pair.routes["jwt"], f"{r:.0%}",
-                      note + "; target ≤ 5 %")
+        adapter_rows(s, pairs["fastapi"], "unguarded FastAPI endpoint", "FastAPI, Bearer JWT, verified-token cache hit",
+                     "FastAPI, a no-op `Security` dependency (its own cost)", "paid by any dependency")
+        adapter_rows(s, pairs["starlette"], "unguarded Starlette endpoint",
+                     "Starlette, Bearer JWT, verified-token cache hit")
         s.notes.append("Paired as the Flask rows are: each guarded run right after its framework's unguarded "
                        "run, same request bytes (the Authorization header included). FastAPI: "
                        "`Security(FastAPIGuard, scopes=[...])`; Starlette: `AuthenticationMiddleware(GuardBackend)` "
@@ -170,11 +220,10 @@ class Bench:
         us = asgi_scenarios.in_process(server, fx)
         u = self.report.section("ASGI adapters in-process (µs per request through the whole ASGI stack, "
                                 "best of 60 rounds)", ("Route", "µs", "guard's cost µs", "Notes"))
-        u.row("FastAPI, unguarded", f"{us['/fastapi/unguarded']:.1f}")
-        u.row("FastAPI, a no-op `Security` dependency", f"{us['/fastapi/noop']:.1f}", "",
-              f"FastAPI's own cost for a dependency: {us['/fastapi/noop'] - us['/fastapi/unguarded']:.1f} µs")
-        u.row("FastAPI, `Security(FastAPIGuard)`, JWT cache hit", f"{us['/fastapi/jwt']:.1f}",
-              f"{us['/fastapi/jwt'] - us['/fastapi/noop']:.1f}", "vs the no-op dependency")
+        in_process_rows(u, ("FastAPI, unguarded", "FastAPI, a no-op `Security` dependency",
+                            "FastAPI, `Security(FastAPIGuard)`, JWT cache hit"),
+                        (us["/fastapi/unguarded"], us["/fastapi/noop"], us["/fastapi/jwt"]),
+                        "FastAPI's own cost for a dependency")
         u.row("Starlette, unguarded", f"{us['/starlette/unguarded']:.1f}")
         u.row("Starlette, `GuardBackend` + `requires`, JWT cache hit", f"{us['/starlette/jwt']:.1f}",
               f"{us['/starlette/jwt'] - us['/starlette/unguarded']:.1f}", "middleware included")
@@ -260,6 +309,12 @@ class Bench:
                        f"{cfg.server_label()} with the access log, every token stored. p99/p50 target ≤ "
                        f"{TAIL_TARGET:g} (✗ marks a miss).")
 
+    def adapters(self, server: Process, fx: Fixtures, names: tuple[str, ...]) -> None:
+        """Each named adapter's sections: ``flask`` (every backend), ``drf``, ``asgi``."""
+        sections = {"flask": self.guard, "drf": self.drf, "asgi": self.asgi}
+        for name in names:
+            sections[name](server, fx)
+
     def run(self) -> str:
         cfg = self.cfg
         with contextlib.ExitStack() as stack:
@@ -275,17 +330,16 @@ class Bench:
                     self.issuance(self.report.section(f"Issuance on {db} ({cfg.server_label()})"),
                                   server, fx, cfg, db)
                     continue
-                if cfg.only == "asgi":
+                if cfg.only in ADAPTERS:
                     if db == cfg.databases[0]:
-                        self.asgi(server, fx)
+                        self.adapters(server, fx, ADAPTERS[cfg.only])
                     continue
                 self.authorization_server(db, server, fx)
                 if db == cfg.databases[0]:
-                    self.guard(server, fx)
-                    self.asgi(server, fx)
+                    self.adapters(server, fx, ADAPTERS["adapters"])
                     if cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
                         self.settings_comparison(db, fx)
-            if cfg.only != "asgi":
+            if cfg.only in ("", "issuance"):
                 self.peer(servers)
         if "postgresql" in cfg.databases and cfg.scale_sizes and not cfg.only:
             self.scale(cfg.scale_sizes)
@@ -310,9 +364,10 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     p.add_argument("--rounds", type=int, help="interleaved rounds beside node-oidc-provider (default 5, quick 2)")
     p.add_argument("--granian-ceiling", action="store_true",
                    help="also run the ceiling app under granian (pip install granian first)")
-    p.add_argument("--only", choices=("issuance", "asgi"), default="",
-                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); asgi: only the "
-                        "Starlette/FastAPI adapter rows and the event-loop lag")
+    p.add_argument("--only", choices=("issuance", *ADAPTERS), default="",
+                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); adapters: only "
+                        "resource_guard's rows (Flask backends, DRF, Starlette/FastAPI and the event-loop lag); "
+                        "drf or asgi: only that adapter's rows")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (authserver serve --workers)")
     p.add_argument("--threads", type=int, default=1, help="threads per worker for the main table (1 = sync)")
