@@ -66,6 +66,8 @@ class Settings:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
         if not 1 <= self.port <= 65535:
             raise ConfigError("port must be between 1 and 65535")
+        if not isinstance(self.cors_allowed_origins, str):  # e.g. a TOML array
+            raise ConfigError('cors_allowed_origins must be one string: "https://a.example https://b.example"')
         parse_origins(self.cors_allowed_origins)
         for f in fields(self):
             value = getattr(self, f.name)

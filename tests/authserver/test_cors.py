@@ -159,3 +159,11 @@ def test_bad_origins_are_refused_at_start_up(value: str, says: str, tmp_path) ->
         load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_SECRET_KEY": "s",
                                "AUTHSERVER_CORS_ALLOWED_ORIGINS": f"https://ok.example {value}"})
     assert says in str(err.value)
+
+
+def test_a_toml_list_is_refused_with_the_form_to_use(tmp_path) -> None:
+    conf = tmp_path / "authserver.toml"
+    conf.write_text('cors_allowed_origins = ["https://a.example"]\n')
+    with pytest.raises(ConfigError, match="must be one string"):
+        load_settings(environ={"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path),
+                               "AUTHSERVER_SECRET_KEY": "s"})
