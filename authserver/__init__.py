@@ -94,10 +94,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_endpoint(RevocationEndpoint)
     AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher)).install(app)
 
-    from .web import account, authorize, errors, login, oauth_routes, pages
+    from .web import account, authorize, cors, errors, login, oauth_routes, pages
 
     errors.register_error_handlers(app)
     pages.init_app(app)
+    cors.init_app(app, settings.cors_allowed_origins)
     app.register_blueprint(oauth_routes.bp)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(login.bp)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .oauth.names import SigningAlg, TokenFormat
 
@@ -23,6 +24,7 @@ ENV_PREFIX = "AUTHSERVER_"
 SIGNING_ALGS = tuple(SigningAlg)
 TOKEN_FORMATS = tuple(TokenFormat)
 ZERO_MEANS_OFF = ("client_cache_ttl", "db_ping_after_idle")  # 0: no cache; ping every time
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ConfigError(ValueError):
@@ -53,6 +55,7 @@ class Settings:
     key_refresh_interval: int
     max_form_bytes: int
     log_level: str
+    cors_allowed_origins: str
 
     def __post_init__(self) -> None:
         if self.access_token_format not in TOKEN_FORMATS:
@@ -63,10 +66,45 @@ class Settings:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
         if not 1 <= self.port <= 65535:
             raise ConfigError("port must be between 1 and 65535")
+        if not isinstance(self.cors_allowed_origins, str):  # e.g. a TOML array
+            raise ConfigError('cors_allowed_origins must be one string: "https://a.example https://b.example"')
+        parse_origins(self.cors_allowed_origins)
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
                 raise ConfigError(f"{f.name} must be a positive number")
+
+
+def parse_origins(value: str) -> frozenset[str]:
+    """The origins of ``cors_allowed_origins``, spelled as a browser sends ``Origin``
+    (RFC 6454 §6.2: lower-case scheme and host, no default port), so a lookup is exact.
+
+    ``*`` is refused: which sites may redeem codes and refresh tokens from a browser is the
+    operator's decision, named site by site (as ORY Hydra advises for production)."""
+    origins = set()
+    for item in value.replace(",", " ").split():
+        origins.add(_origin(item))
+    return frozenset(origins)
+
+
+def _origin(item: str) -> str:
+    problem = f"cors_allowed_origins: {item!r} is not an origin; write scheme://host[:port], e.g. http://127.0.0.1:8002"
+    if item == "*":
+        raise ConfigError("cors_allowed_origins: '*' is not allowed; list each origin, e.g. https://app.example")
+    parts = urlsplit(item)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(problem + " (the port is not a number from 0 to 65535)") from None
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        raise ConfigError(problem)
+    if parts.path or parts.query or parts.fragment or item.endswith(("?", "#")):
+        raise ConfigError(problem + " (no path, not even /, no query or fragment)")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(problem + " (no user name or password)")
+    scheme, host = parts.scheme.lower(), parts.hostname  # hostname is lower-cased
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
 
 
 def _defaults() -> dict[str, Any]:

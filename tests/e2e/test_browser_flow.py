@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import requests
+
+from tests.conftest import LiveServer, start_server, stop_server
+from tests.databases import free_port
 
 from .authorize_flow import Callback, callback_listener, pkce_pair
 
@@ -221,3 +226,65 @@ def test_account_page_revokes_an_application(live_server, page, callback: Callba
     assert refreshed.json()["error"] == "invalid_grant"
     page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "r2"))
     page.get_by_role("button", name="Allow").wait_for()  # asked again: the approval is gone
+
+
+FETCH_JSON = """async ([url, form]) => {
+    try {
+        const resp = await fetch(url, form ? {method: "POST", body: new URLSearchParams(form)} : {});
+        return {status: resp.status, body: await resp.json()};
+    } catch (error) {
+        return {failed: String(error)};
+    }
+}"""
+
+
+@pytest.fixture
+def spa() -> Iterator[Callback]:
+    """The single-page app's own origin, another loopback port than the server's."""
+    with callback_listener() as cb:
+        cb.pages["/"] = "<!doctype html><title>SPA</title><p>Reports</p>"
+        yield cb
+
+
+@pytest.fixture
+def cors_server(migrated_app, server_settings: dict[str, Any], spa: Callback, tmp_path: Path) -> Iterator[LiveServer]:
+    """The real server with the SPA's origin (and only it) in AUTHSERVER_CORS_ALLOWED_ORIGINS."""
+    settings = {**server_settings, "issuer": f"http://127.0.0.1:{free_port()}", "cors_allowed_origins": spa.url}
+    server = start_server(settings, tmp_path / "server.log", workers=1)
+    yield server
+    stop_server(server)
+
+
+def test_a_listed_origin_redeems_its_code_with_fetch(cors_server, page, spa: Callback, make_user, make_client) -> None:
+    """A browser app signs a person in, lands back on its own origin with the code, and
+    redeems it with fetch() (public client, PKCE): it reads metadata, errors and tokens."""
+    client = make_client(name="Reports SPA", scope="reports:read", grant_types=["authorization_code"],
+                         redirect_uris=[spa.redirect_uri], public=True)
+    page.goto(spa.url + "/")
+    metadata = page.evaluate(FETCH_JSON, [cors_server.url + "/.well-known/oauth-authorization-server", None])
+    assert metadata["status"] == 200 and metadata["body"]["issuer"] == cors_server.url
+    token_url = metadata["body"]["token_endpoint"]
+    refused = page.evaluate(FETCH_JSON, [token_url, {"grant_type": "authorization_code", "code": "asac_nope",
+                                                     "client_id": client.client_id}])
+    assert refused["status"] == 400 and refused["body"]["error"] == "invalid_grant"
+
+    verifier, challenge = pkce_pair()
+    page.goto(_authorize_url(cors_server.url, client.client_id, spa.redirect_uri, challenge, "s1"))
+    _sign_in(page, *make_user())
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(spa.redirect_uri + "?**")
+    code = spa.received[-1]["code"]
+    issued = page.evaluate(FETCH_JSON, [token_url, {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": spa.redirect_uri,
+        "client_id": client.client_id, "code_verifier": verifier}])
+    assert issued["status"] == 200 and issued["body"]["scope"] == "reports:read", issued
+
+
+def test_an_unlisted_origin_cannot_read_the_server(cors_server, page, callback: Callback) -> None:
+    """Another origin on the same host, not listed: the browser blocks every read."""
+    callback.pages["/"] = "<!doctype html><title>Elsewhere</title>"
+    page.goto(callback.url + "/")
+    for url, form in [(cors_server.url + "/.well-known/oauth-authorization-server", None),
+                      (cors_server.url + "/oauth/token", {"grant_type": "client_credentials"})]:
+        result = page.evaluate(FETCH_JSON, [url, form])
+        assert "failed" in result and "Failed to fetch" in result["failed"], result
