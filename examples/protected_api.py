@@ -15,36 +15,17 @@ from the same settings as the server).
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from reports_guard import backends
 
-from authserver.stores import APITokenStore, UserPasswordVerifier
-from resource_guard.backends import APITokenBackend, BasicAuthBackend, BearerJWTBackend, IntrospectionBackend
-from resource_guard.cache import RedisCache
 from resource_guard.flask import FlaskGuard
 
 REPORTS = {1: {"id": 1, "title": "Q3 revenue"}, 2: {"id": 2, "title": "Q4 forecast"}}
 
 
-def _shared_cache() -> RedisCache | None:
-    url = os.environ.get("REDIS_URL")
-    return RedisCache(url, prefix="reports-api:") if url else None
-
-
 def create_app() -> Flask:
-    issuer, audience = os.environ["ISSUER"], os.environ["AUDIENCE"]
-    cache = _shared_cache()
-    guard = FlaskGuard(backends=[
-        BearerJWTBackend(issuer=issuer, audience=audience,
-                         kid_refetch_interval=float(os.environ.get("KID_REFETCH_INTERVAL", 15))),
-        IntrospectionBackend(issuer=issuer, client_id=os.environ["RS_CLIENT_ID"],
-                             client_secret=os.environ["RS_CLIENT_SECRET"], audience=audience, cache=cache,
-                             max_cache_ttl=float(os.environ.get("INTROSPECTION_CACHE_TTL", 300))),
-        APITokenBackend(store=APITokenStore()),
-        BasicAuthBackend(verifier=UserPasswordVerifier(), rate_limit_cache=cache),
-    ])
+    guard = FlaskGuard(backends=backends(cache_prefix="reports-api:"))
     app = Flask(__name__)
     guard.init_app(app)
 

@@ -1,4 +1,4 @@
-"""The reports API's guard, built from the environment; shared by the ASGI examples.
+"""The reports API's guard, built from the environment; shared by the Flask and ASGI examples.
 
 JWTs are checked locally, opaque tokens by introspection, and the authserver's legacy API tokens
 and user passwords through its database (``AUTHSERVER_DATABASE_URL`` and the server's secret,
