@@ -13,14 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import jwt as pyjwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.conftest import ROOT, LiveServer, stop_process
 from tests.databases import free_port
-from tests.e2e.test_resource_guard import _bearer, _challenge, _token, assert_revocation_is_seen
+from tests.e2e.test_resource_guard import _bearer, _challenge, _token, assert_revocation_is_seen, forged_tokens
 
 pytestmark = pytest.mark.e2e
 AUDIENCE = "https://asgi-reports.example/api"  # a path: the metadata is also served path-suffixed
@@ -98,26 +96,7 @@ def test_anonymous_gets_the_challenge_with_scope_and_can_discover_the_server(liv
 
 
 def test_forged_confused_expired_and_misdirected_tokens_are_refused(live_server, api, make_client) -> None:
-    real = _token(live_server, make_client(scope="reports:read", audiences=[AUDIENCE]))
-    claims = pyjwt.decode(real, options={"verify_signature": False})
-    header = pyjwt.get_unverified_header(real)
-    jwks = requests.get(live_server.url + "/oauth/jwks", timeout=5).json()
-    public_jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
-    hdr = {"kid": header["kid"], "typ": "at+jwt"}
-    head, _, signature = real.split(".")
-    scoped_up = pyjwt.utils.base64url_encode(json.dumps({**claims, "scope": "reports:write"}).encode()).decode()
-    attacks = {
-        "forged signature": pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
-        "alg none": pyjwt.encode(claims, None, "none", headers=hdr),  # type: ignore[arg-type]
-        "HS256 with the public key": pyjwt.encode(claims, json.dumps(public_jwk).encode() * 2, "HS256", headers=hdr),
-        "RS256 under an EC kid": pyjwt.encode(claims, rsa.generate_private_key(65537, 2048), "RS256", headers=hdr),
-        "expired, re-signed": pyjwt.encode({**claims, "exp": int(time.time()) - 3600},
-                                           ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
-        "tampered scope": f"{head}.{scoped_up}.{signature}",
-        "wrong audience": _token(live_server, make_client(scope="reports:read", audiences=["https://other.example"])),
-        "opaque, wrong audience": _token(live_server, make_client(scope="reports:read", token_format="opaque",
-                                                                  audiences=["https://other.example"])),
-    }
+    attacks = forged_tokens(live_server, make_client, AUDIENCE)
     for name, forged in attacks.items():
         for path in ("/reports", "/whoami"):  # an optional endpoint still refuses bad credentials
             resp = requests.get(api + path, headers=_bearer(forged), timeout=5)

@@ -13,14 +13,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import jwt as pyjwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import ROOT, LiveServer, stop_process
 from tests.databases import free_port
-from tests.e2e.test_resource_guard import _bearer, _challenge, _token, assert_revocation_is_seen
+from tests.e2e.test_resource_guard import _bearer, _challenge, _token, assert_revocation_is_seen, forged_tokens
 
 pytestmark = pytest.mark.e2e
 AUDIENCE = "https://drf-reports.example"
@@ -87,16 +85,7 @@ def test_anonymous_gets_the_first_challenge_with_scope_and_can_discover_the_serv
 
 
 def test_forged_expired_and_misdirected_tokens_are_refused(live_server, api, make_client) -> None:
-    real = _token(live_server, make_client(scope="reports:read", audiences=[AUDIENCE]))
-    claims = pyjwt.decode(real, options={"verify_signature": False})
-    headers = {"kid": pyjwt.get_unverified_header(real)["kid"], "typ": "at+jwt"}
-    attacker_key = ec.generate_private_key(ec.SECP256R1())
-    attacks = {
-        "forged signature": pyjwt.encode(claims, attacker_key, "ES256", headers=headers),
-        "alg none": pyjwt.encode(claims, None, "none", headers=headers),  # type: ignore[arg-type]
-        "expired": pyjwt.encode({**claims, "exp": int(time.time()) - 3600}, attacker_key, "ES256", headers=headers),
-        "wrong audience": _token(live_server, make_client(scope="reports:read", audiences=["https://other.example"])),
-    }
+    attacks = forged_tokens(live_server, make_client, AUDIENCE)
     for name, forged in attacks.items():
         resp = requests.get(api + "/reports", headers=_bearer(forged), timeout=5)
         assert resp.status_code == 401, name

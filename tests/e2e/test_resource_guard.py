@@ -99,16 +99,19 @@ def test_a_token_for_another_audience_is_refused(live_server, api, make_client, 
         assert resp.status_code == 401 and 'error="invalid_token"' in _challenge(resp), audiences
 
 
-def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -> None:
-    real = _token(live_server, make_client(scope="reports:read reports:write", audiences=[AUDIENCE]))
+def forged_tokens(live_server, make_client, audience: str) -> dict[str, str]:
+    """The RFC 8725 attack set every adapter's example must refuse with 401 ``invalid_token``:
+    forged, ``alg: none``, algorithm confusion, expired, tampered, and tokens for another API."""
+    real = _token(live_server, make_client(scope="reports:read", audiences=[audience]))
     claims = pyjwt.decode(real, options={"verify_signature": False})
     header = pyjwt.get_unverified_header(real)
     jwks = requests.get(live_server.url + "/oauth/jwks", timeout=5).json()
     public_jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     hdr = {"kid": header["kid"], "typ": "at+jwt"}
     head, _, signature = real.split(".")
-    scoped_up = pyjwt.utils.base64url_encode(json.dumps({**claims, "scope": "admin"}).encode()).decode()
-    attacks = {
+    scoped_up = pyjwt.utils.base64url_encode(json.dumps({**claims, "scope": "reports:write"}).encode()).decode()
+    other = ["https://other.example"]
+    return {
         "other key, same kid": pyjwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
         # PyJWT's signature asks for a key, but "none" takes None: the attack needs exactly that
         "alg none": pyjwt.encode(claims, None, "none", headers=hdr),  # type: ignore[arg-type]
@@ -117,8 +120,14 @@ def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -
         "expired, re-signed": pyjwt.encode({**claims, "exp": int(time.time()) - 3600},
                                            ec.generate_private_key(ec.SECP256R1()), "ES256", headers=hdr),
         "tampered scope": f"{head}.{scoped_up}.{signature}",
+        "wrong audience": _token(live_server, make_client(scope="reports:read", audiences=other)),
+        "opaque, wrong audience": _token(live_server, make_client(scope="reports:read", token_format="opaque",
+                                                                  audiences=other)),
     }
-    for name, forged in attacks.items():
+
+
+def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -> None:
+    for name, forged in forged_tokens(live_server, make_client, AUDIENCE).items():
         resp = requests.get(api + "/reports", headers=_bearer(forged), timeout=5)
         assert resp.status_code == 401, name
         assert 'error="invalid_token"' in _challenge(resp), name
