@@ -16,7 +16,7 @@ from resource_guard.ratelimit import RateLimiter
 from . import logs
 from .appstate import AppState, state
 from .config import ConfigError, Settings, load_settings
-from .database import ENGINE_OPTIONS, configure
+from .database import ENGINE_OPTIONS, configure, discard_session
 from .extensions import db, migrate
 from .login_throttle import DatabaseLimiter, FailureLimiter
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
@@ -73,6 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    app.teardown_appcontext(lambda _exc: discard_session(db.session))
     migrate.init_app(app, db, directory=migrations_directory())
     with app.app_context():
         configure(db.engine, ping_after_idle=settings.db_ping_after_idle)

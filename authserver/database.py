@@ -3,6 +3,7 @@ direct INSERT."""
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -10,7 +11,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 # A pooled connection used within this many seconds is trusted without a ping (HikariCP's
@@ -146,3 +148,21 @@ class DirectInsert:
                 pass
         connection.invalidate(exc)
         engine.dispose(close=False)
+
+
+logger = logging.getLogger(__name__)
+
+
+def discard_session(session: scoped_session[Any]) -> None:
+    """End a request's session even when the database went away under it.
+
+    Flask-SQLAlchemy's own teardown closes the session too, but a ROLLBACK on a connection the
+    database has just terminated raises there, after the response was made, and the WSGI server
+    answers that with a bare 500. Registered after ``db.init_app`` (teardowns run last-first),
+    this runs first: a failed close is logged and the session dropped, so the answer already
+    made (a 503 during an outage) is the one sent; the pool has invalidated the connection."""
+    try:
+        session.remove()
+    except SQLAlchemyError as exc:
+        logger.warning("closing the request's database session failed (%s); discarded", type(exc).__name__)
+        session.registry.clear()

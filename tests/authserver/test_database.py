@@ -183,3 +183,28 @@ def test_a_dropped_database_connection_is_a_503_then_the_pool_recovers(tmp_path:
         assert token().status_code == 200
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="only a database server can drop a connection")
+def test_a_connection_killed_before_the_request_ends_still_answers_what_the_request_made(tmp_path: Path) -> None:
+    """The database terminates the request's connection after its work but before the session is
+    closed: the ROLLBACK at teardown fails, and that must not turn the answer into a bare 500."""
+    from authserver import create_app
+
+    with new_database("postgresql", tmp_path) as url:
+        app = create_app({"database_url": url, "instance_path": str(tmp_path / "instance"),
+                          "secret_key": "teardown-" + uuid.uuid4().hex})
+        name = url.rsplit("/", 1)[1]
+
+        @app.get("/__in_a_transaction")
+        def in_a_transaction() -> str:
+            db.session.execute(text("SELECT 1"))  # the session now holds a connection in a transaction
+            assert _terminate_backends(name) >= 1
+            return "made"
+
+        answer = app.test_client().get("/__in_a_transaction")
+        assert answer.status_code == 200 and answer.get_data(as_text=True) == "made"
+        with app.app_context():
+            assert db.session.execute(text("SELECT 2")).scalar() == 2  # the pool replaced the connection
+            db.session.remove()
+            db.engine.dispose()
