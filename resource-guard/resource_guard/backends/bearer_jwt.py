@@ -149,10 +149,15 @@ class BearerJWTBackend(AuthBackend):
             return None  # not a JWS compact serialisation: an opaque token for another backend
         return {"token": token}
 
-    def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
-        token: str = credentials["token"]
+    def _cached(self, token: str) -> tuple[str, AuthResult | None]:
+        """The token's cache key and the verdict already reached for it, if any."""
         digest = hashlib.sha256(token.encode()).hexdigest()
         cached: AuthResult | None = self._verified.get(digest)
+        return digest, cached
+
+    def validate_credentials(self, request: Request, credentials: Credentials) -> AuthResult:
+        token: str = credentials["token"]
+        digest, cached = self._cached(token)
         if cached is not None:
             return cached
         try:
@@ -166,8 +171,7 @@ class BearerJWTBackend(AuthBackend):
         """The same checks; a cached token is answered inline, and only a key-set fetch
         awaits (shared by all concurrent requests that need it)."""
         token: str = credentials["token"]
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        cached: AuthResult | None = self._verified.get(digest)
+        digest, cached = self._cached(token)
         if cached is not None:
             return cached
         try:
