@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .oauth.names import AuthMethod, GrantType, ResponseType, TokenFormat
+from .oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, ResponseType, SigningAlg, TokenFormat
 from .validation import InvalidField
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -67,6 +67,14 @@ def check_may_introspect(public: bool, resource_servers: object, introspect_any:
         )
 
 
+def check_id_token_alg(alg: str) -> None:
+    """An algorithm the key ring signs ID tokens with; ``none`` and HMAC are never accepted."""
+    if alg not in ID_TOKEN_ALGS:
+        raise InvalidClientMetadata(
+            "id_token_signed_response_alg", f"id_token_signed_response_alg must be one of {', '.join(ID_TOKEN_ALGS)}"
+        )
+
+
 @dataclass(frozen=True)
 class ClientMetadata:
     """RFC 7591 §2 fields, then this server's extensions. Defaults are RFC 7591's."""
@@ -87,6 +95,8 @@ class ClientMetadata:
     resource_servers: tuple[str, ...] = ()
     introspect_any: bool = False
     require_pkce: bool = True
+    # OpenID Connect Registration §2: the algorithm of this client's ID tokens.
+    id_token_signed_response_alg: str = SigningAlg.RS256
 
     def __post_init__(self) -> None:
         self._set(
@@ -105,6 +115,7 @@ class ClientMetadata:
                 "token_endpoint_auth_method", f"token_endpoint_auth_method must be among {', '.join(AuthMethod)}"
             )
         check_may_introspect(self.is_public, self.resource_servers, self.introspect_any)
+        check_id_token_alg(self.id_token_signed_response_alg)
         if self.is_public:
             self._set(require_pkce=True)
 
@@ -174,6 +185,7 @@ _JSON_TYPES = {
     "resource_servers": "[str]",
     "introspect_any": "bool",
     "require_pkce": "bool",
+    "id_token_signed_response_alg": "str",
 }
 
 
@@ -195,6 +207,7 @@ __all__ = [
     "ClientMetadata",
     "InvalidClientMetadata",
     "InvalidRedirectURI",
+    "check_id_token_alg",
     "check_may_introspect",
     "checked_resource_servers",
 ]

@@ -8,7 +8,13 @@ from typing import Any
 
 from resource_guard.tokens import BASE62
 
-from .client_metadata import ClientMetadata, InvalidClientMetadata, check_may_introspect, checked_resource_servers
+from .client_metadata import (
+    ClientMetadata,
+    InvalidClientMetadata,
+    check_id_token_alg,
+    check_may_introspect,
+    checked_resource_servers,
+)
 from .extensions import db
 from .models import Client
 from .oauth.names import GrantType
@@ -38,6 +44,7 @@ def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Cli
         require_pkce=metadata.require_pkce,
         resource_servers=list(metadata.resource_servers),
         introspect_any=metadata.introspect_any,
+        id_token_signed_response_alg=metadata.id_token_signed_response_alg,
     )
     db.session.add(client)
     db.session.commit()
@@ -51,6 +58,13 @@ def set_introspection(client: Client, resource_servers: list[str] | None, intros
         client.resource_servers = list(checked_resource_servers(tuple(resource_servers)))
     if introspect_any is not None:
         client.introspect_any = introspect_any
+    db.session.commit()
+
+
+def set_id_token_alg(client: Client, alg: str) -> None:
+    """Sign this client's next ID tokens with ``alg``; ID tokens already issued stay valid."""
+    check_id_token_alg(alg)
+    client.id_token_signed_response_alg = alg
     db.session.commit()
 
 
@@ -76,5 +90,6 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         "token_format": client.token_format,
         # PKCE protects authorization codes; a client that never gets one has nothing to require.
         "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "created_at": client.created_at,
     })

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from ..appstate import state
 from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import client_record, register_client, rotate_client_secret, set_introspection
+from ..clients import client_record, register_client, rotate_client_secret, set_id_token_alg, set_introspection
 from ..extensions import db
 from ..models import Client
-from ..oauth.names import AuthMethod, GrantType, TokenFormat
+from ..oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, SigningAlg, TokenFormat
 from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("clients", help="Manage OAuth clients.")
@@ -28,7 +28,12 @@ FLAGS = {
     "resource_servers": "--resource-server",
     "introspect_any": "--introspect-any",
     "require_pkce": "--pkce/--no-pkce",
+    "id_token_signed_response_alg": "--id-token-alg",
 }
+ID_TOKEN_ALG = click.option(
+    "--id-token-alg", type=click.Choice([a.value for a in ID_TOKEN_ALGS]),
+    help="Sign this client's OpenID Connect ID tokens with this algorithm (default RS256).",
+)
 
 
 def find_client(client_id: str) -> Client:
@@ -50,6 +55,7 @@ def find_client(client_id: str) -> Client:
 @click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
               help="An API identifier this client serves: it may introspect tokens whose aud names it (repeatable).")
 @click.option("--introspect-any", is_flag=True, help="May introspect every token, whatever its audience.")
+@ID_TOKEN_ALG
 @json_option
 def create(
     name: str,
@@ -62,6 +68,7 @@ def create(
     require_pkce: bool,
     resource_servers: tuple[str, ...],
     introspect_any: bool,
+    id_token_alg: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
@@ -77,6 +84,7 @@ def create(
             resource_servers=resource_servers,
             introspect_any=introspect_any,
             require_pkce=require_pkce,
+            id_token_signed_response_alg=id_token_alg or SigningAlg.RS256,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -135,12 +143,13 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
               help="Replace the API identifiers this client serves (repeatable).")
 @click.option("--no-resource-servers", is_flag=True, help="Serve no API: introspect no token by its audience.")
 @click.option("--introspect-any/--no-introspect-any", default=None, help="May introspect every token.")
+@ID_TOKEN_ALG
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
-    as_json: bool,
+    id_token_alg: str | None, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect.
+    """Change which tokens a client may introspect, or how its ID tokens are signed.
 
     Options not given stay as they are.
     """
@@ -150,6 +159,8 @@ def update(
     servers = [] if no_resource_servers else list(resource_servers) or None
     try:
         set_introspection(client, servers, introspect_any)
+        if id_token_alg:
+            set_id_token_alg(client, id_token_alg)
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
     state().server.clients.invalidate(client_id)

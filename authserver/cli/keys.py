@@ -1,9 +1,10 @@
-"""``authserver keys``: the signing keys behind JWT access tokens."""
+"""``authserver keys``: the signing keys behind JWT access tokens and ID tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from ..appstate import state
 from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
+from ..oauth.names import SigningAlg
 from .output import emit, json_option
 
 group = AppGroup("keys", help="Manage signing keys.")
@@ -46,10 +48,14 @@ def list_keys(as_json: bool) -> None:
 
 
 @group.command("rotate")
+@click.option("--alg", type=click.Choice([a.value for a in SigningAlg]),
+              help="Rotate only this algorithm's key (default: every algorithm in use).")
 @json_option
-def rotate(as_json: bool) -> None:
-    """Sign with a new key.
+def rotate(alg: str | None, as_json: bool) -> None:
+    """Sign with new keys: one per algorithm in use, or for --alg only.
 
-    The previous key stays in JWKS until the tokens it signed expire.
+    Each previous key stays in JWKS until the tokens it signed expire.
     """
-    emit(key_record(state().keys.rotate()), as_json)
+    keys = state().keys
+    rotated = [keys.rotate(alg)] if alg else keys.rotate_in_use()
+    emit([key_record(k) for k in rotated], as_json)

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
-from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType
+from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType, SigningAlg
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
 
@@ -53,6 +53,8 @@ class Client(Model, ClientMixin):
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default=AuthMethod.CLIENT_SECRET_BASIC)
     token_format: Mapped[str | None] = mapped_column(String(10))
     require_pkce: Mapped[bool] = mapped_column(default=True)
+    # OpenID Connect Registration §2: how this client's ID tokens are signed.
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default=SigningAlg.RS256)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

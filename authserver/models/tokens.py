@@ -56,6 +56,11 @@ class Token(Model):
     family_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The sign-in a person's grant came from (OIDC Core §12.2: a refreshed ID token keeps
+    # the original ``auth_time``); NULL for client credentials.
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sid: Mapped[str | None] = mapped_column(String(32))
+    amr: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User | None] = relationship(lazy="joined")
@@ -84,7 +89,12 @@ class AuthorizationCode(Model):
     audience: Mapped[list[str]] = mapped_column(JSON, default=list)
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    # The sign-in session the code was made in: when and how the person authenticated
+    # (``sid`` is the session's public id), and the OpenID Connect ``nonce`` to echo.
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sid: Mapped[str | None] = mapped_column(String(32))
+    amr: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    nonce: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set by the one redemption that wins; a later one revokes this family.

@@ -4,6 +4,8 @@ Authlib drives the flow; this module supplies storage and the rules Authlib leav
 codes are stored hashed, live ``authorization_code_ttl`` seconds, are bound to the client,
 redirect URI and PKCE challenge, and are redeemed at most once even when several workers
 race (the claim is one conditional UPDATE in the same transaction that stores the tokens).
+A code also records the sign-in session it was made in and the OpenID Connect ``nonce``, which
+the ID token of its exchange states (``id_tokens``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from sqlalchemy import select, update
 
 from ..database import rows_changed
 from ..extensions import db
-from ..models import AuthorizationCode, Client, User
+from ..models import AuthorizationCode, Client, Session, User
 from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin
+from .id_tokens import NONCE_MAX_LENGTH, SignIn, refresh_allowed
 from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
-from .tokens import GrantContext
+from .tokens import GrantContext, Issued
 
 TOKEN_AUTH_METHODS: list[str] = [*SECRET_METHODS, AuthMethod.NONE]
 
@@ -52,6 +55,9 @@ class S256CodeChallenge(CodeChallenge):
 
 class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = TOKEN_AUTH_METHODS
+    # The sign-in session of the person approving: the authorization endpoint sets it before
+    # a code is made, and the code keeps its ``auth_time``, ``sid`` and ``amr``.
+    sign_in: Session | None = None
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
@@ -64,12 +70,22 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         redirect_uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
         return redirect_uri
 
+    def validate_authorization_request(self) -> str:
+        """Authlib's checks, then the ``nonce`` (OIDC Core §3.1.2.1) this server will store."""
+        redirect_uri: str = super().validate_authorization_request()
+        nonce = self.request.payload.data.get("nonce")
+        if nonce is not None and not 0 < len(nonce) <= NONCE_MAX_LENGTH:
+            raise InvalidRequestError(f"nonce must be 1 to {NONCE_MAX_LENGTH} characters.", redirect_uri=redirect_uri)
+        return redirect_uri
+
     def generate_authorization_code(self) -> str:
         """Prefixed and checksummed like every other secret (``asac_``), so a leaked code is
         recognisable and a mangled one is refused without a read."""
         return new_secret(TokenKind.CODE)
 
     def save_authorization_code(self, code: str, request: Any) -> None:
+        if self.sign_in is None or self.sign_in.user_id != request.user.id:
+            raise RuntimeError("the authorization endpoint gives the grant the approving person's sign-in session")
         now = utcnow()
         db.session.add(
             AuthorizationCode(
@@ -82,7 +98,10 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
                 audience=list(self.context.audience),
                 code_challenge=request.payload.data.get("code_challenge"),
                 code_challenge_method=request.payload.data.get("code_challenge_method"),
-                auth_time=now,
+                auth_time=self.sign_in.auth_time,
+                sid=self.sign_in.public_id,
+                amr=list(self.sign_in.amr),
+                nonce=request.payload.data.get("nonce"),
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.server.tokens.settings.authorization_code_ttl),
                 family_id=str(uuid.uuid4()),
@@ -121,9 +140,20 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             db.session.rollback()
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
-        self.context = GrantContext(tuple(code.audience), family_id=code.family_id)
+        sign_in = SignIn(code.auth_time, code.sid, tuple(code.amr or ()))
+        self.context = GrantContext(tuple(code.audience), family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
         return response
+
+    def generate_token(
+        self, user: Any = None, scope: str | None = None, grant_type: str | None = None,
+        expires_in: int | None = None, include_refresh_token: bool = True,
+    ) -> Issued:
+        """A refresh token as the client's grant types allow, and for OpenID Connect only
+        with ``offline_access`` (``id_tokens.refresh_allowed``)."""
+        client: Client = self.request.client
+        allowed = refresh_allowed(client, scope if scope is not None else client.scope)
+        return super().generate_token(user, scope, grant_type, expires_in, include_refresh_token and allowed)
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         user = authorization_code.user

@@ -1,7 +1,7 @@
-"""The signing key ring: one active key signs, retired keys stay in JWKS until every token
-they signed has expired, then drop out.
+"""The signing key ring: one active key per algorithm signs, retired keys stay in JWKS until
+every token they signed has expired, then drop out. JWKS publishes every algorithm's keys.
 
-Workers keep the decrypted active key in memory and re-check which key is active at most
+Workers keep each decrypted active key in memory and re-check which key is active at most
 every ``refresh_interval`` seconds (the ``key_refresh_interval`` setting), so
 ``authserver keys rotate`` in another process is picked up without a restart and without a
 database read per token.
@@ -47,45 +47,66 @@ def generate_signing_key(alg: str, hasher: SecretHasher) -> SigningKey:
 
 
 class KeyRing:
+    """Keys by algorithm: access tokens use ``alg`` (the ``signing_alg`` setting), ID tokens
+    RS256 or their client's algorithm. Each algorithm has its own active key, created on
+    first use, and its own overlap when rotated."""
+
     def __init__(self, hasher: SecretHasher, alg: str, publish_grace: timedelta, refresh_interval: float = 5.0) -> None:
         self._hasher = hasher
         self._alg = alg
         self._grace = publish_grace
         self._refresh_interval = refresh_interval
         self._lock = threading.Lock()
-        self._active: ActiveKey | None = None
-        self._checked_at = 0.0
+        self._active: dict[str, ActiveKey] = {}
+        self._checked_at: dict[str, float] = {}
         self._verify_keys: dict[str, tuple[str, Any]] = {}
 
-    def active(self) -> ActiveKey:
-        """The key that signs now (created on first use if the database has none)."""
+    def active(self, alg: str | None = None) -> ActiveKey:
+        """The key that signs ``alg`` now (default: the access-token algorithm), created on
+        first use if the database has none; read from the database at most once per
+        refresh interval and algorithm."""
+        alg = alg or self._alg
         now = time.monotonic()
-        if self._active is None or now - self._checked_at > self._refresh_interval:
+        key = self._active.get(alg)
+        if key is None or now - self._checked_at.get(alg, 0.0) > self._refresh_interval:
             with self._lock:
-                row = self._current_row() or self._create_first()
-                if self._active is None or self._active.kid != row.kid:
-                    try:
-                        pem = self._hasher.decrypt(row.private_key_encrypted)
-                    except InvalidToken:
-                        raise RuntimeError(
-                            f"cannot decrypt signing key {row.kid}: AUTHSERVER_SECRET_KEY is not the one it was "
-                            "stored with; restore that secret, or run `authserver keys rotate` with the new one"
-                        ) from None
-                    self._active = ActiveKey(row.kid, row.alg, jwk.import_key(pem, _KEY_TYPES[row.alg][0]))  # type: ignore[call-overload]  # as above
-                self._checked_at = now
-        return self._active
+                row = self._current_row(alg) or self._create_first(alg)
+                key = self._active.get(alg)
+                if key is None or key.kid != row.kid:
+                    key = self._active[alg] = ActiveKey(row.kid, row.alg, self._private_key(row))
+                self._checked_at[alg] = now
+        return key
 
-    def rotate(self) -> SigningKey:
-        """Start signing with a new key; the old one stays published for one token lifetime."""
+    def _private_key(self, row: SigningKey) -> Any:
+        try:
+            pem = self._hasher.decrypt(row.private_key_encrypted)
+        except InvalidToken:
+            raise RuntimeError(
+                f"cannot decrypt signing key {row.kid}: AUTHSERVER_SECRET_KEY is not the one it was "
+                "stored with; restore that secret, or run `authserver keys rotate` with the new one"
+            ) from None
+        return jwk.import_key(pem, _KEY_TYPES[row.alg][0])  # type: ignore[call-overload]  # as above
+
+    def rotate(self, alg: str | None = None) -> SigningKey:
+        """Start signing ``alg`` (default: the access-token algorithm) with a new key; the
+        old one stays published for one token lifetime. Other algorithms are untouched."""
+        alg = alg or self._alg
         now = utcnow()
-        for old in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        live = select(SigningKey).where(SigningKey.retired_at.is_(None), SigningKey.alg == alg)
+        for old in db.session.scalars(live):
             old.retired_at = now
             old.publish_until = now + self._grace
-        new = generate_signing_key(self._alg, self._hasher)
+        new = generate_signing_key(alg, self._hasher)
         db.session.add(new)
         db.session.commit()
-        self._checked_at = 0.0
+        self._checked_at[alg] = 0.0
         return new
+
+    def rotate_in_use(self) -> list[SigningKey]:
+        """Rotate every algorithm that has an active key (at least the access-token one)."""
+        in_use = db.session.scalars(select(SigningKey.alg).where(SigningKey.retired_at.is_(None)).distinct())
+        algs = sorted({self._alg, *in_use}, key=lambda a: (a != self._alg, a))
+        return [self.rotate(alg) for alg in algs]
 
     def published(self, now: datetime | None = None) -> list[SigningKey]:
         now = now or utcnow()
@@ -111,15 +132,20 @@ class KeyRing:
         self._verify_keys[kid] = entry
         return entry
 
-    def _current_row(self) -> SigningKey | None:
-        query = select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.id.desc()).limit(1)
+    def _current_row(self, alg: str) -> SigningKey | None:
+        query = (
+            select(SigningKey)
+            .where(SigningKey.retired_at.is_(None), SigningKey.alg == alg)
+            .order_by(SigningKey.id.desc())
+            .limit(1)
+        )
         return db.session.scalar(query)
 
-    def _create_first(self) -> SigningKey:
+    def _create_first(self, alg: str) -> SigningKey:
         # Two workers starting at once may both create one; both stay published and the
         # newest signs, so every worker converges on the same kid.
-        db.session.add(generate_signing_key(self._alg, self._hasher))
+        db.session.add(generate_signing_key(alg, self._hasher))
         db.session.commit()
-        row = self._current_row()
+        row = self._current_row(alg)
         assert row is not None
         return row

@@ -3,6 +3,8 @@
 Grant types, response types, authentication methods and PKCE methods come from the grant
 classes and endpoints on the ``AuthorizationServer``; endpoint URLs from the routes that serve
 them (``url_for``) under the issuer. Registering a grant or an endpoint is enough to publish it.
+With the authorization-code grant the document is also OpenID Connect Discovery's
+(``discovery.py``), served at both well-known paths.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import url_for
 
 from ..scope_catalogue import published_scopes
+from .discovery import openid_provider_fields
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -73,6 +77,10 @@ def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str
             fields[f"{name}_endpoint_auth_methods_supported"] = _unique(
                 method for endpoint in endpoints for method in endpoint.CLIENT_AUTH_METHODS
             )
-    metadata = AuthorizationServerMetadata(fields)
+    metadata_type = AuthorizationServerMetadata
+    if authorization_grants:
+        fields.update(openid_provider_fields(issuer, fields["scopes_supported"]))
+        metadata_type = OpenIDProviderMetadata
+    metadata = metadata_type(fields)
     metadata.validate()
     return dict(metadata)

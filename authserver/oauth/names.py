@@ -69,7 +69,26 @@ class EndpointPath(StrEnum):
     REVOKE = "/oauth/revoke"
     JWKS = "/oauth/jwks"
     METADATA = "/.well-known/oauth-authorization-server"
+    OPENID_CONFIGURATION = "/.well-known/openid-configuration"
+    USERINFO = "/oauth/userinfo"
+    LOGOUT = "/oauth/logout"
+    REGISTER = "/oauth/register"
 
 
 # Machine endpoints live under these prefixes (every path above but AUTHORIZE).
 MACHINE_PREFIXES = ("/oauth/", "/.well-known/")
+
+
+class OIDCScope(StrEnum):
+    """OpenID Connect Core §5.4 and §11 scopes: ``openid`` asks for an ID token,
+    ``offline_access`` for a refresh token (see ``oauth.id_tokens.refresh_allowed``)."""
+
+    OPENID = "openid"
+    PROFILE = "profile"
+    EMAIL = "email"
+    OFFLINE_ACCESS = "offline_access"
+
+
+# ID tokens are RS256 unless the client registered another (OIDC Core §15.1: RS256 must be
+# available); discovery lists RS256 first.
+ID_TOKEN_ALGS = (SigningAlg.RS256, SigningAlg.ES256, SigningAlg.EDDSA)

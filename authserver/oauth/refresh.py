@@ -19,6 +19,7 @@ from ..models import REFRESH, Token, User
 from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
 from .grants import TokenIssuingMixin
+from .id_tokens import SignIn
 from .names import TokenTypeHint
 from .revocation import revoke_family
 from .tokens import GrantContext, TokenService
@@ -69,8 +70,11 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             db.session.rollback()
             revoke_family(token)
             raise InvalidGrantError(REUSED)
+        # A family from before sign-ins were recorded has none: its refreshes get no ID token.
+        sign_in = SignIn(token.auth_time, token.sid, tuple(token.amr or ())) if token.auth_time else None
         self.context = GrantContext(tuple(token.audience), family_id=token.family_id,
-                                    family_expires_at=token.family_expires_at, refresh_scope=token.scope)
+                                    family_expires_at=token.family_expires_at, refresh_scope=token.scope,
+                                    sign_in=sign_in)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
         return response
 

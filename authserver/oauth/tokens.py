@@ -1,4 +1,5 @@
-"""Minting access and refresh tokens, and finding a presented token again.
+"""Minting access and refresh tokens (and OpenID Connect ID tokens beside them), and finding
+a presented token again.
 
 Access tokens are RFC 9068 JWTs (``typ: at+jwt``, signed by the key ring) or opaque
 ``asat_`` strings, per client or server default. Every access token gets a row (found by
@@ -23,6 +24,7 @@ from ..extensions import db
 from ..models import ACCESS, REFRESH, Client, Token, User
 from ..models.types import utcnow
 from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
+from .id_tokens import SignIn, asks_for_id_token, mint_id_token
 from .keys import KeyRing
 from .names import TokenFormat
 
@@ -45,11 +47,13 @@ def token_row(
 ) -> dict[str, Any]:
     """One ``tokens`` row as a dict; every row has the same keys, so a grant's rows go to
     the database in one multi-row INSERT."""
+    sign_in = context.sign_in
     return {
         "kind": kind, "token_hash": token_hash, "jti": jti, "family_id": context.family_id, "client_pk": client.id,
         "user_id": user.id if user else None, "scope": scope, "audience": list(context.audience),
         "token_format": token_format, "issued_at": issued_at, "expires_at": expires_at,
-        "family_expires_at": family_expires_at,
+        "family_expires_at": family_expires_at, "auth_time": sign_in.auth_time if sign_in else None,
+        "sid": sign_in.sid if sign_in else None, "amr": list(sign_in.amr) if sign_in else None,
     }
 
 
@@ -61,13 +65,16 @@ class GrantContext:
     credentials), so a replayed code or rotated refresh token revokes them all;
     ``family_expires_at`` carries the family's absolute end across rotations;
     ``refresh_scope`` keeps a rotated refresh token at its original scope when the access
-    token was narrowed (RFC 6749 §6).
+    token was narrowed (RFC 6749 §6); ``sign_in`` is the person's sign-in the family comes
+    from, which ID tokens state, and ``nonce`` the authorization request's (code exchange only).
     """
 
     audience: tuple[str, ...]
     family_id: str | None = None
     family_expires_at: datetime | None = None
     refresh_scope: str | None = None
+    sign_in: SignIn | None = None
+    nonce: str | None = None
 
 
 class Issued(dict[str, Any]):
@@ -95,11 +102,16 @@ class TokenService:
     def issue(
         self, client: Client, scope: str, context: GrantContext, user: User | None = None, refresh: bool = False
     ) -> Issued:
-        """Mint an access token and, if asked, a refresh token of the context's family."""
+        """Mint an access token and, if asked, a refresh token of the context's family; with
+        ``openid`` in a person's scope, an ID token too (it lives as long as the access token,
+        so a rotated key stays published while either may be checked)."""
         now = utcnow()
         ttl = self.settings.access_token_ttl
         access, row = self._access_token(client, user, scope, context, now, ttl)
         response: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+        if user is not None and context.sign_in is not None and asks_for_id_token(scope):
+            response["id_token"] = mint_id_token(self.keys, self.settings.issuer, client, user, access,
+                                                 context.sign_in, context.nonce, int(now.timestamp()), ttl)
         rows = [row]
         if refresh:
             value = new_secret(TokenKind.REFRESH)

@@ -28,7 +28,7 @@ from .hygiene import refuse_nul_bytes_on_pages
 from .login import CSRF_FAILED
 from .pages import error_page
 from .scopes import describe
-from .session import current_user
+from .session import current_session
 
 bp = Blueprint("authorize", __name__)
 bp.before_app_request(refuse_nul_bytes_on_pages)
@@ -66,13 +66,15 @@ def authorize() -> ResponseReturnValue:
     if request.method == "POST" and not csrf_ok():
         return error_page(*CSRF_FAILED)
     server = _server()
-    user = current_user()
+    signed_in = current_session()
+    user = signed_in.user if signed_in else None
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         if error.redirect_uri:
             return _to_client(server.authorization_error_response(error))
         return _invalid_request_page(error)
+    grant.sign_in = signed_in  # a code records the sign-in (ID tokens' auth_time, sid, amr)
     state = grant.request.payload.state
     try:
         prompts = _prompts(grant)

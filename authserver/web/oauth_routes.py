@@ -1,4 +1,5 @@
-"""The OAuth HTTP surface: token, introspection, revocation, metadata and JWKS."""
+"""The OAuth HTTP surface: token, introspection, revocation, metadata (RFC 8414 and OpenID
+Connect Discovery) and JWKS."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def revoke() -> Response:
 
 
 @bp.get(EndpointPath.METADATA)
+@bp.get(EndpointPath.OPENID_CONFIGURATION)
 def metadata() -> Response:
+    """RFC 8414 metadata and OpenID Connect Discovery: one document (``oauth/metadata.py``)."""
     app_state = state()
     resp = jsonify(server_metadata(app_state.server, app_state.settings))
     resp.headers["Cache-Control"] = "public, max-age=300"

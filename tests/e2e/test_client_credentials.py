@@ -60,7 +60,7 @@ def test_key_rotation_is_picked_up_by_running_workers(live_server, make_client) 
     ).json()["access_token"]
     rotated = live_server.cli("keys", "rotate", "--json")
     assert rotated.returncode == 0, rotated.stderr
-    new_kid = __import__("json").loads(rotated.stdout)["kid"]
+    new_kid = __import__("json").loads(rotated.stdout)[0]["kid"]  # the access-token algorithm's
     jwks = requests.get(live_server.url + "/oauth/jwks", timeout=5).json()
     assert {pyjwt.get_unverified_header(before)["kid"], new_kid} <= {k["kid"] for k in jwks["keys"]}
     # every worker moves to the new key within its re-check interval; poll with a deadline

@@ -136,7 +136,7 @@ def test_forged_and_confused_tokens_are_refused(live_server, api, make_client) -
 def test_rotated_key_is_picked_up(live_server, api, make_client) -> None:
     client = make_client(scope="reports:read", audiences=[AUDIENCE])
     assert requests.get(api + "/reports", headers=_bearer(_token(live_server, client)), timeout=5).status_code == 200
-    new_kid = json.loads(live_server.cli("keys", "rotate", "--json").stdout)["kid"]
+    new_kid = json.loads(live_server.cli("keys", "rotate", "--json").stdout)[0]["kid"]  # access tokens' key
     deadline = time.monotonic() + 15
     while pyjwt.get_unverified_header(value := _token(live_server, client))["kid"] != new_kid:
         assert time.monotonic() < deadline
