@@ -118,6 +118,10 @@ class KeyRing:
         return list(db.session.scalars(query))
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """Every algorithm's published keys. The access-token key and the RS256 key (OpenID
+        Connect's default for ID tokens) exist before anyone fetches the set."""
+        self.active()
+        self.active(SigningAlg.RS256)
         return {"keys": [k.public_jwk for k in self.published()]}
 
     def verification_key(self, kid: str) -> tuple[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -78,3 +79,59 @@ def test_rs256_and_eddsa_are_selectable(
     # back to the default algorithm for the rest of the session
     with migrated_app.app_context():
         state(migrated_app).keys.rotate()
+
+
+def _active(alg: str) -> list[SigningKey]:
+    query = select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def test_each_algorithm_has_its_own_active_key_created_on_first_use(app: Flask) -> None:
+    keys = state(app).keys
+    access, id_tokens, eddsa = keys.active(), keys.active("RS256"), keys.active("EdDSA")
+    assert (access.alg, id_tokens.alg, eddsa.alg) == ("ES256", "RS256", "EdDSA")
+    assert len({access.kid, id_tokens.kid, eddsa.kid}) == 3
+    assert {access.kid, id_tokens.kid, eddsa.kid} <= set(_kids(app))
+    for alg in ("ES256", "RS256", "EdDSA"):
+        assert len(_active(alg)) == 1, alg
+    assert keys.active("RS256") is id_tokens  # cached per worker: no new key, no re-import
+
+
+def test_rotating_one_algorithm_leaves_the_others_and_keeps_its_own_overlap(app: Flask) -> None:
+    keys = state(app).keys
+    es256, rs256 = keys.active(), keys.active("RS256")
+    new = keys.rotate("RS256")
+    assert new.alg == "RS256" and keys.active("RS256").kid == new.kid
+    assert keys.active().kid == es256.kid  # the access-token key did not move
+    old = db.session.execute(select(SigningKey).where(SigningKey.kid == rs256.kid)).scalar_one()
+    assert old.retired_at is not None and old.publish_until is not None
+    assert {es256.kid, rs256.kid, new.kid} <= set(_kids(app))  # the retired RS256 key still verifies
+
+
+def test_rotate_in_use_rotates_every_algorithm_with_an_active_key(app: Flask) -> None:
+    keys = state(app).keys
+    before = {alg: keys.active(alg).kid for alg in ("ES256", "RS256")}
+    rotated = keys.rotate_in_use()
+    assert rotated[0].alg == "ES256"  # the access-token algorithm first
+    by_alg = {k.alg: k.kid for k in rotated}
+    assert {"ES256", "RS256"} <= set(by_alg) and len(by_alg) == len(rotated)
+    published = set(_kids(app))
+    for alg, old_kid in before.items():
+        assert keys.active(alg).kid == by_alg[alg] != old_kid
+        assert old_kid in published and by_alg[alg] in published
+        assert [k.kid for k in _active(alg)] == [by_alg[alg]]
+
+
+def test_the_command_rotates_one_algorithm_with_alg(app: Flask) -> None:
+    keys = state(app).keys
+    es256, rs256 = keys.active().kid, keys.active("RS256").kid
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["keys", "rotate", "--alg", "RS256", "--json"])
+    assert result.exit_code == 0, result.output
+    rotated = json.loads(result.stdout)
+    assert [k["alg"] for k in rotated] == ["RS256"] and rotated[0]["state"] == "active"
+    db.session.expire_all()
+    assert [k.kid for k in _active("ES256")] == [es256]
+    assert [k.kid for k in _active("RS256")] == [rotated[0]["kid"]] != [rs256]
+    refused = runner.invoke(args=["keys", "rotate", "--alg", "HS256"])
+    assert refused.exit_code != 0
