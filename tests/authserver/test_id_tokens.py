@@ -264,3 +264,14 @@ def test_id_token_alg_is_validated_registered_and_changed(app: Flask, make_clien
                              .where(Client.client_id == record["client_id"])) == "EdDSA"
     unknown = runner.invoke(args=["clients", "update", record["client_id"], "--id-token-alg", "HS256"])
     assert unknown.exit_code != 0 and "HS256" in unknown.output
+
+
+def test_the_consent_page_says_what_the_openid_connect_scopes_share(app: Flask, make_user, make_client) -> None:
+    client = _oidc_client(make_client)
+    flow, _ = _signed_in(app, make_user, client.client_id)
+    page = flow.http.get(authorize_url(client.client_id, REDIRECT, flow.challenge,
+                                       scope="openid profile email offline_access"))
+    text = page.get_data(as_text=True)
+    for words in ("Know who you are when you sign in", "See your name and username", "See your email address",
+                  "Keep this access while you are not using it"):
+        assert words in text
