@@ -1,9 +1,9 @@
 """Scopes in words for the consent page.
 
 A scope the catalogue describes (``authserver scopes create``) shows its description; the
-OpenID Connect scopes have words of their own. Otherwise, scopes named ``<resource>:<action>`` follow the Djblets convention the resource
-guard uses (``read`` for GET, ``write`` for changes, ``destroy`` for DELETE); others are
-shown as is.
+OpenID Connect scopes have words of their own. Otherwise, scopes named
+``<resource>:<action>`` follow the Djblets convention the resource guard uses (``read`` for
+GET, ``write`` for changes, ``destroy`` for DELETE); others are shown as is.
 """
 
 from __future__ import annotations
