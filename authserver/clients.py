@@ -8,7 +8,13 @@ from typing import Any
 
 from resource_guard.tokens import BASE62
 
-from .client_metadata import ClientMetadata, InvalidClientMetadata, check_may_introspect, checked_resource_servers
+from .client_metadata import (
+    ClientMetadata,
+    InvalidClientMetadata,
+    check_may_introspect,
+    checked_post_logout_redirect_uris,
+    checked_resource_servers,
+)
 from .extensions import db
 from .models import Client
 from .oauth.names import GrantType
@@ -38,6 +44,7 @@ def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Cli
         require_pkce=metadata.require_pkce,
         resource_servers=list(metadata.resource_servers),
         introspect_any=metadata.introspect_any,
+        post_logout_redirect_uris=list(metadata.post_logout_redirect_uris),
     )
     db.session.add(client)
     db.session.commit()
@@ -51,6 +58,12 @@ def set_introspection(client: Client, resource_servers: list[str] | None, intros
         client.resource_servers = list(checked_resource_servers(tuple(resource_servers)))
     if introspect_any is not None:
         client.introspect_any = introspect_any
+    db.session.commit()
+
+
+def set_post_logout_redirect_uris(client: Client, uris: list[str]) -> None:
+    """Replace where RP-initiated logout may send this client's people afterwards."""
+    client.post_logout_redirect_uris = list(checked_post_logout_redirect_uris(tuple(uris)))
     db.session.commit()
 
 
@@ -76,5 +89,6 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         "token_format": client.token_format,
         # PKCE protects authorization codes; a client that never gets one has nothing to require.
         "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "created_at": client.created_at,
     })

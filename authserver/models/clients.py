@@ -53,6 +53,8 @@ class Client(Model, ClientMixin):
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default=AuthMethod.CLIENT_SECRET_BASIC)
     token_format: Mapped[str | None] = mapped_column(String(10))
     require_pkce: Mapped[bool] = mapped_column(default=True)
+    # RP-Initiated Logout 1.0: where a logout request may send the person afterwards, exactly.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -69,7 +69,19 @@ class EndpointPath(StrEnum):
     REVOKE = "/oauth/revoke"
     JWKS = "/oauth/jwks"
     METADATA = "/.well-known/oauth-authorization-server"
+    USERINFO = "/oauth/userinfo"
+    LOGOUT = "/oauth/logout"
 
 
-# Machine endpoints live under these prefixes (every path above but AUTHORIZE).
+# Machine endpoints live under these prefixes (every path above but these pages).
 MACHINE_PREFIXES = ("/oauth/", "/.well-known/")
+PAGE_PATHS = (EndpointPath.AUTHORIZE, EndpointPath.LOGOUT)
+
+
+class OidcScope(StrEnum):
+    """OpenID Connect Core §3.1.2.1 and §5.4: ``openid`` makes a request OpenID Connect; the
+    others ask for groups of claims."""
+
+    OPENID = "openid"
+    PROFILE = "profile"
+    EMAIL = "email"
