@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import User
 from ..models.sessions import DISABLED, PASSWORD_CHANGED, end_sessions
+from ..models.types import utcnow
 from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..oidc.profile import InvalidProfile, ProfileChange, apply_profile
 from ..passwords import MIN_LENGTH, hash_password
@@ -89,6 +90,7 @@ def create(name: str, email: str | None, full_name: str | None, password_stdin: 
     user = User(username=name, password_hash="")
     _apply(user, ProfileChange(email=email, name=full_name))  # refused before the password is asked for
     user.password_hash = _hashed(_read_password(password_stdin))
+    user.created_at = user.updated_at = utcnow()  # created with this profile
     db.session.add(user)
     try:
         db.session.commit()
