@@ -95,7 +95,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_endpoint(RevocationEndpoint)
     AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher)).install(app)
 
-    from .web import account, authorize, cors, errors, login, oauth_routes, pages
+    from .web import account, authorize, cors, errors, login, logout, oauth_routes, pages, userinfo
 
     errors.register_error_handlers(app)
     pages.init_app(app)
@@ -104,6 +104,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(authorize.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(userinfo.bp)
+    app.register_blueprint(logout.bp)
 
     from .cli import register_commands
 

@@ -35,15 +35,27 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def check_redirect_uri(uri: str) -> None:
-    """Absolute, no fragment (RFC 6749 §3.1.2); http only for loopback (RFC 8252 §7.3)."""
+def check_redirect_uri(uri: str, field: str = "redirect_uris") -> None:
+    """Absolute, no fragment (RFC 6749 §3.1.2); http only for loopback (RFC 8252 §7.3).
+    RP-Initiated Logout 1.0 §3.1 holds ``post_logout_redirect_uris`` to the same rules."""
+    refuse, what = (
+        (InvalidRedirectURI, "redirect URI") if field == "redirect_uris"
+        else (InvalidClientMetadata, "post-logout redirect URI")
+    )
     parts = urlsplit(uri)
     if not parts.scheme or parts.fragment or "#" in uri:
-        raise InvalidRedirectURI("redirect_uris", f"redirect URI {uri!r} must be absolute and carry no fragment")
+        raise refuse(field, f"{what} {uri!r} must be absolute and carry no fragment")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise InvalidRedirectURI("redirect_uris", f"redirect URI {uri!r} must use https (http is for loopback only)")
+        raise refuse(field, f"{what} {uri!r} must use https (http is for loopback only)")
     if parts.scheme in ("http", "https") and not parts.hostname:
-        raise InvalidRedirectURI("redirect_uris", f"redirect URI {uri!r} has no host")
+        raise refuse(field, f"{what} {uri!r} has no host")
+
+
+def checked_post_logout_redirect_uris(uris: tuple[str, ...]) -> tuple[str, ...]:
+    """Where RP-initiated logout may send a person back to, each checked, duplicates dropped."""
+    for uri in uris:
+        check_redirect_uri(uri, "post_logout_redirect_uris")
+    return _unique(uris)
 
 
 def checked_resource_servers(identifiers: tuple[str, ...]) -> tuple[str, ...]:
@@ -97,6 +109,8 @@ class ClientMetadata:
     require_pkce: bool = True
     # OpenID Connect Registration §2: the algorithm of this client's ID tokens.
     id_token_signed_response_alg: str = SigningAlg.RS256
+    # RP-Initiated Logout 1.0 §3.1: where a logout request may send the person afterwards.
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._set(
@@ -108,6 +122,7 @@ class ClientMetadata:
         )
         self._check_grants()
         self._set(resource_servers=checked_resource_servers(self.resource_servers))
+        self._set(post_logout_redirect_uris=checked_post_logout_redirect_uris(self.post_logout_redirect_uris))
         if self.access_token_format not in (None, *TokenFormat):
             raise InvalidClientMetadata("access_token_format", "token format must be jwt or opaque")
         if self.token_endpoint_auth_method not in tuple(AuthMethod):
@@ -186,6 +201,7 @@ _JSON_TYPES = {
     "introspect_any": "bool",
     "require_pkce": "bool",
     "id_token_signed_response_alg": "str",
+    "post_logout_redirect_uris": "[str]",
 }
 
 
@@ -209,5 +225,6 @@ __all__ = [
     "InvalidRedirectURI",
     "check_id_token_alg",
     "check_may_introspect",
+    "checked_post_logout_redirect_uris",
     "checked_resource_servers",
 ]

@@ -13,6 +13,8 @@ from .client_metadata import (
     InvalidClientMetadata,
     check_id_token_alg,
     check_may_introspect,
+    check_may_introspect,
+    checked_post_logout_redirect_uris,
     checked_resource_servers,
 )
 from .extensions import db
@@ -45,6 +47,7 @@ def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Cli
         resource_servers=list(metadata.resource_servers),
         introspect_any=metadata.introspect_any,
         id_token_signed_response_alg=metadata.id_token_signed_response_alg,
+        post_logout_redirect_uris=list(metadata.post_logout_redirect_uris),
     )
     db.session.add(client)
     db.session.commit()
@@ -65,6 +68,9 @@ def set_id_token_alg(client: Client, alg: str) -> None:
     """Sign this client's next ID tokens with ``alg``; ID tokens already issued stay valid."""
     check_id_token_alg(alg)
     client.id_token_signed_response_alg = alg
+def set_post_logout_redirect_uris(client: Client, uris: list[str]) -> None:
+    """Replace where RP-initiated logout may send this client's people afterwards."""
+    client.post_logout_redirect_uris = list(checked_post_logout_redirect_uris(tuple(uris)))
     db.session.commit()
 
 
@@ -91,5 +97,6 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         # PKCE protects authorization codes; a client that never gets one has nothing to require.
         "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "created_at": client.created_at,
     })

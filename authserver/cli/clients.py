@@ -7,8 +7,15 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..appstate import state
-from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import client_record, register_client, rotate_client_secret, set_id_token_alg, set_introspection
+from ..client_metadata import ClientMetadata, InvalidClientMetadata, checked_post_logout_redirect_uris
+from ..clients import (
+    client_record,
+    register_client,
+    rotate_client_secret,
+    set_id_token_alg,
+    set_introspection,
+    set_post_logout_redirect_uris,
+)
 from ..extensions import db
 from ..models import Client
 from ..oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, SigningAlg, TokenFormat
@@ -29,6 +36,7 @@ FLAGS = {
     "introspect_any": "--introspect-any",
     "require_pkce": "--pkce/--no-pkce",
     "id_token_signed_response_alg": "--id-token-alg",
+    "post_logout_redirect_uris": "--post-logout-redirect-uri",
 }
 ID_TOKEN_ALG = click.option(
     "--id-token-alg", type=click.Choice([a.value for a in ID_TOKEN_ALGS]),
@@ -56,6 +64,8 @@ def find_client(client_id: str) -> Client:
               help="An API identifier this client serves: it may introspect tokens whose aud names it (repeatable).")
 @click.option("--introspect-any", is_flag=True, help="May introspect every token, whatever its audience.")
 @ID_TOKEN_ALG
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, metavar="URI",
+              help="Where RP-initiated logout may send people afterwards, exactly (repeatable).")
 @json_option
 def create(
     name: str,
@@ -69,6 +79,7 @@ def create(
     resource_servers: tuple[str, ...],
     introspect_any: bool,
     id_token_alg: str | None,
+    post_logout_redirect_uris: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
@@ -85,6 +96,7 @@ def create(
             introspect_any=introspect_any,
             require_pkce=require_pkce,
             id_token_signed_response_alg=id_token_alg or SigningAlg.RS256,
+            post_logout_redirect_uris=post_logout_redirect_uris,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -144,24 +156,35 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
 @click.option("--no-resource-servers", is_flag=True, help="Serve no API: introspect no token by its audience.")
 @click.option("--introspect-any/--no-introspect-any", default=None, help="May introspect every token.")
 @ID_TOKEN_ALG
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, metavar="URI",
+              help="Replace where RP-initiated logout may send people afterwards (repeatable).")
+@click.option("--no-post-logout-redirect-uris", is_flag=True, help="Send people to no URI after logout.")
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
-    id_token_alg: str | None, as_json: bool,
+    id_token_alg: str | None, post_logout_redirect_uris: tuple[str, ...], no_post_logout_redirect_uris: bool,
+    as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect, or how its ID tokens are signed.
+    """Change which tokens a client may introspect, how its ID tokens are signed, and where
+    logout may send its people.
 
     Options not given stay as they are.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")
+    if post_logout_redirect_uris and no_post_logout_redirect_uris:
+        fail("give --post-logout-redirect-uri or --no-post-logout-redirect-uris, not both")
     client = find_client(client_id)
     servers = [] if no_resource_servers else list(resource_servers) or None
-    try:
+    change_logout_uris = bool(post_logout_redirect_uris) or no_post_logout_redirect_uris
+    try:  # every value checked before anything is written
+        logout_uris = list(checked_post_logout_redirect_uris(post_logout_redirect_uris))
         set_introspection(client, servers, introspect_any)
         if id_token_alg:
             set_id_token_alg(client, id_token_alg)
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
+    if change_logout_uris:
+        set_post_logout_redirect_uris(client, logout_uris)
     state().server.clients.invalidate(client_id)
     emit(client_record(client), as_json)

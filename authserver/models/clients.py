@@ -55,6 +55,8 @@ class Client(Model, ClientMixin):
     require_pkce: Mapped[bool] = mapped_column(default=True)
     # OpenID Connect Registration §2: how this client's ID tokens are signed.
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default=SigningAlg.RS256)
+    # RP-Initiated Logout 1.0: where a logout request may send the person afterwards, exactly.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -45,6 +45,12 @@ class User(Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # OpenID Connect Core §5.1 claims (``oidc/profile.py`` keeps them consistent): None is
+    # "not given", so UserInfo leaves the claim out.
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when those last changed
 
     @property
     def subject(self) -> str:

@@ -75,13 +75,15 @@ class EndpointPath(StrEnum):
     REGISTER = "/oauth/register"
 
 
-# Machine endpoints live under these prefixes (every path above but AUTHORIZE).
+# Machine endpoints live under these prefixes (every path above but these pages).
 MACHINE_PREFIXES = ("/oauth/", "/.well-known/")
+PAGE_PATHS = (EndpointPath.AUTHORIZE, EndpointPath.LOGOUT)
 
 
 class OIDCScope(StrEnum):
-    """OpenID Connect Core §5.4 and §11 scopes: ``openid`` asks for an ID token,
-    ``offline_access`` for a refresh token (see ``oauth.id_tokens.refresh_allowed``)."""
+    """OpenID Connect Core §5.4 and §11 scopes: ``openid`` asks for an ID token, ``profile``
+    and ``email`` for groups of claims, ``offline_access`` for a refresh token (see
+    ``oauth.id_tokens.refresh_allowed``)."""
 
     OPENID = "openid"
     PROFILE = "profile"

@@ -1,4 +1,4 @@
-"""CORS for the endpoints browser code calls: token, revocation, JWKS and metadata.
+"""CORS for the endpoints browser code calls: token, revocation, UserInfo, JWKS and metadata.
 
 Only the origins listed in ``cors_allowed_origins`` are answered (ORY Hydra's
 ``serve.public.cors``); with none listed, nothing is installed and requests pay nothing.
@@ -18,12 +18,13 @@ from flask import Flask, Response, request
 from ..config import parse_origins
 from ..oauth.names import EndpointPath
 
-# The method each browser-callable endpoint answers; every /.well-known/ document is a GET.
+# The methods each browser-callable endpoint answers; every /.well-known/ document is a GET.
 METHODS: dict[str, str] = {
     EndpointPath.TOKEN: "POST",
     EndpointPath.REVOKE: "POST",
     EndpointPath.JWKS: "GET",
     EndpointPath.METADATA: "GET",
+    EndpointPath.USERINFO: "GET, POST",  # OpenID Connect Core §5.3.1: both
 }
 WELL_KNOWN = "/.well-known/"
 ALLOW_HEADERS = "Authorization, Content-Type"
@@ -60,7 +61,7 @@ class Cors:
         if request.method != "OPTIONS":
             return None
         origin, method = self.allowed(), method_for(request.path)
-        if not origin or not method or request.headers.get("Access-Control-Request-Method") != method:
+        if not origin or not method or request.headers.get("Access-Control-Request-Method") not in method.split(", "):
             return None
         return Response(status=204, headers={
             "Access-Control-Allow-Origin": origin,

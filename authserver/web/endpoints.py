@@ -1,7 +1,8 @@
 """Which paths serve programs and which serve people.
 
-The OAuth endpoints other than ``/oauth/authorize`` (token, introspection, revocation, JWKS,
-metadata) answer programs: JSON errors, and no browser session. Everything else is a page.
+The OAuth endpoints other than ``/oauth/authorize`` and ``/oauth/logout`` (token,
+introspection, revocation, UserInfo, JWKS, metadata) answer programs: JSON errors, and no
+browser session. Everything else is a page.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from ..oauth.names import MACHINE_PREFIXES, EndpointPath
+from ..oauth.names import MACHINE_PREFIXES, PAGE_PATHS
 
 
 def is_machine_endpoint(path: str) -> bool:
-    return path.startswith(MACHINE_PREFIXES) and path != EndpointPath.AUTHORIZE
+    return path.startswith(MACHINE_PREFIXES) and path not in PAGE_PATHS
 
 
 class PageSessions(SecureCookieSessionInterface):

@@ -75,6 +75,15 @@ def _old_users(*names: str) -> None:
     db.session.commit()
 
 
+def _users_at_0003(*names: str) -> None:
+    """Users as revisions 0003 to 0005 store them: with their key, without profile claims."""
+    users = table("users", column("username"), column("username_key"), column("password_hash"),
+                  column("is_active", Boolean), column("created_at", DateTime(timezone=True)))
+    db.session.execute(insert(users), [{"username": n, "username_key": n.casefold(), "password_hash": "x",
+                                        "is_active": True, "created_at": utcnow()} for n in names])
+    db.session.commit()
+
+
 def test_migrated_schema_matches_the_models(empty_app: Flask) -> None:
     upgrade()
     with db.engine.connect() as conn:
@@ -148,8 +157,7 @@ def test_upgrade_refuses_usernames_that_already_clash_and_changes_nothing(
 
 def test_sessions_table_comes_and_goes_without_touching_other_rows(empty_app: Flask) -> None:
     upgrade(revision="0003")
-    db.session.add(User(username="erin", password_hash="x"))  # users is the same at 0003
-    db.session.commit()
+    _users_at_0003("erin")
     upgrade()
     user_id = db.session.scalar(select(User.id).where(User.username == "erin"))
     now = utcnow()
@@ -195,3 +203,27 @@ def test_lookups_use_an_index(empty_app: Flask, table_name: str, where: str, ind
     upgrade()
     with db.engine.connect() as conn:
         assert index in _plan(conn, f"SELECT id FROM {table_name} WHERE {where}")
+
+
+def test_profile_claims_and_logout_uris_come_and_go_keeping_rows(empty_app: Flask) -> None:
+    upgrade(revision="0002")
+    client_pk = _old_client()
+    upgrade(revision="0004")
+    _users_at_0003("frank")
+
+    upgrade()
+    user = db.session.scalar(select(User).where(User.username == "frank"))
+    assert user is not None
+    assert (user.email, user.email_verified, user.name) == (None, False, None)
+    assert user.updated_at == user.created_at  # the profile is as old as the account
+    assert db.session.get_one(Client, client_pk).post_logout_redirect_uris == []
+    user.email, user.email_verified = "frank@example.com", True
+    db.session.commit()
+
+    downgrade(revision="0004")
+    assert not {"email", "email_verified", "name", "updated_at"} & {
+        c["name"] for c in inspect(db.engine).get_columns("users")}
+    assert "post_logout_redirect_uris" not in {c["name"] for c in inspect(db.engine).get_columns("clients")}
+    upgrade()
+    db.session.expire_all()
+    assert db.session.scalar(select(User.email).where(User.username == "frank")) is None

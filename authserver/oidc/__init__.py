@@ -1,0 +1,1 @@
+"""OpenID Connect on top of the OAuth server: who signed in, and signing out."""
