@@ -13,7 +13,6 @@ from .client_metadata import (
     InvalidClientMetadata,
     check_id_token_alg,
     check_may_introspect,
-    check_may_introspect,
     checked_post_logout_redirect_uris,
     checked_resource_servers,
 )
