@@ -19,6 +19,7 @@ from .oauth.names import AuthMethod, GrantType, ResponseType, TokenFormat
 from .validation import InvalidField
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 class InvalidClientMetadata(InvalidField):
@@ -44,6 +45,20 @@ def check_redirect_uri(uri: str) -> None:
         raise InvalidRedirectURI("redirect_uris", f"redirect URI {uri!r} must use https (http is for loopback only)")
     if parts.scheme in ("http", "https") and not parts.hostname:
         raise InvalidRedirectURI("redirect_uris", f"redirect URI {uri!r} has no host")
+
+
+def check_backchannel_logout_uri(uri: str | None) -> None:
+    """Back-Channel Logout 1.0 §2.2: absolute, no fragment; https, or http on a loopback
+    host for development (delivery also needs an http loopback issuer: see README)."""
+    if uri is None:
+        return
+    parts = urlsplit(uri)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_ADDRESSES)
+    if not secure or not parts.hostname or parts.fragment or "#" in uri or len(uri) > 2000:
+        raise InvalidClientMetadata(
+            "backchannel_logout_uri",
+            f"backchannel_logout_uri {uri!r} must be an https URL without fragment (http is for loopback only)",
+        )
 
 
 def checked_resource_servers(identifiers: tuple[str, ...]) -> tuple[str, ...]:
@@ -87,6 +102,10 @@ class ClientMetadata:
     resource_servers: tuple[str, ...] = ()
     introspect_any: bool = False
     require_pkce: bool = True
+    # Back-Channel Logout 1.0 §2.2 (OpenID names): logout tokens are POSTed there; ``sid``
+    # is always sent, so "session required" is met whatever it says.
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     def __post_init__(self) -> None:
         self._set(
@@ -105,6 +124,7 @@ class ClientMetadata:
                 "token_endpoint_auth_method", f"token_endpoint_auth_method must be among {', '.join(AuthMethod)}"
             )
         check_may_introspect(self.is_public, self.resource_servers, self.introspect_any)
+        check_backchannel_logout_uri(self.backchannel_logout_uri)
         if self.is_public:
             self._set(require_pkce=True)
 
@@ -174,6 +194,8 @@ _JSON_TYPES = {
     "resource_servers": "[str]",
     "introspect_any": "bool",
     "require_pkce": "bool",
+    "backchannel_logout_uri": "str?",
+    "backchannel_logout_session_required": "bool",
 }
 
 
@@ -195,6 +217,7 @@ __all__ = [
     "ClientMetadata",
     "InvalidClientMetadata",
     "InvalidRedirectURI",
+    "check_backchannel_logout_uri",
     "check_may_introspect",
     "checked_resource_servers",
 ]

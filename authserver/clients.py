@@ -8,7 +8,13 @@ from typing import Any
 
 from resource_guard.tokens import BASE62
 
-from .client_metadata import ClientMetadata, InvalidClientMetadata, check_may_introspect, checked_resource_servers
+from .client_metadata import (
+    ClientMetadata,
+    InvalidClientMetadata,
+    check_backchannel_logout_uri,
+    check_may_introspect,
+    checked_resource_servers,
+)
 from .extensions import db
 from .models import Client
 from .oauth.names import GrantType
@@ -38,6 +44,8 @@ def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Cli
         require_pkce=metadata.require_pkce,
         resource_servers=list(metadata.resource_servers),
         introspect_any=metadata.introspect_any,
+        backchannel_logout_uri=metadata.backchannel_logout_uri,
+        backchannel_logout_session_required=metadata.backchannel_logout_session_required,
     )
     db.session.add(client)
     db.session.commit()
@@ -51,6 +59,17 @@ def set_introspection(client: Client, resource_servers: list[str] | None, intros
         client.resource_servers = list(checked_resource_servers(tuple(resource_servers)))
     if introspect_any is not None:
         client.introspect_any = introspect_any
+    db.session.commit()
+
+
+def set_backchannel_logout(client: Client, uri: str | None, session_required: bool | None) -> None:
+    """Change where a client hears of ended sessions; an empty ``uri`` stops the notices,
+    ``None`` leaves that part as it is."""
+    if uri is not None:
+        check_backchannel_logout_uri(uri or None)
+        client.backchannel_logout_uri = uri or None
+    if session_required is not None:
+        client.backchannel_logout_session_required = session_required
     db.session.commit()
 
 
@@ -76,5 +95,7 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         "token_format": client.token_format,
         # PKCE protects authorization codes; a client that never gets one has nothing to require.
         "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": client.created_at,
     })

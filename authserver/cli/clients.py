@@ -8,7 +8,13 @@ from sqlalchemy import select
 
 from ..appstate import state
 from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import client_record, register_client, rotate_client_secret, set_introspection
+from ..clients import (
+    client_record,
+    register_client,
+    rotate_client_secret,
+    set_backchannel_logout,
+    set_introspection,
+)
 from ..extensions import db
 from ..models import Client
 from ..oauth.names import AuthMethod, GrantType, TokenFormat
@@ -28,7 +34,11 @@ FLAGS = {
     "resource_servers": "--resource-server",
     "introspect_any": "--introspect-any",
     "require_pkce": "--pkce/--no-pkce",
+    "backchannel_logout_uri": "--backchannel-logout-uri",
+    "backchannel_logout_session_required": "--backchannel-logout-session-required",
 }
+BACKCHANNEL_URI_HELP = "Back-Channel Logout: where logout tokens are POSTed when a session ends (https)."
+BACKCHANNEL_SESSION_HELP = "The client needs sid in logout tokens (always sent)."
 
 
 def find_client(client_id: str) -> Client:
@@ -50,6 +60,8 @@ def find_client(client_id: str) -> Client:
 @click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
               help="An API identifier this client serves: it may introspect tokens whose aud names it (repeatable).")
 @click.option("--introspect-any", is_flag=True, help="May introspect every token, whatever its audience.")
+@click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP)
+@click.option("--backchannel-logout-session-required", is_flag=True, help=BACKCHANNEL_SESSION_HELP)
 @json_option
 def create(
     name: str,
@@ -62,6 +74,8 @@ def create(
     require_pkce: bool,
     resource_servers: tuple[str, ...],
     introspect_any: bool,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
@@ -77,6 +91,8 @@ def create(
             resource_servers=resource_servers,
             introspect_any=introspect_any,
             require_pkce=require_pkce,
+            backchannel_logout_uri=backchannel_logout_uri,
+            backchannel_logout_session_required=backchannel_logout_session_required,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -135,12 +151,15 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
               help="Replace the API identifiers this client serves (repeatable).")
 @click.option("--no-resource-servers", is_flag=True, help="Serve no API: introspect no token by its audience.")
 @click.option("--introspect-any/--no-introspect-any", default=None, help="May introspect every token.")
+@click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP + ' "" stops them.')
+@click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required", default=None,
+              help=BACKCHANNEL_SESSION_HELP)
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
-    as_json: bool,
+    backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect.
+    """Change which tokens a client may introspect, and its back-channel logout.
 
     Options not given stay as they are.
     """
@@ -150,6 +169,7 @@ def update(
     servers = [] if no_resource_servers else list(resource_servers) or None
     try:
         set_introspection(client, servers, introspect_any)
+        set_backchannel_logout(client, backchannel_logout_uri, backchannel_logout_session_required)
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
     state().server.clients.invalidate(client_id)
