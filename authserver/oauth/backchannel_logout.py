@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,11 +43,6 @@ CLAIM_LEASE = timedelta(seconds=60)
 POLL_INTERVAL = 1.0
 TIMEOUT = 5.0
 BATCH = 20
-
-# Sends one form POST; returns the HTTP status. Tests pass the real one; it is a seam only
-# so the clock-driven retry tests need no network timing.
-Post = Callable[[str, dict[str, str]], int]
-
 
 def may_deliver_to(uri: str, issuer: str) -> bool:
     """https anywhere; http only to a loopback address, and only from a development (http
@@ -79,6 +73,7 @@ def logout_token(keys: KeyRing, issuer: str, notice: BackchannelLogout, now: dat
 
 
 def post_form(url: str, form: dict[str, str]) -> int:
+    """One form POST, redirects not followed (they could lead anywhere); its HTTP status."""
     response = requests.post(url, data=form, timeout=TIMEOUT, allow_redirects=False)
     response.close()
     return response.status_code
@@ -92,7 +87,6 @@ class LogoutDelivery:
     app: Flask
     keys: KeyRing
     issuer: str
-    post: Post = post_form
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def drain(self, now: datetime | None = None) -> int:
@@ -135,7 +129,9 @@ class LogoutDelivery:
             problem = "its backchannel_logout_uri is not https (http is for loopback on a development issuer)"
         else:
             try:
-                status = self.post(uri, {"logout_token": logout_token(self.keys, self.issuer, notice, now)})
+                # Dated by the wall clock, whatever clock schedules the attempts.
+                token = logout_token(self.keys, self.issuer, notice, utcnow())
+                status = post_form(uri, {"logout_token": token})
                 problem = None if 200 <= status < 300 else f"it answered HTTP {status}"
             except requests.RequestException as exc:
                 problem = f"it could not be reached ({type(exc).__name__})"
