@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -70,7 +71,7 @@ def _delivery(app: Flask) -> LogoutDelivery:
     return LogoutDelivery(app, state(app).keys, state(app).settings.issuer)
 
 
-def _jwks(app: Flask) -> dict:
+def _jwks(app: Flask) -> dict[str, Any]:
     return json.loads(app.test_client().get("/oauth/jwks").get_data(as_text=True))
 
 
