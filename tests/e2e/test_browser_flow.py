@@ -4,8 +4,8 @@ sign in, approve, land on the client's loopback redirect with a code, redeem it.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
