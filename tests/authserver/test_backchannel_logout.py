@@ -61,6 +61,15 @@ class Browser:
         assert resp.status_code == 303
 
 
+def _used_then_logged_out(app: Flask, make_client, make_user, uri: str):
+    """A client with ``uri``, to which a person signed in and then logged out."""
+    client = _client(make_client, uri)
+    browser = Browser(app, make_user)
+    browser.use(client.client_id)
+    browser.log_out()
+    return client
+
+
 def _owed(client_id: str) -> list[BackchannelLogout]:
     db.session.expire_all()
     return list(db.session.scalars(select(BackchannelLogout).join(Client).where(Client.client_id == client_id)
@@ -107,10 +116,8 @@ def test_logout_queues_and_the_worker_delivers_a_verifiable_logout_token(
 def test_an_unreachable_receiver_is_retried_with_backoff_then_logged(
     app: Flask, make_client, make_user, caplog: pytest.LogCaptureFixture
 ) -> None:
-    down = _client(make_client, f"http://127.0.0.1:{free_port()}/logout")  # nothing listens there
-    browser = Browser(app, make_user)
-    browser.use(down.client_id)
-    browser.log_out()
+    nobody_listens = f"http://127.0.0.1:{free_port()}/logout"
+    down = _used_then_logged_out(app, make_client, make_user, nobody_listens)
     delivery = _delivery(app)
     caplog.set_level(logging.INFO, logger="authserver.backchannel_logout")
     now = utcnow() + timedelta(seconds=1)
@@ -138,10 +145,7 @@ def test_an_unreachable_receiver_is_retried_with_backoff_then_logged(
 def test_an_error_answer_is_retried_with_the_same_jti(
     app: Flask, make_client, make_user, receiver: Receiver
 ) -> None:
-    client = _client(make_client, receiver.uri)
-    browser = Browser(app, make_user)
-    browser.use(client.client_id)
-    browser.log_out()
+    client = _used_then_logged_out(app, make_client, make_user, receiver.uri)
     receiver.status = 500
     now = utcnow() + timedelta(seconds=1)
     delivery = _delivery(app)
@@ -194,10 +198,7 @@ def test_a_password_change_or_disabling_delivers(
 def test_two_workers_never_send_one_notice_twice(app: Flask, make_client, make_user, receiver: Receiver) -> None:
     """Each attempt is claimed by a conditional UPDATE: a second drainer that read the same
     row finds it taken."""
-    client = _client(make_client, receiver.uri)
-    browser = Browser(app, make_user)
-    browser.use(client.client_id)
-    browser.log_out()
+    client = _used_then_logged_out(app, make_client, make_user, receiver.uri)
     first, second = _delivery(app), _delivery(app)
     [owed] = _owed(client.client_id)
     now = utcnow() + timedelta(seconds=1)
@@ -225,10 +226,7 @@ def test_registration_refuses_unsafe_backchannel_logout_uris(uri: str) -> None:
 def test_an_http_uri_is_not_called_from_a_production_issuer(
     app: Flask, make_client, make_user, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = _client(make_client, receiver.uri)
-    browser = Browser(app, make_user)
-    browser.use(client.client_id)
-    browser.log_out()
+    client = _used_then_logged_out(app, make_client, make_user, receiver.uri)
     delivery = LogoutDelivery(app, state(app).keys, "https://login.example")
     now = utcnow() + timedelta(seconds=1)
     for attempt in range(backchannel_logout.MAX_ATTEMPTS):

@@ -306,27 +306,38 @@ def _live_session(app, username: str):
         return row
 
 
-def _approve_once(page, live_server, callback: Callback, app_client, username: str, password: str) -> None:
+def _approve_once(page, live_server, migrated_app, callback: Callback, app_client, make_user):
+    """A new person signs in and approves the client; returns them with their session."""
+    username, password = make_user()
     page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "first"))
     _sign_in(page, username, password)
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(callback.redirect_uri + "?**")
+    return username, password, _live_session(migrated_app, username)
+
+
+def _sign_in_again_for(page, live_server, callback: Callback, app_client, password: str, state: str,
+                       extra: str) -> str:
+    """Open an authorization request (``extra`` appended), land on the login page, give the
+    password again, and arrive at the client with a code; returns the prefilled username."""
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], state)
+              + extra)
+    assert "/login" in page.url
+    prefilled: str = page.get_by_label("Username").input_value()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    assert callback.received[-1]["state"] == state and callback.received[-1]["code"].startswith("asac_")
+    return prefilled
 
 
 def test_prompt_login_asks_a_signed_in_person_to_sign_in_again(
     live_server, migrated_app, page, callback: Callback, app_client, make_user
 ) -> None:
-    username, password = make_user()
-    _approve_once(page, live_server, callback, app_client, username, password)
-    before = _live_session(migrated_app, username)
+    username, password, before = _approve_once(page, live_server, migrated_app, callback, app_client, make_user)
 
-    url = _authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "again")
-    page.goto(url + "&prompt=login")
-    assert "/login" in page.url and page.get_by_label("Username").input_value() == username
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(callback.redirect_uri + "?**")
-    assert callback.received[-1]["state"] == "again" and callback.received[-1]["code"].startswith("asac_")
+    prefilled = _sign_in_again_for(page, live_server, callback, app_client, password, "again", "&prompt=login")
+    assert prefilled == username  # the login page came, prefilled with who is signed in
     after = _live_session(migrated_app, username)
     assert after.public_id != before.public_id and after.auth_time > before.auth_time
 
@@ -339,21 +350,13 @@ def test_max_age_makes_an_old_sign_in_sign_in_again(
     from authserver.extensions import db
     from authserver.models import Session
 
-    username, password = make_user()
-    _approve_once(page, live_server, callback, app_client, username, password)
-    old = _live_session(migrated_app, username)
+    username, password, old = _approve_once(page, live_server, migrated_app, callback, app_client, make_user)
     with migrated_app.app_context():  # as if the person signed in ten minutes ago
         db.session.execute(update(Session).where(Session.id == old.id)
                            .values(auth_time=old.auth_time - timedelta(minutes=10)))
         db.session.commit()
 
-    url = _authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "aged")
-    page.goto(url + "&max_age=60")
-    assert "/login" in page.url
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(callback.redirect_uri + "?**")
-    assert callback.received[-1]["state"] == "aged" and "code" in callback.received[-1]
+    assert _sign_in_again_for(page, live_server, callback, app_client, password, "aged", "&max_age=60") == username
     fresh = _live_session(migrated_app, username)
     assert fresh.auth_time > old.auth_time
 
