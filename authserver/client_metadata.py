@@ -19,6 +19,7 @@ from .oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, ResponseType, Sig
 from .validation import InvalidField
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 class InvalidClientMetadata(InvalidField):
@@ -56,6 +57,20 @@ def checked_post_logout_redirect_uris(uris: tuple[str, ...]) -> tuple[str, ...]:
     for uri in uris:
         check_redirect_uri(uri, "post_logout_redirect_uris")
     return _unique(uris)
+
+
+def check_backchannel_logout_uri(uri: str | None) -> None:
+    """Back-Channel Logout 1.0 §2.2: absolute, no fragment; https, or http on a loopback
+    host for development (delivery also needs an http loopback issuer: see README)."""
+    if uri is None:
+        return
+    parts = urlsplit(uri)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_ADDRESSES)
+    if not secure or not parts.hostname or parts.fragment or "#" in uri or len(uri) > 2000:
+        raise InvalidClientMetadata(
+            "backchannel_logout_uri",
+            f"backchannel_logout_uri {uri!r} must be an https URL without fragment (http is for loopback only)",
+        )
 
 
 def checked_resource_servers(identifiers: tuple[str, ...]) -> tuple[str, ...]:
@@ -111,6 +126,10 @@ class ClientMetadata:
     id_token_signed_response_alg: str = SigningAlg.RS256
     # RP-Initiated Logout 1.0 §3.1: where a logout request may send the person afterwards.
     post_logout_redirect_uris: tuple[str, ...] = ()
+    # Back-Channel Logout 1.0 §2.2 (OpenID names): logout tokens are POSTed there; ``sid``
+    # is always sent, so "session required" is met whatever it says.
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     def __post_init__(self) -> None:
         self._set(
@@ -131,6 +150,7 @@ class ClientMetadata:
             )
         check_may_introspect(self.is_public, self.resource_servers, self.introspect_any)
         check_id_token_alg(self.id_token_signed_response_alg)
+        check_backchannel_logout_uri(self.backchannel_logout_uri)
         if self.is_public:
             self._set(require_pkce=True)
 
@@ -202,6 +222,8 @@ _JSON_TYPES = {
     "require_pkce": "bool",
     "id_token_signed_response_alg": "str",
     "post_logout_redirect_uris": "[str]",
+    "backchannel_logout_uri": "str?",
+    "backchannel_logout_session_required": "bool",
 }
 
 
@@ -223,6 +245,7 @@ __all__ = [
     "ClientMetadata",
     "InvalidClientMetadata",
     "InvalidRedirectURI",
+    "check_backchannel_logout_uri",
     "check_id_token_alg",
     "check_may_introspect",
     "checked_post_logout_redirect_uris",

@@ -4,6 +4,7 @@ dynamic registration share. What a client may be is ``ClientMetadata``'s busines
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from resource_guard.tokens import BASE62
@@ -11,6 +12,7 @@ from resource_guard.tokens import BASE62
 from .client_metadata import (
     ClientMetadata,
     InvalidClientMetadata,
+    check_backchannel_logout_uri,
     check_id_token_alg,
     check_may_introspect,
     checked_post_logout_redirect_uris,
@@ -47,29 +49,53 @@ def register_client(hasher: SecretHasher, metadata: ClientMetadata) -> tuple[Cli
         introspect_any=metadata.introspect_any,
         id_token_signed_response_alg=metadata.id_token_signed_response_alg,
         post_logout_redirect_uris=list(metadata.post_logout_redirect_uris),
+        backchannel_logout_uri=metadata.backchannel_logout_uri,
+        backchannel_logout_session_required=metadata.backchannel_logout_session_required,
     )
     db.session.add(client)
     db.session.commit()
     return client, secret
 
 
-def set_introspection(client: Client, resource_servers: list[str] | None, introspect_any: bool | None) -> None:
-    """Change what a registered client may introspect; ``None`` leaves that part as it is."""
-    check_may_introspect(client.is_public, resource_servers, introspect_any)
-    if resource_servers is not None:
-        client.resource_servers = list(checked_resource_servers(tuple(resource_servers)))
-    if introspect_any is not None:
-        client.introspect_any = introspect_any
-    db.session.commit()
+@dataclass(frozen=True)
+class ClientChanges:
+    """What ``clients update`` changes; ``None`` leaves a field as it is (an empty
+    ``backchannel_logout_uri`` stops the notices)."""
+
+    resource_servers: list[str] | None = None
+    introspect_any: bool | None = None
+    id_token_signed_response_alg: str | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool | None = None
 
 
-def set_id_token_alg(client: Client, alg: str) -> None:
-    """Sign this client's next ID tokens with ``alg``; ID tokens already issued stay valid."""
-    check_id_token_alg(alg)
-    client.id_token_signed_response_alg = alg
-def set_post_logout_redirect_uris(client: Client, uris: list[str]) -> None:
-    """Replace where RP-initiated logout may send this client's people afterwards."""
-    client.post_logout_redirect_uris = list(checked_post_logout_redirect_uris(tuple(uris)))
+def update_client(client: Client, changes: ClientChanges) -> None:
+    """Apply ``changes``: every value is checked before any is written, and one commit
+    stores them all, so a refused option leaves the client as it was."""
+    check_may_introspect(client.is_public, changes.resource_servers, changes.introspect_any)
+    servers = changes.resource_servers
+    if servers is not None:
+        servers = list(checked_resource_servers(tuple(servers)))
+    if changes.id_token_signed_response_alg is not None:
+        check_id_token_alg(changes.id_token_signed_response_alg)
+    logout_uris = changes.post_logout_redirect_uris
+    if logout_uris is not None:
+        logout_uris = list(checked_post_logout_redirect_uris(tuple(logout_uris)))
+    if changes.backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(changes.backchannel_logout_uri or None)
+    if servers is not None:
+        client.resource_servers = servers
+    if changes.introspect_any is not None:
+        client.introspect_any = changes.introspect_any
+    if changes.id_token_signed_response_alg is not None:
+        client.id_token_signed_response_alg = changes.id_token_signed_response_alg
+    if logout_uris is not None:
+        client.post_logout_redirect_uris = logout_uris
+    if changes.backchannel_logout_uri is not None:
+        client.backchannel_logout_uri = changes.backchannel_logout_uri or None
+    if changes.backchannel_logout_session_required is not None:
+        client.backchannel_logout_session_required = changes.backchannel_logout_session_required
     db.session.commit()
 
 
@@ -97,5 +123,7 @@ def client_record(client: Client, secret: str | None = None) -> dict[str, Any]:
         "require_pkce": client.require_pkce and GrantType.AUTHORIZATION_CODE in client.grant_types,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": client.created_at,
     })

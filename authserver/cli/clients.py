@@ -7,14 +7,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..appstate import state
-from ..client_metadata import ClientMetadata, InvalidClientMetadata, checked_post_logout_redirect_uris
+from ..client_metadata import ClientMetadata, InvalidClientMetadata
 from ..clients import (
+    ClientChanges,
     client_record,
     register_client,
     rotate_client_secret,
-    set_id_token_alg,
-    set_introspection,
-    set_post_logout_redirect_uris,
+    update_client,
 )
 from ..extensions import db
 from ..models import Client
@@ -37,11 +36,15 @@ FLAGS = {
     "require_pkce": "--pkce/--no-pkce",
     "id_token_signed_response_alg": "--id-token-alg",
     "post_logout_redirect_uris": "--post-logout-redirect-uri",
+    "backchannel_logout_uri": "--backchannel-logout-uri",
+    "backchannel_logout_session_required": "--backchannel-logout-session-required",
 }
 ID_TOKEN_ALG = click.option(
     "--id-token-alg", type=click.Choice([a.value for a in ID_TOKEN_ALGS]),
     help="Sign this client's OpenID Connect ID tokens with this algorithm (default RS256).",
 )
+BACKCHANNEL_URI_HELP = "Back-Channel Logout: where logout tokens are POSTed when a session ends (https)."
+BACKCHANNEL_SESSION_HELP = "The client needs sid in logout tokens (always sent)."
 
 
 def find_client(client_id: str) -> Client:
@@ -66,6 +69,8 @@ def find_client(client_id: str) -> Client:
 @ID_TOKEN_ALG
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, metavar="URI",
               help="Where RP-initiated logout may send people afterwards, exactly (repeatable).")
+@click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP)
+@click.option("--backchannel-logout-session-required", is_flag=True, help=BACKCHANNEL_SESSION_HELP)
 @json_option
 def create(
     name: str,
@@ -80,6 +85,8 @@ def create(
     introspect_any: bool,
     id_token_alg: str | None,
     post_logout_redirect_uris: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
@@ -97,6 +104,8 @@ def create(
             require_pkce=require_pkce,
             id_token_signed_response_alg=id_token_alg or SigningAlg.RS256,
             post_logout_redirect_uris=post_logout_redirect_uris,
+            backchannel_logout_uri=backchannel_logout_uri,
+            backchannel_logout_session_required=backchannel_logout_session_required,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -159,14 +168,17 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, metavar="URI",
               help="Replace where RP-initiated logout may send people afterwards (repeatable).")
 @click.option("--no-post-logout-redirect-uris", is_flag=True, help="Send people to no URI after logout.")
+@click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP + ' "" stops them.')
+@click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required", default=None,
+              help=BACKCHANNEL_SESSION_HELP)
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
     id_token_alg: str | None, post_logout_redirect_uris: tuple[str, ...], no_post_logout_redirect_uris: bool,
-    as_json: bool,
+    backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect, how its ID tokens are signed, and where
-    logout may send its people.
+    """Change which tokens a client may introspect, how its ID tokens are signed, where
+    logout may send its people, and its back-channel logout.
 
     Options not given stay as they are.
     """
@@ -175,16 +187,18 @@ def update(
     if post_logout_redirect_uris and no_post_logout_redirect_uris:
         fail("give --post-logout-redirect-uri or --no-post-logout-redirect-uris, not both")
     client = find_client(client_id)
-    servers = [] if no_resource_servers else list(resource_servers) or None
-    change_logout_uris = bool(post_logout_redirect_uris) or no_post_logout_redirect_uris
-    try:  # every value checked before anything is written
-        logout_uris = list(checked_post_logout_redirect_uris(post_logout_redirect_uris))
-        set_introspection(client, servers, introspect_any)
-        if id_token_alg:
-            set_id_token_alg(client, id_token_alg)
+    logout_uris = [] if no_post_logout_redirect_uris else list(post_logout_redirect_uris) or None
+    changes = ClientChanges(
+        resource_servers=[] if no_resource_servers else list(resource_servers) or None,
+        introspect_any=introspect_any,
+        id_token_signed_response_alg=id_token_alg,
+        post_logout_redirect_uris=logout_uris,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
+    )
+    try:
+        update_client(client, changes)
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
-    if change_logout_uris:
-        set_post_logout_redirect_uris(client, logout_uris)
     state().server.clients.invalidate(client_id)
     emit(client_record(client), as_json)

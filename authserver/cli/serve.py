@@ -28,9 +28,14 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        """In each worker, after the fork: the app, and its back-channel logout worker thread."""
         from .. import create_app
+        from ..oauth.backchannel_logout import LogoutDelivery
 
-        return create_app(self.overrides)
+        app = create_app(self.overrides)
+        app_state = state(app)
+        LogoutDelivery(app, app_state.keys, app_state.settings.issuer).start()
+        return app
 
 
 def _ensure_free(host: str, port: int) -> None:

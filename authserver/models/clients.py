@@ -16,7 +16,7 @@ from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
 
 
-def _is_loopback_redirect(uri: str) -> bool:
+def is_loopback_http(uri: str) -> bool:
     parts = urlsplit(uri)
     if parts.scheme != "http" or not parts.hostname:
         return False
@@ -57,6 +57,9 @@ class Client(Model, ClientMixin):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default=SigningAlg.RS256)
     # RP-Initiated Logout 1.0: where a logout request may send the person afterwards, exactly.
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed when a session ends.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -95,10 +98,10 @@ class Client(Model, ClientMixin):
         (RFC 8252 §7.3)."""
         if redirect_uri in self.redirect_uris:
             return True
-        if not (self.is_public and _is_loopback_redirect(redirect_uri)):
+        if not (self.is_public and is_loopback_http(redirect_uri)):
             return False
         wanted = _without_port(redirect_uri)
-        return any(_is_loopback_redirect(u) and _without_port(u) == wanted for u in self.redirect_uris)
+        return any(is_loopback_http(u) and _without_port(u) == wanted for u in self.redirect_uris)
 
     def bind_hasher(self, hasher: SecretHasher) -> None:
         """Give this client the server's keyed hash: Authlib calls ``check_client_secret``

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, text, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import rows_changed
 from ..extensions import Model, db
+from .backchannel import queue_logouts
 from .types import UTCDateTime, utcnow
 from .users import User
 
@@ -62,12 +62,17 @@ class Session(Model):
 def end_sessions(user_id: int, reason: str, *, public_id: str | None = None, keep: int | None = None) -> int:
     """End a user's live sessions (one by ``public_id``, or all but ``keep``); commits and
     returns how many ended. Filtering on ``user_id`` is what keeps one person from ending
-    another's session by naming it."""
+    another's session by naming it. The back-channel logouts the ended sessions owe are
+    queued in the same transaction."""
     query = update(Session).where(Session.user_id == user_id, Session.ended_at.is_(None))
     if public_id is not None:
         query = query.where(Session.public_id == public_id)
     if keep is not None:
         query = query.where(Session.id != keep)
-    result = db.session.execute(query.values(ended_at=utcnow(), end_reason=reason))
+    now = utcnow()
+    ended = db.session.execute(
+        query.values(ended_at=now, end_reason=reason).returning(Session.id, Session.public_id)
+    ).all()
+    queue_logouts(user_id, [(row.id, row.public_id) for row in ended], now)
     db.session.commit()
-    return rows_changed(result)
+    return len(ended)

@@ -4,6 +4,7 @@ Authlib validates the request. Until the client and its redirect URI are known t
 registered, errors are shown on a page and never redirected (§4.1.2.1, RFC 9700 §4.1);
 after that they go back to the client with ``error``, ``state`` and ``iss`` (RFC 9207).
 The consent form posts to this same URL, so the request it approves is the one it shows.
+OpenID Connect's ``prompt``, ``max_age`` and the rest are ``auth_request``'s business.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from ..appstate import state
-from ..models import Client, User
+from ..config import Settings
+from ..models import Client, Session, User
+from ..models.backchannel import record_session_client
+from ..models.types import utcnow
 from ..oauth.authorization_code import AuthorizationCodeGrant
 from ..oauth.names import EndpointPath
 from ..oauth.server import AuthorizationServer
+from .auth_request import AuthorizationRequest, Interaction, interaction
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
 from .hygiene import refuse_nul_bytes_on_pages
@@ -36,6 +40,10 @@ bp.before_app_request(refuse_nul_bytes_on_pages)
 
 def _server() -> AuthorizationServer:
     return state().server
+
+
+def _settings() -> Settings:
+    return state().settings
 
 
 def _to_client(response: Response) -> Response:
@@ -53,21 +61,39 @@ def _invalid_request_page(error: OAuth2Error) -> ResponseReturnValue:
     )
 
 
-def _prompts(grant: AuthorizationCodeGrant) -> set[str]:
-    """OpenID Connect's ``prompt``: ``none`` (no page may be shown) and ``consent``."""
-    prompts = set((grant.request.payload.data.get("prompt") or "").split())
-    if "none" in prompts and len(prompts) > 1:
-        raise InvalidRequestError("prompt=none cannot be combined with other values.")
-    return prompts
+def _parameters() -> list[tuple[str, str]]:
+    """Every parameter of the request, query and form, in order and repeats included."""
+    return [(name, value) for part in (request.args, request.form) for name, values in part.lists() for value in values]
+
+
+def _is_consent_answer() -> bool:
+    """The consent form answers with ``decision`` (and its CSRF token). Any other POST is an
+    authorization request sent as a form (OIDC Core §3.1.2.1), treated exactly like a GET:
+    it can show a page, never approve one."""
+    return request.method == "POST" and "decision" in request.form
+
+
+def _must_sign_in(
+    signed_in: Session | None, wanted: Interaction, pending: AuthorizationRequest
+) -> bool:
+    """No session; or one that ``prompt``/``max_age`` find too old, unless it began after
+    this very request sent the person to sign in (so a demanded sign-in never loops)."""
+    if signed_in is None:
+        return True
+    if not wanted.demands_fresh_sign_in(signed_in.auth_time, utcnow()):
+        return False
+    demanded_at = pending.sign_in_demanded_at()
+    return demanded_at is None or signed_in.auth_time < demanded_at
 
 
 @bp.route(EndpointPath.AUTHORIZE, methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    if request.method == "POST" and not csrf_ok():
+    answering = _is_consent_answer()
+    if answering and not csrf_ok():
         return error_page(*CSRF_FAILED)
     server = _server()
     signed_in = current_session()
-    user = signed_in.user if signed_in else None
+    user = signed_in.user if signed_in is not None else None
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
@@ -76,43 +102,52 @@ def authorize() -> ResponseReturnValue:
         return _invalid_request_page(error)
     grant.sign_in = signed_in  # a code records the sign-in (ID tokens' auth_time, sid, amr)
     state = grant.request.payload.state
+    pending = AuthorizationRequest(_parameters(), _settings().secret_key)
     try:
-        prompts = _prompts(grant)
-        if user is None and "none" in prompts:
-            raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
-        if user is not None and request.method == "GET" and "consent" not in prompts:
-            if has_consent(user, grant.client, grant.request.scope):
-                remembered: Response = server.create_authorization_response(grant_user=user, grant=grant)
-                return remembered
-            if "none" in prompts:
-                raise ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
+        wanted = interaction(grant.request.payload.data)
+        if _must_sign_in(signed_in, wanted, pending):
+            if wanted.silent:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
+            next_url = pending.url_demanding_sign_in() if wanted.may_demand_sign_in else pending.url()
+            return redirect(url_for("login.login_page", next=next_url), 303)
+        assert signed_in is not None and user is not None
+        if not answering and not wanted.wants_consent and has_consent(user, grant.client, grant.request.scope):
+            return _issue(server, grant, signed_in)
+        if wanted.silent:
+            raise ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state)
     except OAuth2Error as error:
         error.redirect_uri, error.state = grant.redirect_uri, state
         return _to_client(server.authorization_error_response(error))
-    if user is None:
-        return redirect(url_for("login.login_page", next=request.full_path), 303)
-    if request.method == "GET":
-        return _consent_page(user, grant.client, grant.request.scope, grant.redirect_uri)
-    return _decide(server, grant, user, request.form.get("decision"))
+    if not answering:
+        return _consent_page(user, grant.client, grant.request.scope, grant.redirect_uri, pending.url())
+    return _decide(server, grant, signed_in, request.form.get("decision"))
+
+
+def _issue(server: AuthorizationServer, grant: AuthorizationCodeGrant, signed_in: Session) -> Response:
+    """The code for the signed-in person, and a note that this session's sign-in reached the
+    client (back-channel logout tells it when the session ends)."""
+    response: Response = server.create_authorization_response(grant_user=signed_in.user, grant=grant)
+    record_session_client(signed_in, grant.client)
+    return _to_client(response)
 
 
 def _decide(
-    server: AuthorizationServer, grant: AuthorizationCodeGrant, user: User, decision: str | None
+    server: AuthorizationServer, grant: AuthorizationCodeGrant, signed_in: Session, decision: str | None
 ) -> ResponseReturnValue:
     if decision == "allow":
-        remember_consent(user, grant.client, grant.request.scope)
-        return _to_client(server.create_authorization_response(grant_user=user, grant=grant))
+        remember_consent(signed_in.user, grant.client, grant.request.scope)
+        return _issue(server, grant, signed_in)
     if decision == "deny":  # access_denied back to the client (§4.1.2.1)
         return _to_client(server.create_authorization_response(grant_user=None, grant=grant))
     return error_page("Choose Allow or Deny", "The form did not say whether you allow this application.")
 
 
-def _consent_page(user: User, client: Client, scope: str, redirect_uri: str) -> ResponseReturnValue:
+def _consent_page(user: User, client: Client, scope: str, redirect_uri: str, action: str) -> ResponseReturnValue:
     return render_template(
         "consent.html",
         user=user,
         client=client,
         scopes=describe(scope),
         return_to=urlsplit(redirect_uri).netloc or redirect_uri,
-        action=request.full_path,
+        action=action,
     )

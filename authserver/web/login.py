@@ -2,7 +2,7 @@
 
 Login sends the person back to the authorization request that needed it (``next``), and
 only there: ``next`` must be a path on this server's ``/oauth/authorize``, so the form
-cannot be turned into an open redirect.
+cannot be turned into an open redirect. That request's ``login_hint`` prefills the username.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..appstate import state
 from ..extensions import db
 from ..models.users import user_named, username_key
 from ..passwords import verify_password
+from .auth_request import demands_sign_in, login_hint
 from .csrf import csrf_ok
 from .pages import error_page
 from .session import current_user, log_in, log_out
@@ -65,11 +66,14 @@ def _login_form(
 
 @bp.get("/login")
 def login_page() -> ResponseReturnValue:
+    """The form; a person already signed in goes on, unless the request they came from
+    demands a fresh sign-in (``prompt=login``, ``max_age``): then the form, prefilled with
+    who they are."""
     next_url = safe_next(request.args.get("next"))
     user = current_user()
-    if user is not None:
+    if user is not None and not demands_sign_in(next_url):
         return redirect(next_url or url_for("account.account_page"))
-    return _login_form(next_url)
+    return _login_form(next_url, username=login_hint(next_url) or (user.username if user else ""))
 
 
 @bp.post("/login")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -288,3 +289,78 @@ def test_an_unlisted_origin_cannot_read_the_server(cors_server, page, callback: 
                       (cors_server.url + "/oauth/token", {"grant_type": "client_credentials"})]:
         result = page.evaluate(FETCH_JSON, [url, form])
         assert "failed" in result and "Failed to fetch" in result["failed"], result
+
+
+def _live_session(app, username: str):
+    """The person's live session row, read from the server's database."""
+    from sqlalchemy import select
+
+    from authserver.extensions import db
+    from authserver.models import Session, User
+
+    with app.app_context():
+        row = db.session.scalar(select(Session).join(User).where(User.username == username,
+                                                                 Session.ended_at.is_(None)))
+        assert row is not None
+        db.session.expunge(row)
+        return row
+
+
+def _approve_once(page, live_server, migrated_app, callback: Callback, app_client, make_user):
+    """A new person signs in and approves the client; returns them with their session."""
+    username, password = make_user()
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "first"))
+    _sign_in(page, username, password)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    return username, password, _live_session(migrated_app, username)
+
+
+def _sign_in_again_for(page, live_server, callback: Callback, app_client, password: str, state: str,
+                       extra: str) -> str:
+    """Open an authorization request (``extra`` appended), land on the login page, give the
+    password again, and arrive at the client with a code; returns the prefilled username."""
+    page.goto(_authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], state)
+              + extra)
+    assert "/login" in page.url
+    prefilled: str = page.get_by_label("Username").input_value()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(callback.redirect_uri + "?**")
+    assert callback.received[-1]["state"] == state and callback.received[-1]["code"].startswith("asac_")
+    return prefilled
+
+
+def test_prompt_login_asks_a_signed_in_person_to_sign_in_again(
+    live_server, migrated_app, page, callback: Callback, app_client, make_user
+) -> None:
+    username, password, before = _approve_once(page, live_server, migrated_app, callback, app_client, make_user)
+
+    prefilled = _sign_in_again_for(page, live_server, callback, app_client, password, "again", "&prompt=login")
+    assert prefilled == username  # the login page came, prefilled with who is signed in
+    after = _live_session(migrated_app, username)
+    assert after.public_id != before.public_id and after.auth_time > before.auth_time
+
+
+def test_max_age_makes_an_old_sign_in_sign_in_again(
+    live_server, migrated_app, page, callback: Callback, app_client, make_user
+) -> None:
+    from sqlalchemy import update
+
+    from authserver.extensions import db
+    from authserver.models import Session
+
+    username, password, old = _approve_once(page, live_server, migrated_app, callback, app_client, make_user)
+    with migrated_app.app_context():  # as if the person signed in ten minutes ago
+        db.session.execute(update(Session).where(Session.id == old.id)
+                           .values(auth_time=old.auth_time - timedelta(minutes=10)))
+        db.session.commit()
+
+    assert _sign_in_again_for(page, live_server, callback, app_client, password, "aged", "&max_age=60") == username
+    fresh = _live_session(migrated_app, username)
+    assert fresh.auth_time > old.auth_time
+
+    again = _authorize_url(live_server.url, app_client.client_id, callback.redirect_uri, pkce_pair()[1], "recent")
+    page.goto(again + "&max_age=60")  # the new sign-in is recent enough: straight back with a code
+    page.wait_for_url(callback.redirect_uri + "?**")
+    assert callback.received[-1]["state"] == "recent" and "code" in callback.received[-1]

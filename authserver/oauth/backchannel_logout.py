@@ -1,0 +1,161 @@
+"""Back-Channel Logout 1.0: sign logout tokens and deliver the outbox, off the request path.
+
+Ending a session only writes ``backchannel_logouts`` rows (``models.backchannel``); this
+module's ``LogoutDelivery`` drains them from a daemon thread in each server process. A row is
+claimed with a conditional UPDATE (so two processes never both send it), POSTed as
+``logout_token=<JWT>``, and on failure retried with exponential backoff until
+``MAX_ATTEMPTS``; a claim that dies with its process is retried after ``CLAIM_LEASE``. The
+token keeps the row's ``jti`` on every attempt, so a client can drop repeats.
+
+Where tokens may go (SSRF): ``https`` URLs; ``http`` only to a loopback address and only
+while the issuer itself is ``http`` on loopback (a development server). Redirects are not
+followed; nothing of the token reaches the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask
+from joserfc import jwt
+from sqlalchemy import select, update
+
+from ..database import rows_changed
+from ..extensions import db
+from ..models.backchannel import DELIVERED, FAILED, BackchannelLogout
+from ..models.clients import is_loopback_http
+from ..models.types import utcnow
+from .keys import KeyRing
+
+log = logging.getLogger("authserver.backchannel_logout")
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TTL = 120  # seconds: the token is made at each attempt, so it is always fresh
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(seconds=5)  # then 10, 20, 40, 80 seconds
+CLAIM_LEASE = timedelta(seconds=60)
+POLL_INTERVAL = 1.0
+TIMEOUT = 5.0
+BATCH = 20
+
+def may_deliver_to(uri: str, issuer: str) -> bool:
+    """https anywhere; http only to a loopback address, and only from a development (http
+    loopback) issuer."""
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return is_loopback_http(uri) and is_loopback_http(issuer)
+
+
+def logout_token(keys: KeyRing, issuer: str, notice: BackchannelLogout, now: datetime) -> str:
+    """Back-Channel Logout 1.0 §2.4: ``iss``, ``aud``, ``iat``, ``exp``, ``jti``, ``events``,
+    ``sub`` and ``sid``; never a ``nonce``; ``typ: logout+jwt`` (§2.4, RFC 8725 §3.11)."""
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": notice.client.client_id,
+        "iat": iat,
+        "exp": iat + LOGOUT_TOKEN_TTL,
+        "jti": notice.jti,
+        "sub": notice.subject,
+        "sid": notice.sid,
+        "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+    }
+    key = keys.active()
+    header = {"alg": key.alg, "typ": "logout+jwt", "kid": key.kid}
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+
+
+def post_form(url: str, form: dict[str, str]) -> int:
+    """One form POST, redirects not followed (they could lead anywhere); its HTTP status."""
+    response = requests.post(url, data=form, timeout=TIMEOUT, allow_redirects=False)
+    response.close()
+    return response.status_code
+
+
+@dataclass
+class LogoutDelivery:
+    """Drains the outbox of one app. ``drain`` does one pass (tests call it with their own
+    clock); ``start`` runs it in a daemon thread every ``POLL_INTERVAL`` seconds."""
+
+    app: Flask
+    keys: KeyRing
+    issuer: str
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def drain(self, now: datetime | None = None) -> int:
+        """Attempt every notice due at ``now``; returns how many were attempted."""
+        now = now or utcnow()
+        due = db.session.scalars(
+            select(BackchannelLogout)
+            .where(BackchannelLogout.finished_at.is_(None), BackchannelLogout.next_attempt_at <= now)
+            .order_by(BackchannelLogout.next_attempt_at)
+            .limit(BATCH)
+        ).all()
+        attempted = 0
+        for notice in due:
+            if self._claim(notice, now):
+                attempted += 1
+                self._attempt(notice, now)
+        return attempted
+
+    def _claim(self, notice: BackchannelLogout, now: datetime) -> bool:
+        claimed = db.session.execute(
+            update(BackchannelLogout)
+            .where(BackchannelLogout.id == notice.id, BackchannelLogout.attempts == notice.attempts,
+                   BackchannelLogout.finished_at.is_(None))
+            .values(attempts=notice.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if rows_changed(claimed) != 1:
+            return False
+        db.session.refresh(notice)
+        return True
+
+    def _attempt(self, notice: BackchannelLogout, now: datetime) -> None:
+        uri = notice.client.backchannel_logout_uri
+        client_id = notice.client.client_id
+        problem = None
+        if uri is None:
+            problem = "the client no longer has a backchannel_logout_uri"
+        elif not may_deliver_to(uri, self.issuer):
+            problem = "its backchannel_logout_uri is not https (http is for loopback on a development issuer)"
+        else:
+            try:
+                # Dated by the wall clock, whatever clock schedules the attempts.
+                token = logout_token(self.keys, self.issuer, notice, utcnow())
+                status = post_form(uri, {"logout_token": token})
+                problem = None if 200 <= status < 300 else f"it answered HTTP {status}"
+            except requests.RequestException as exc:
+                problem = f"it could not be reached ({type(exc).__name__})"
+        if problem is None:
+            notice.finished_at, notice.outcome = now, DELIVERED
+        elif notice.attempts >= MAX_ATTEMPTS or uri is None:
+            notice.finished_at, notice.outcome = now, FAILED
+            log.warning("back-channel logout to client %s failed for good after %d attempts: %s",
+                        client_id, notice.attempts, problem)
+        else:
+            notice.next_attempt_at = now + FIRST_RETRY * 2 ** (notice.attempts - 1)
+            log.info("back-channel logout to client %s failed (attempt %d of %d), retrying at %s: %s",
+                     client_id, notice.attempts, MAX_ATTEMPTS, notice.next_attempt_at.isoformat(), problem)
+        db.session.commit()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="backchannel-logout", daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        while not self.stopped.wait(POLL_INTERVAL):
+            try:
+                with self.app.app_context():
+                    self.drain()
+            except Exception as exc:  # the database may be away for a while: keep the worker alive
+                log.warning("back-channel logout worker could not drain its outbox: %s", type(exc).__name__)
