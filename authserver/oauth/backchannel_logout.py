@@ -44,6 +44,7 @@ POLL_INTERVAL = 1.0
 TIMEOUT = 5.0
 BATCH = 20
 
+
 def may_deliver_to(uri: str, issuer: str) -> bool:
     """https anywhere; http only to a loopback address, and only from a development (http
     loopback) issuer."""
@@ -67,7 +68,7 @@ def logout_token(keys: KeyRing, issuer: str, notice: BackchannelLogout, now: dat
         "sid": notice.sid,
         "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
     }
-    key = keys.active()
+    key = keys.active(notice.client.id_token_signed_response_alg)  # the client's ID token algorithm
     header = {"alg": key.alg, "typ": "logout+jwt", "kid": key.kid}
     return jwt.encode(header, claims, key.key, algorithms=[key.alg])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,6 +26,7 @@ from ..models.types import utcnow
 from ..oauth.authorization_code import AuthorizationCodeGrant
 from ..oauth.names import EndpointPath
 from ..oauth.server import AuthorizationServer
+from ..oidc.id_token_hint import InvalidIdTokenHint, verify_id_token_hint
 from .auth_request import AuthorizationRequest, Interaction, interaction
 from .consent import has_consent, remember_consent
 from .csrf import csrf_ok
@@ -86,6 +88,21 @@ def _must_sign_in(
     return demanded_at is None or signed_in.auth_time < demanded_at
 
 
+def _hinted_subject(grant: AuthorizationCodeGrant) -> str | None:
+    """OIDC Core §3.1.2.1 ``id_token_hint``: the person the client believes is signed in. It
+    must be an ID token we issued to this very client (expired is fine: it is a hint)."""
+    value = grant.request.payload.data.get("id_token_hint")
+    if not value:
+        return None
+    try:
+        hint = verify_id_token_hint(value, state().keys, _settings().issuer)
+    except InvalidIdTokenHint as exc:
+        raise InvalidRequestError(str(exc)) from None
+    if grant.client.client_id not in hint.audience:
+        raise InvalidRequestError("The id_token_hint was issued to another client.")
+    return hint.subject
+
+
 @bp.route(EndpointPath.AUTHORIZE, methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     answering = _is_consent_answer()
@@ -105,10 +122,15 @@ def authorize() -> ResponseReturnValue:
     pending = AuthorizationRequest(_parameters(), _settings().secret_key)
     try:
         wanted = interaction(grant.request.payload.data)
-        if _must_sign_in(signed_in, wanted, pending):
-            if wanted.silent:
+        hinted = _hinted_subject(grant)
+        someone_else = hinted is not None and user is not None and user.subject != hinted
+        if _must_sign_in(signed_in, wanted, pending) or someone_else:
+            # Signed in as another person than the hint names: sign in once more; if that is
+            # still someone else, login_required (§3.1.2.1) rather than a loop.
+            if wanted.silent or (someone_else and pending.sign_in_demanded_at() is not None):
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=state)
-            next_url = pending.url_demanding_sign_in() if wanted.may_demand_sign_in else pending.url()
+            demand = wanted.may_demand_sign_in or someone_else
+            next_url = pending.url_demanding_sign_in() if demand else pending.url()
             return redirect(url_for("login.login_page", next=next_url), 303)
         assert signed_in is not None and user is not None
         if not answering and not wanted.wants_consent and has_consent(user, grant.client, grant.request.scope):

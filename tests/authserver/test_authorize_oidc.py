@@ -18,6 +18,7 @@ from authserver.models import AuthorizationCode, Session, User
 from authserver.web.auth_request import FRESH_LOGIN
 
 from .authorize_helpers import REDIRECT, authorize_url, consent, csrf_of, pkce_pair, query_of, sign_in
+from .id_tokens import id_token, stranger_key
 
 
 @pytest.fixture
@@ -296,3 +297,40 @@ def test_a_post_request_with_prompt_none_is_answered_by_redirect(app: Flask, web
     url = authorize_url(web_client.client_id, challenge=pkce_pair()[1], prompt="none")
     resp = app.test_client().post("/oauth/authorize", data=_form(url))
     assert resp.status_code == 303 and query_of(resp.headers["Location"])["error"] == "login_required"
+
+
+def _subject(person: Person) -> str:
+    return f"user:{person.session().user_id}"
+
+
+def test_id_token_hint_of_the_signed_in_person_answers_even_when_expired(app: Flask, person: Person) -> None:
+    hint = id_token(app, _subject(person), person.client_id, exp=1, iat=0)
+    assert _code(person.http.get(person.url(prompt="none", id_token_hint=hint)))
+    assert _code(person.http.get(person.url(id_token_hint=hint)))
+
+
+def test_id_token_hint_of_someone_else_is_login_required_or_a_new_sign_in(app: Flask, person: Person) -> None:
+    """OIDC Core §3.1.2.1: the person the hint names must be the one signed in. Without
+    prompt=none the login page asks; signing in as the same other person again ends in
+    login_required rather than a loop."""
+    hint = id_token(app, "user:999999", person.client_id)
+    assert _error(person.http.get(person.url(prompt="none", id_token_hint=hint))) == "login_required"
+    back = _sign_in_again(person, _login_next(person.http.get(person.url(id_token_hint=hint))))
+    assert _error(person.http.get(back)) == "login_required"
+
+
+@pytest.mark.parametrize("forgery", ["another client", "another issuer", "another key", "not a JWT"])
+def test_an_id_token_hint_we_did_not_issue_to_this_client_is_invalid_request(
+        app: Flask, make_client, person: Person, forgery: str) -> None:
+    """An ID token of one client used at another, one from another issuer or signed by
+    another key: refused by redirect with invalid_request, nothing issued."""
+    subject = _subject(person)
+    hints = {
+        "another client": lambda: id_token(app, subject, make_client(grant_types=["authorization_code"],
+                                                                     redirect_uris=[REDIRECT]).client_id),
+        "another issuer": lambda: id_token(app, subject, person.client_id, iss="https://evil.example"),
+        "another key": lambda: id_token(app, subject, person.client_id, key=stranger_key(app)),
+        "not a JWT": lambda: "not-a-jwt",
+    }
+    resp = person.http.get(person.url(prompt="none", id_token_hint=hints[forgery]()))
+    assert _error(resp) == "invalid_request" and "code" not in query_of(resp.headers["Location"])
