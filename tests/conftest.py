@@ -138,9 +138,11 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(settings: dict[str, Any], log_path: Path, workers: int = 2) -> LiveServer:
+def start_server(settings: dict[str, Any], log_path: Path, workers: int = 2,
+                 extra_env: dict[str, str] | None = None) -> LiveServer:
+    """``settings`` become ``AUTHSERVER_*`` variables; ``extra_env`` is passed as it is."""
     port = int(settings["issuer"].rsplit(":", 1)[1])
-    env = {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}}
+    env = {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}, **(extra_env or {})}
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", str(workers)],

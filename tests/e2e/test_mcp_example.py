@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,16 +40,17 @@ class McpExample:
     log_path: Path
 
 
-@pytest.fixture(scope="module")
-def mcp_example(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpExample]:
+@contextmanager
+def running_mcp_example(issuer: LiveServer, directory: Path) -> Iterator[McpExample]:
+    """The example under uvicorn, trusting ``issuer``, with its own introspection client."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     resource = base + "/mcp"
-    rs = json.loads(live_server.cli("clients", "create", "--name", "mcp-reports", "--resource-server", resource,
-                                    "--json").stdout)
-    env = {**live_server.env, "ISSUER": live_server.url, "MCP_RESOURCE": resource,
+    rs = json.loads(issuer.cli("clients", "create", "--name", "mcp-reports", "--resource-server", resource,
+                               "--json").stdout)
+    env = {**issuer.env, "ISSUER": issuer.url, "MCP_RESOURCE": resource,
            "RS_CLIENT_ID": rs["client_id"], "RS_CLIENT_SECRET": rs["client_secret"]}
-    log_path = tmp_path_factory.mktemp("mcp") / "uvicorn.log"
+    log_path = directory / "uvicorn.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--app-dir", "examples", "--factory", "mcp_server:create_app",
          "--host", "127.0.0.1", "--port", str(port)],
@@ -58,6 +60,12 @@ def mcp_example(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactor
         yield McpExample(resource, base, log_path)
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def mcp_example(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpExample]:
+    with running_mcp_example(live_server, tmp_path_factory.mktemp("mcp")) as example:
+        yield example
 
 
 def _converse(url: str, token: str, statuses: list[int] | None = None) -> dict[str, Any]:
