@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
@@ -12,6 +13,7 @@ from ..appstate import state
 from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, Token
+from ..models.backchannel import BackchannelLogout
 from ..models.types import utcnow
 from ..oauth.revocation import revoke_family, revoke_user_tokens
 from .clients import find_client
@@ -55,7 +57,9 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
 
 
 def _purge(
-    model: type[Token] | type[AuthorizationCode] | type[Session], condition: ColumnElement[bool], batch_size: int
+    model: type[Token] | type[AuthorizationCode] | type[Session] | type[BackchannelLogout],
+    condition: ColumnElement[bool],
+    batch_size: int,
 ) -> int:
     """Delete in batches so a large purge never holds a long lock or a huge transaction."""
     total = 0
@@ -74,7 +78,8 @@ def _purge(
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired tokens, codes and sessions.
 
-    Ended sessions go too. Reports how many of each.
+    Ended sessions go too, and back-channel logout notices finished a day ago. Reports how
+    many of each.
     """
     now = utcnow()
     tokens = _purge(Token, Token.expires_at <= now, batch_size)
@@ -82,4 +87,7 @@ def purge(batch_size: int, as_json: bool) -> None:
     # Two indexed passes rather than one OR, which neither index could serve.
     sessions = _purge(Session, Session.expires_at <= now, batch_size)
     sessions += _purge(Session, Session.ended_at.is_not(None), batch_size)
-    emit({"tokens_deleted": tokens, "codes_deleted": codes, "sessions_deleted": sessions}, as_json)
+    # Back-channel logout notices delivered, or given up on, a day ago or more.
+    logouts = _purge(BackchannelLogout, BackchannelLogout.finished_at <= now - timedelta(days=1), batch_size)
+    emit({"tokens_deleted": tokens, "codes_deleted": codes, "sessions_deleted": sessions,
+          "logout_notices_deleted": logouts}, as_json)

@@ -121,32 +121,36 @@ class LogoutDelivery:
         return True
 
     def _attempt(self, notice: BackchannelLogout, now: datetime) -> None:
-        uri = notice.client.backchannel_logout_uri
-        client_id = notice.client.client_id
-        problem = None
-        if uri is None:
-            problem = "the client no longer has a backchannel_logout_uri"
-        elif not may_deliver_to(uri, self.issuer):
-            problem = "its backchannel_logout_uri is not https (http is for loopback on a development issuer)"
-        else:
-            try:
-                # Dated by the wall clock, whatever clock schedules the attempts.
-                token = logout_token(self.keys, self.issuer, notice, utcnow())
-                status = post_form(uri, {"logout_token": token})
-                problem = None if 200 <= status < 300 else f"it answered HTTP {status}"
-            except requests.RequestException as exc:
-                problem = f"it could not be reached ({type(exc).__name__})"
-        if problem is None:
-            notice.finished_at, notice.outcome = now, DELIVERED
-        elif notice.attempts >= MAX_ATTEMPTS or uri is None:
-            notice.finished_at, notice.outcome = now, FAILED
+        uri, client_id, attempts = notice.client.backchannel_logout_uri, notice.client.client_id, notice.attempts
+        # Dated by the wall clock, whatever clock schedules the attempts.
+        token = logout_token(self.keys, self.issuer, notice, utcnow())
+        db.session.commit()  # no transaction stays open while the client is called
+        problem = self._send(uri, token)
+        done = {"finished_at": now, "outcome": DELIVERED}
+        if problem is not None and (attempts >= MAX_ATTEMPTS or uri is None):
+            done["outcome"] = FAILED
             log.warning("back-channel logout to client %s failed for good after %d attempts: %s",
-                        client_id, notice.attempts, problem)
-        else:
-            notice.next_attempt_at = now + FIRST_RETRY * 2 ** (notice.attempts - 1)
+                        client_id, attempts, problem)
+        elif problem is not None:
+            retry_at = now + FIRST_RETRY * 2 ** (attempts - 1)
+            done = {"next_attempt_at": retry_at}
             log.info("back-channel logout to client %s failed (attempt %d of %d), retrying at %s: %s",
-                     client_id, notice.attempts, MAX_ATTEMPTS, notice.next_attempt_at.isoformat(), problem)
+                     client_id, attempts, MAX_ATTEMPTS, retry_at.isoformat(), problem)
+        db.session.execute(update(BackchannelLogout).where(BackchannelLogout.id == notice.id).values(**done)
+                           .execution_options(synchronize_session=False))
         db.session.commit()
+
+    def _send(self, uri: str | None, token: str) -> str | None:
+        """POST the token; what went wrong, in words for the log, or None."""
+        if uri is None:
+            return "the client no longer has a backchannel_logout_uri"
+        if not may_deliver_to(uri, self.issuer):
+            return "its backchannel_logout_uri is not https (http is for loopback on a development issuer)"
+        try:
+            status = post_form(uri, {"logout_token": token})
+        except requests.RequestException as exc:
+            return f"it could not be reached ({type(exc).__name__})"
+        return None if 200 <= status < 300 else f"it answered HTTP {status}"
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self._run, name="backchannel-logout", daemon=True)

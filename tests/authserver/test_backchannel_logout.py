@@ -251,3 +251,15 @@ def test_the_cli_registers_and_changes_the_backchannel_logout_uri(app: Flask) ->
     refused = runner.invoke(args=["clients", "update", record["client_id"], "--backchannel-logout-uri",
                                   "http://rp.example/logout"])
     assert refused.exit_code != 0 and "--backchannel-logout-uri" in refused.output
+
+
+def test_purge_deletes_notices_finished_a_day_ago(app: Flask, make_client, make_user, receiver: Receiver) -> None:
+    client = _used_then_logged_out(app, make_client, make_user, receiver.uri)
+    assert _delivery(app).drain() == 1
+    [done] = _owed(client.client_id)
+    purge = ["tokens", "purge", "--json"]
+    assert json.loads(app.test_cli_runner().invoke(args=purge).output)["logout_notices_deleted"] == 0
+    done.finished_at = utcnow() - timedelta(days=2)
+    db.session.commit()
+    assert json.loads(app.test_cli_runner().invoke(args=purge).output)["logout_notices_deleted"] >= 1
+    assert _owed(client.client_id) == []
