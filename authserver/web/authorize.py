@@ -24,6 +24,7 @@ from ..models import Client, Session, User
 from ..models.backchannel import record_session_client
 from ..models.types import utcnow
 from ..oauth.authorization_code import AuthorizationCodeGrant
+from ..oauth.id_tokens import asks_for_id_token
 from ..oauth.names import EndpointPath
 from ..oauth.server import AuthorizationServer
 from ..oidc.id_token_hint import InvalidIdTokenHint, verify_id_token_hint
@@ -122,6 +123,8 @@ def authorize() -> ResponseReturnValue:
     pending = AuthorizationRequest(_parameters(), _settings().secret_key)
     try:
         wanted = interaction(grant.request.payload.data)
+        if asks_for_id_token(grant.request.scope or "") and not grant.request.payload.redirect_uri:
+            raise InvalidRequestError("An OpenID Connect request must send its redirect_uri (OpenID Connect Core 3.1.2.1).")
         hinted = _hinted_subject(grant)
         someone_else = hinted is not None and user is not None and user.subject != hinted
         if _must_sign_in(signed_in, wanted, pending) or someone_else:

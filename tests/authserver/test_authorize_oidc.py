@@ -334,3 +334,13 @@ def test_an_id_token_hint_we_did_not_issue_to_this_client_is_invalid_request(
     }
     resp = person.http.get(person.url(prompt="none", id_token_hint=hints[forgery]()))
     assert _error(resp) == "invalid_request" and "code" not in query_of(resp.headers["Location"])
+
+
+def test_an_openid_request_without_redirect_uri_is_invalid_request(app: Flask, make_client, person: Person) -> None:
+    """OIDC Core §3.1.2.1 makes redirect_uri required where OAuth lets a sole registered one
+    stand in; the error goes to that registered URI."""
+    client = make_client(scope="openid reports:read", grant_types=["authorization_code"], redirect_uris=[REDIRECT])
+    url = authorize_url(client.client_id, redirect_uri=None, challenge=pkce_pair()[1], scope="openid")
+    assert _error(person.http.get(url)) == "invalid_request"
+    plain = authorize_url(client.client_id, redirect_uri=None, challenge=pkce_pair()[1], scope="reports:read")
+    assert person.http.get(plain).status_code in (200, 302)  # plain OAuth: the consent page, or a code
