@@ -3,7 +3,6 @@ RP-initiated logout (the confirmation page without a hint, none with a valid one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -14,16 +13,10 @@ from authserver.extensions import db
 from authserver.models import Session, User
 from tests.authserver.id_tokens import id_token
 
-from .authorize_flow import Callback, callback_listener
-from .test_browser_flow import _sign_in, chromium, page  # noqa: F401  # the browser fixtures, shared
+from .authorize_flow import Callback
+from .test_browser_flow import _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-@pytest.fixture
-def callback() -> Iterator[Callback]:
-    with callback_listener() as cb:
-        yield cb
 
 
 @pytest.fixture
@@ -45,7 +38,7 @@ def _asks_to_sign_in(tab, live_server) -> bool:
     return tab.url == live_server.url + "/login" and tab.get_by_label("Password").is_visible()
 
 
-def test_sign_out_from_the_account_page(live_server, page, make_user) -> None:  # noqa: F811  # the imported fixture
+def test_sign_out_from_the_account_page(live_server, page, make_user) -> None:
     _signed_in(page, live_server, make_user)
     assert "You are signed in" in page.inner_text("h1")
     page.get_by_role("button", name="Sign out").click()
@@ -55,7 +48,7 @@ def test_sign_out_from_the_account_page(live_server, page, make_user) -> None:  
 
 
 def test_logout_without_a_hint_asks_then_returns_with_state(
-    live_server, page, make_user, rp, callback: Callback  # noqa: F811  # the imported fixture
+    live_server, page, make_user, rp, callback: Callback
 ) -> None:
     _signed_in(page, live_server, make_user)
     page.goto(live_server.url + "/oauth/logout?" + urlencode({
@@ -68,7 +61,7 @@ def test_logout_without_a_hint_asks_then_returns_with_state(
 
 
 def test_logout_with_a_valid_hint_needs_no_confirmation(
-    live_server, app: Flask, page, make_user, rp, callback: Callback  # noqa: F811  # the imported fixture
+    live_server, app: Flask, page, make_user, rp, callback: Callback
 ) -> None:
     username = _signed_in(page, live_server, make_user)
     row = db.session.scalar(select(Session).join(User).where(User.username == username))
