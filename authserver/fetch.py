@@ -193,7 +193,7 @@ def fetch(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver
             return _exchange(connection, url, path, limits)
         except ssl.SSLCertVerificationError as exc:
             raise FetchError(f"the TLS certificate of {host} is not trusted: {exc.verify_message}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise FetchError(f"fetching took longer than {limits.timeout:g} seconds") from None
         except (OSError, http.client.HTTPException) as exc:
             last = exc

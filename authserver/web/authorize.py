@@ -27,6 +27,7 @@ from .csrf import csrf_ok
 from .hygiene import refuse_nul_bytes_on_pages
 from .login import CSRF_FAILED
 from .pages import error_page
+from .resource_consent import describe_resources, self_registered_notes
 from .scopes import describe
 from .session import current_user
 
@@ -90,7 +91,7 @@ def authorize() -> ResponseReturnValue:
     if user is None:
         return redirect(url_for("login.login_page", next=request.full_path), 303)
     if request.method == "GET":
-        return _consent_page(user, grant.client, grant.request.scope, grant.redirect_uri)
+        return _consent_page(user, grant.client, grant.request.scope, grant.redirect_uri, grant.context.audience)
     return _decide(server, grant, user, request.form.get("decision"))
 
 
@@ -105,7 +106,9 @@ def _decide(
     return error_page("Choose Allow or Deny", "The form did not say whether you allow this application.")
 
 
-def _consent_page(user: User, client: Client, scope: str, redirect_uri: str) -> ResponseReturnValue:
+def _consent_page(
+    user: User, client: Client, scope: str, redirect_uri: str, audience: tuple[str, ...] = ()
+) -> ResponseReturnValue:
     return render_template(
         "consent.html",
         user=user,
@@ -113,4 +116,6 @@ def _consent_page(user: User, client: Client, scope: str, redirect_uri: str) -> 
         scopes=describe(scope),
         return_to=urlsplit(redirect_uri).netloc or redirect_uri,
         action=request.full_path,
+        resources=describe_resources(client, audience),
+        self_registered=self_registered_notes(client),
     )

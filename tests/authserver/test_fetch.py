@@ -57,7 +57,7 @@ def test_an_allow_listed_host_is_fetched_with_its_certificate_checked(server: Do
     assert got.headers["cache-control"] == "max-age=600"
 
 
-def test_the_connection_goes_to_the_checked_address_with_the_name_for_sni(server: DocumentServer, trusted: None) -> None:
+def test_the_connection_goes_to_the_checked_address_with_sni(server: DocumentServer, trusted: None) -> None:
     """client.example resolves (here) to loopback only; the certificate is checked for
     client.example, so the TLS session was made for the name, on the address we chose."""
     server.routes["/named"] = Route(DOC)
@@ -80,7 +80,8 @@ def test_requests_ca_bundle_is_honoured_too(server: DocumentServer, monkeypatch:
     assert fetch(server.url("/doc"), DEV).body == DOC
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "10.0.0.5", "169.254.169.254", "[::ffff:127.0.0.1]", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "[::1]", "10.0.0.5", "169.254.169.254", "[::ffff:127.0.0.1]", "localhost"])
 def test_private_and_loopback_hosts_are_refused(server: DocumentServer, trusted: None, host: str) -> None:
     server.routes["/doc"] = Route(DOC)
     before = len(server.requests)
