@@ -92,12 +92,13 @@ def _refresh_self_registered() -> None:
 def create_resource(uri: str, scope: str = "", name: str = "") -> ProtectedResource:
     resource = ProtectedResource(uri=check_resource_uri(uri), scope=_checked_scope(scope), name=name.strip())
     db.session.add(resource)
-    _refresh_self_registered()
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise ResourceError(f"resource {uri!r} is already registered") from None
+    _refresh_self_registered()
+    db.session.commit()
     return resource
 
 
