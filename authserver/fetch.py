@@ -105,9 +105,10 @@ def is_public_address(value: str) -> bool:
     )
 
 
-def trust_store() -> ssl.SSLContext:
-    """Certificates verified against ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``, else the system's."""
-    bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or None
+def trust_store(ca_file: str | None = None) -> ssl.SSLContext:
+    """Certificates verified against ``ca_file``, else ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``,
+    else the system's."""
+    bundle = ca_file or os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or None
     context = ssl.create_default_context(cafile=bundle)
     context.sslsocket_class = _DeadlineSocket
     return context
@@ -164,6 +165,8 @@ def _target(url: str) -> tuple[str, int, str]:
         raise FetchError("the URL's port is not a number") from None
     if not parts.hostname or parts.username is not None or parts.password is not None:
         raise FetchError("the URL needs a host and no user name or password")
+    if not parts.hostname.isascii():
+        raise FetchError("the URL's host name must be written in ASCII (IDNA, xn--...)")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.hostname, port, path
 
@@ -180,12 +183,12 @@ def _addresses(host: str, port: int, limits: FetchLimits, resolver: Resolver) ->
 
 
 def fetch(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver,
-          context: ssl.SSLContext | None = None) -> Fetched:
+          ca_file: str | None = None) -> Fetched:
     """GET ``url`` under the rules above; ``FetchError`` says what went wrong."""
     host, port, path = _target(url)
     deadline = time.monotonic() + limits.timeout
     addresses = _addresses(host, port, limits, resolver)
-    context = context or trust_store()
+    context = trust_store(ca_file)
     last: Exception | None = None
     for address in addresses:
         connection = _PinnedConnection(host, port, address, context, deadline)

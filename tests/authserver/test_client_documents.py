@@ -271,3 +271,8 @@ def test_a_new_resource_reaches_known_document_clients(cimd_app: Flask, document
     server.clients.invalidate(client_id)  # what client_cache_ttl does on other workers
     client = server.query_client(client_id)
     assert client is not None and uri in client.audiences and "late:read" in client.scopes
+
+
+def test_a_document_that_redirects_to_a_private_address_is_refused(cimd_app: Flask, documents: DocumentServer) -> None:
+    documents.routes["/hop.json"] = Route(status=302, headers={"Location": "https://169.254.169.254/latest/meta-data/"})
+    assert "redirects are not followed" in _refusal(cimd_app, documents.url("/hop.json"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -104,6 +103,11 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
         fetch("https://client.example/doc", FetchLimits(), resolver=mixed)
 
 
+def test_a_non_ascii_host_name_is_refused_not_guessed() -> None:
+    with pytest.raises(FetchError, match="ASCII"):
+        fetch("https://b\u00fccher.example/doc", FetchLimits(), resolver=loopback)
+
+
 def test_http_is_refused() -> None:
     with pytest.raises(FetchError, match="only https"):
         fetch("http://client.example/doc", FetchLimits())
@@ -146,5 +150,10 @@ def test_a_non_200_answer_is_refused(server: DocumentServer, trusted: None) -> N
         fetch(server.url("/missing"), DEV)
 
 
-def test_the_trust_store_reads_the_standard_variable(server: DocumentServer, trusted: None, tmp_path: Path) -> None:
-    assert trust_store().cert_store_stats()["x509_ca"] >= 1
+def test_a_ca_file_can_be_given_instead_of_the_variables(server: DocumentServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    server.routes["/doc"] = Route(DOC)
+    assert fetch(server.url("/doc"), DEV, ca_file=str(server.ca_file)).body == DOC
+    assert trust_store(str(server.ca_file)).cert_store_stats()["x509_ca"] == 1
