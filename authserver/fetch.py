@@ -124,7 +124,7 @@ class _DeadlineSocket(ssl.SSLSocket):
         if remaining <= 0:
             raise TimeoutError("deadline passed")
         self.settimeout(remaining)
-        return super().recv_into(buffer, nbytes or 0, flags)
+        return super().recv_into(buffer, nbytes, flags)
 
 
 class _PinnedConnection(http.client.HTTPSConnection):

@@ -82,6 +82,12 @@ def self_registered_allowance() -> tuple[list[str], str]:
     return [r.uri for r in resources], " ".join(dict.fromkeys(scopes))
 
 
+def resource_scopes(uris: tuple[str, ...]) -> set[str]:
+    """The scopes the registered resources among ``uris`` offer."""
+    query = select(ProtectedResource.scope).where(ProtectedResource.uri.in_(uris))
+    return {s for scope in db.session.scalars(query) for s in scope.split()}
+
+
 def _refresh_self_registered() -> None:
     """Self-registered clients hold the allowance they were given; re-read them all."""
     db.session.execute(

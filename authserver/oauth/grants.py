@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
-from ..resources import is_resource_indicator
+from ..resources import OPENID_SCOPES, is_resource_indicator, resource_scopes
 from .names import SECRET_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 
@@ -70,7 +70,12 @@ class TokenIssuingMixin:
         scope = self.request.payload.scope
         if scope is not None and (not scope.split() or not set(scope.split()) <= set(client.scopes)):
             raise InvalidScopeError("The requested scope exceeds what this client may request.")
-        self.context = GrantContext(requested_audience(client, self.request.payload.datalist.get("resource", [])))
+        audience = requested_audience(client, self.request.payload.datalist.get("resource", []))
+        if scope and client.registered_by_document:
+            # Nobody vetted it: each scope must belong to a resource it asks for (or be OpenID's).
+            if not set(scope.split()) <= resource_scopes(audience) | set(OPENID_SCOPES):
+                raise InvalidScopeError("The requested scope is not offered by the requested resource.")
+        self.context = GrantContext(audience)
 
     def generate_token(
         self,

@@ -276,3 +276,20 @@ def test_a_new_resource_reaches_known_document_clients(cimd_app: Flask, document
 def test_a_document_that_redirects_to_a_private_address_is_refused(cimd_app: Flask, documents: DocumentServer) -> None:
     documents.routes["/hop.json"] = Route(status=302, headers={"Location": "https://169.254.169.254/latest/meta-data/"})
     assert "redirects are not followed" in _refusal(cimd_app, documents.url("/hop.json"))
+
+
+def test_each_scope_must_belong_to_a_resource_asked_for(cimd_app: Flask, make_user, documents: DocumentServer,
+                                                        resource: tuple[str, str]) -> None:
+    """Two APIs: a token for one may not carry the other's scopes."""
+    other_uri, other_scope = f"https://other-{uuid.uuid4().hex[:8]}.example/mcp", "other:write"
+    create_resource(other_uri, other_scope)
+    client_id = publish(documents)
+    flow = signed_in_flow(cimd_app, make_user, client_id, redirect_uri=NATIVE_REDIRECT)
+    crossed = _redirected(flow, client_id, resource=resource[0], scope=f"{resource[1]} {other_scope}")
+    assert crossed["error"] == "invalid_scope"
+    own = flow.http.get(authorize_url(client_id, NATIVE_REDIRECT, flow.challenge, resource=resource[0],
+                                      scope=f"{resource[1]} openid"))
+    assert own.status_code == 200
+    both = authorize_url(client_id, NATIVE_REDIRECT, flow.challenge, scope=f"{resource[1]} {other_scope}")
+    both += f"&resource={resource[0]}&resource={other_uri}"
+    assert flow.http.get(both).status_code == 200
