@@ -71,10 +71,11 @@ class TokenIssuingMixin:
         if scope is not None and (not scope.split() or not set(scope.split()) <= set(client.scopes)):
             raise InvalidScopeError("The requested scope exceeds what this client may request.")
         audience = requested_audience(client, self.request.payload.datalist.get("resource", []))
-        if scope and client.registered_by_document:
-            # Nobody vetted it: each scope must belong to a resource it asks for (or be OpenID's).
-            if not set(scope.split()) <= resource_scopes(audience) | set(OPENID_SCOPES):
-                raise InvalidScopeError("The requested scope is not offered by the requested resource.")
+        # Nobody vetted a document client: each scope must belong to a resource it asks for
+        # (or be OpenID's).
+        offered = resource_scopes(audience) | set(OPENID_SCOPES) if client.registered_by_document else None
+        if scope and offered is not None and not set(scope.split()) <= offered:
+            raise InvalidScopeError("The requested scope is not offered by the requested resource.")
         self.context = GrantContext(audience)
 
     def generate_token(
