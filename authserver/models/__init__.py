@@ -11,17 +11,6 @@ from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
 from .users import User
 
 __all__ = [
-    "ACCESS",
-    "REFRESH",
-    "APIToken",
-    "AuthorizationCode",
-    "Client",
-    "Consent",
-    "LoginFailure",
-    "ProtectedResource",
-    "Scope",
-    "Session",
-    "SigningKey",
-    "Token",
-    "User",
+    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "ProtectedResource",
+    "Scope", "Session", "SigningKey", "Token", "User",
 ]

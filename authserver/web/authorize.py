@@ -107,7 +107,7 @@ def _decide(
 
 
 def _consent_page(
-    user: User, client: Client, scope: str, redirect_uri: str, audience: tuple[str, ...] = ()
+    user: User, client: Client, scope: str, redirect_uri: str, audience: tuple[str, ...]
 ) -> ResponseReturnValue:
     return render_template(
         "consent.html",
