@@ -56,6 +56,8 @@ class Settings:
     max_form_bytes: int
     log_level: str
     cors_allowed_origins: str
+    client_id_metadata_documents: str
+    cimd_allowed_hosts: str
 
     def __post_init__(self) -> None:
         if self.access_token_format not in TOKEN_FORMATS:
@@ -69,10 +71,19 @@ class Settings:
         if not isinstance(self.cors_allowed_origins, str):  # e.g. a TOML array
             raise ConfigError('cors_allowed_origins must be one string: "https://a.example https://b.example"')
         parse_origins(self.cors_allowed_origins)
+        if self.client_id_metadata_documents not in ("off", "on"):
+            raise ConfigError("client_id_metadata_documents must be off or on")
+        if not isinstance(self.cimd_allowed_hosts, str):
+            raise ConfigError('cimd_allowed_hosts must be one string: "localhost mcp-client.example"')
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
                 raise ConfigError(f"{f.name} must be a positive number")
+
+
+def parse_hosts(value: str) -> frozenset[str]:
+    """Host names separated by spaces or commas, lower-cased as URLs compare them."""
+    return frozenset(item.lower() for item in value.replace(",", " ").split())
 
 
 def parse_origins(value: str) -> frozenset[str]:

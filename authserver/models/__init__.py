@@ -4,12 +4,13 @@ from .api_tokens import APIToken
 from .clients import Client
 from .keys import SigningKey
 from .login_failures import LoginFailure
+from .resources import ProtectedResource
 from .scopes import Scope
 from .sessions import Session
 from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
 from .users import User
 
 __all__ = [
-    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "Scope", "Session",
-    "SigningKey", "Token", "User",
+    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "ProtectedResource",
+    "Scope", "Session", "SigningKey", "Token", "User",
 ]

@@ -38,7 +38,8 @@ class Client(Model, ClientMixin):
     _hasher: SecretHasher | None = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Up to 2048: a client that registers itself by a metadata document is named by its URL.
+    client_id: Mapped[str] = mapped_column(String(2048), unique=True)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -62,6 +63,13 @@ class Client(Model, ClientMixin):
     backchannel_logout_session_required: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set for a client defined by the Client ID Metadata Document at its ``client_id`` URL:
+    # the document is fetched again once this passes (``oauth.client_documents``).
+    document_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def registered_by_document(self) -> bool:
+        return self.document_expires_at is not None
 
     @property
     def is_public(self) -> bool:

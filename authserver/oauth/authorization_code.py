@@ -23,7 +23,7 @@ from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, User
 from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
-from .grants import TokenIssuingMixin
+from .grants import TokenIssuingMixin, narrowed_audience
 from .id_tokens import NONCE_MAX_LENGTH, SignIn, refresh_allowed
 from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
@@ -130,6 +130,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         claim commits together with the tokens, so a losing request that revokes the family
         waits for the winner's row lock and then sees its tokens."""
         code: AuthorizationCode = self.request.authorization_code
+        # Before the claim: a request for a resource the code was not granted for leaves it usable.
+        audience = narrowed_audience(code.audience, self.request.payload.datalist.get("resource", []))
         claimed = db.session.execute(
             update(AuthorizationCode)
             .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
@@ -141,7 +143,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
         sign_in = SignIn(code.auth_time, code.sid, tuple(code.amr or ()))
-        self.context = GrantContext(tuple(code.audience), family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
+        self.context = GrantContext(audience, family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
         return response
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
+from ..resources import OPENID_SCOPES, is_resource_indicator, resource_scopes
 from .names import SECRET_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 
@@ -25,14 +26,35 @@ class InvalidTargetError(OAuth2Error):
     error = "invalid_target"
 
 
+def _checked_indicators(resources: list[str]) -> None:
+    if not all(is_resource_indicator(r) for r in resources):
+        raise InvalidTargetError("Each resource must be an absolute URI without a fragment (RFC 8707 section 2).")
+
+
 def requested_audience(client: Client, resources: list[str]) -> tuple[str, ...]:
-    """Audience per RFC 8707: the client's registered audiences, narrowed by ``resource``."""
-    registered = client.audiences or [client.client_id]
+    """Audience per RFC 8707: the client's registered audiences, narrowed by ``resource``.
+    A metadata document client's audiences are the registered protected resources; it has
+    no fallback to its own id."""
+    _checked_indicators(resources)
+    registered = client.audiences if client.registered_by_document else (client.audiences or [client.client_id])
     if not resources:
+        if not registered:
+            raise InvalidTargetError("This server has no protected resource registered for this client.")
         return tuple(registered)
     unknown = [r for r in resources if r not in registered]
     if unknown:
         raise InvalidTargetError("The requested resource is not registered for this client.")
+    return tuple(dict.fromkeys(resources))
+
+
+def narrowed_audience(granted: list[str], resources: list[str]) -> tuple[str, ...]:
+    """RFC 8707 §2.2: a token request may name fewer of the resources the grant was for,
+    never another one."""
+    _checked_indicators(resources)
+    if not resources:
+        return tuple(granted)
+    if not set(resources) <= set(granted):
+        raise InvalidTargetError("The requested resource was not granted by this authorization.")
     return tuple(dict.fromkeys(resources))
 
 
@@ -48,7 +70,13 @@ class TokenIssuingMixin:
         scope = self.request.payload.scope
         if scope is not None and (not scope.split() or not set(scope.split()) <= set(client.scopes)):
             raise InvalidScopeError("The requested scope exceeds what this client may request.")
-        self.context = GrantContext(requested_audience(client, self.request.payload.datalist.get("resource", [])))
+        audience = requested_audience(client, self.request.payload.datalist.get("resource", []))
+        # Nobody vetted a document client: each scope must belong to a resource it asks for
+        # (or be OpenID's).
+        offered = resource_scopes(audience) | set(OPENID_SCOPES) if client.registered_by_document else None
+        if scope and offered is not None and not set(scope.split()) <= offered:
+            raise InvalidScopeError("The requested scope is not offered by the requested resource.")
+        self.context = GrantContext(audience)
 
     def generate_token(
         self,

@@ -71,6 +71,8 @@ def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str
             ),
             authorization_response_iss_parameter_supported=server.names_issuer_in_responses,
         )
+    if server.documents.enabled:
+        fields["client_id_metadata_document_supported"] = True
     for name, endpoints in server.endpoints().items():
         if name in ENDPOINT_VIEWS:
             fields[f"{name}_endpoint"] = url(ENDPOINT_VIEWS[name])

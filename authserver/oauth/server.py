@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Client
+from ..models.resources import URI_LENGTH
+from .client_documents import PRIVATE_KEY_JWT, ClientDocumentError, ClientDocuments, is_document_client_id
 from .clients import ClientCache
 from .token_store import store_tokens
 from .tokens import Issued, TokenService
@@ -37,6 +39,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         super().__init__()
         self.tokens = tokens
         self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
+        self.documents = ClientDocuments(tokens.settings, self.clients)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     # RFC 9207: IssuerParameter (above) names the issuer in every authorization response.
@@ -56,9 +59,13 @@ class AuthorizationServer(FlaskAuthorizationServer):
 
     def query_client(self, client_id: str) -> Client | None:
         """No client id holds a control character; PostgreSQL refuses a NUL in a query
-        parameter outright, so such an id is unknown before any read."""
-        if not client_id or len(client_id) > 64 or not client_id.isprintable():
+        parameter outright, so such an id is unknown before any read. A URL names a
+        metadata document client (``client_documents``); a document that cannot be used
+        raises ``ClientDocumentError`` with the reason."""
+        if not client_id or len(client_id) > URI_LENGTH or not client_id.isprintable():
             return None
+        if is_document_client_id(client_id):
+            return self.documents.client(client_id)
         return self.clients.get(client_id)
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
@@ -91,9 +98,22 @@ class AuthorizationServer(FlaskAuthorizationServer):
         try:
             client: Client = super().authenticate_client(request, methods, endpoint)
             return client
+        except ClientDocumentError:
+            raise  # the document's own problem, about a public URL: say what it is
         except InvalidClientError as exc:
-            exc.description = CLIENT_AUTH_FAILED
+            exc.description = self._unsupported_method(request) or CLIENT_AUTH_FAILED
             raise
+
+    def _unsupported_method(self, request: OAuth2Request) -> str | None:
+        """A metadata document client may declare private_key_jwt, which this server does
+        not verify yet: say so instead of a bare failure (its client_id is a public URL)."""
+        client_id = request.payload.client_id or ""
+        if not is_document_client_id(client_id):
+            return None
+        client = self.clients.get(client_id)
+        if client is None or client.token_endpoint_auth_method != PRIVATE_KEY_JWT:
+            return None
+        return "This server does not support private_key_jwt client authentication yet."
 
     def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
         """Store what a grant issued (``token_store``); a client deleted meanwhile is

@@ -34,6 +34,7 @@ from .csrf import csrf_ok
 from .hygiene import refuse_nul_bytes_on_pages
 from .login import CSRF_FAILED
 from .pages import error_page
+from .resource_consent import describe_resources, self_registered_notes
 from .scopes import describe
 from .session import current_session
 
@@ -124,7 +125,7 @@ def authorize() -> ResponseReturnValue:
     try:
         wanted = interaction(grant.request.payload.data)
         if asks_for_id_token(grant.request.scope or "") and not grant.request.payload.redirect_uri:
-            raise InvalidRequestError("An OpenID Connect request must send its redirect_uri (OpenID Connect Core 3.1.2.1).")
+            raise InvalidRequestError("An OpenID Connect request must send its redirect_uri.")  # OIDC Core 3.1.2.1
         hinted = _hinted_subject(grant)
         someone_else = hinted is not None and user is not None and user.subject != hinted
         if _must_sign_in(signed_in, wanted, pending) or someone_else:
@@ -144,7 +145,7 @@ def authorize() -> ResponseReturnValue:
         error.redirect_uri, error.state = grant.redirect_uri, state
         return _to_client(server.authorization_error_response(error))
     if not answering:
-        return _consent_page(user, grant.client, grant.request.scope, grant.redirect_uri, pending.url())
+        return _consent_page(user, grant, pending.url())
     return _decide(server, grant, signed_in, request.form.get("decision"))
 
 
@@ -167,12 +168,15 @@ def _decide(
     return error_page("Choose Allow or Deny", "The form did not say whether you allow this application.")
 
 
-def _consent_page(user: User, client: Client, scope: str, redirect_uri: str, action: str) -> ResponseReturnValue:
+def _consent_page(user: User, grant: AuthorizationCodeGrant, action: str) -> ResponseReturnValue:
+    client: Client = grant.client
     return render_template(
         "consent.html",
         user=user,
         client=client,
-        scopes=describe(scope),
-        return_to=urlsplit(redirect_uri).netloc or redirect_uri,
+        scopes=describe(grant.request.scope),
+        return_to=urlsplit(grant.redirect_uri).netloc or grant.redirect_uri,
         action=action,
+        resources=describe_resources(client, grant.context.audience),
+        self_registered=self_registered_notes(client),
     )

@@ -1,0 +1,224 @@
+"""Fetching a document from a URL a stranger chose, without letting them aim us inward (SSRF).
+
+Client ID Metadata Documents and ``jwks_uri`` key sets are fetched from URLs that whoever
+calls the authorization endpoint picks. ``fetch`` is the one way to do that:
+
+- ``https`` only, with the certificate verified for the URL's host name (SNI) against the
+  bundle named by ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``, else the system's;
+- the host name is resolved here, every address it resolves to must be public (not private,
+  loopback, link-local, multicast, unspecified, reserved, shared or documentation space,
+  also when wrapped in an IPv4-mapped, NAT64, 6to4 or Teredo IPv6 address), and the
+  connection goes to an address that was checked, so a second DNS answer cannot rebind it;
+- redirects are refused, not followed: a document lives at its URL (the metadata draft asks
+  for exactly that URL), and not following means no second target to check;
+- the answer must be 200 and at most ``max_bytes`` long (streamed; reading stops past it),
+  and the whole exchange (connect, TLS, headers, body) must finish within ``timeout``
+  seconds, so a slow-drip server cannot hold a worker.
+
+Hosts in ``allowed_hosts`` skip the address check: for development and tests on loopback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import math
+import os
+import socket
+import ssl
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses to try, in order.
+Resolver = Callable[[str, int], Sequence[str]]
+
+CHUNK = 4096
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Ranges Python's ``is_global`` may miss on some versions: shared address space (RFC 6598),
+# benchmarking (RFC 2544) and the documentation ranges.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(n)
+    for n in ("100.64.0.0/10", "198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+class FetchError(Exception):
+    """The document could not be fetched; ``reason`` says why in words an operator can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    max_bytes: int = 5 * 1024
+    timeout: float = 5.0
+    allowed_hosts: Collection[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _embedded(address: IPAddress) -> list[IPAddress]:
+    """The address itself and any IPv4 address an IPv6 address carries to the same host."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]  # ::ffff:0:0/96 is itself "reserved"; judge the host it names
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+        if address in NAT64:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def is_public_address(value: str) -> bool:
+    """True only for an address on the public internet, however it is written."""
+    try:
+        address = ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        return False
+    return all(
+        a.is_global
+        and not (a.is_private or a.is_loopback or a.is_link_local or a.is_multicast or a.is_unspecified
+                 or a.is_reserved or any(a in n for n in NOT_PUBLIC if n.version == a.version))
+        for a in _embedded(address)
+    )
+
+
+def trust_store(ca_file: str | None = None) -> ssl.SSLContext:
+    """Certificates verified against ``ca_file``, else ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``,
+    else the system's."""
+    bundle = ca_file or os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE") or None
+    context = ssl.create_default_context(cafile=bundle)
+    context.sslsocket_class = _DeadlineSocket
+    return context
+
+
+class _DeadlineSocket(ssl.SSLSocket):
+    """Every read waits at most until ``deadline``, so many slow reads cannot add up."""
+
+    deadline: float = math.inf
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        self.settimeout(remaining)
+        return super().recv_into(buffer, nbytes, flags)
+
+
+class _PinnedConnection(http.client.HTTPSConnection):
+    """HTTPS to ``address`` (already checked), with SNI and certificate checks for ``host``."""
+
+    def __init__(self, host: str, port: int, address: str, context: ssl.SSLContext, deadline: float) -> None:
+        super().__init__(host, port, timeout=max(deadline - time.monotonic(), 0.001), context=context)
+        self._address = address
+        self._tls = context
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), timeout=self._remaining())
+        raw.settimeout(self._remaining())  # bounds the whole TLS handshake
+        try:
+            sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        assert isinstance(sock, _DeadlineSocket)
+        sock.deadline = self._deadline
+        self.sock = sock
+
+    def _remaining(self) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        return remaining
+
+
+def _target(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise FetchError("only https URLs are fetched")
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise FetchError("the URL's port is not a number") from None
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise FetchError("the URL needs a host and no user name or password")
+    if not parts.hostname.isascii():
+        raise FetchError("the URL's host name must be written in ASCII (IDNA, xn--...)")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, port, path
+
+
+def _addresses(host: str, port: int, limits: FetchLimits, resolver: Resolver) -> list[str]:
+    addresses = list(resolver(host, port))
+    if not addresses:
+        raise FetchError(f"the host name {host} does not resolve")
+    if host not in limits.allowed_hosts:
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            raise FetchError(f"{host} resolves to a non-public address ({refused[0]}), which is never fetched")
+    return addresses
+
+
+def fetch(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver,
+          ca_file: str | None = None) -> Fetched:
+    """GET ``url`` under the rules above; ``FetchError`` says what went wrong."""
+    host, port, path = _target(url)
+    deadline = time.monotonic() + limits.timeout
+    addresses = _addresses(host, port, limits, resolver)
+    context = trust_store(ca_file)
+    last: Exception | None = None
+    for address in addresses:
+        connection = _PinnedConnection(host, port, address, context, deadline)
+        try:
+            return _exchange(connection, url, path, limits)
+        except ssl.SSLCertVerificationError as exc:
+            raise FetchError(f"the TLS certificate of {host} is not trusted: {exc.verify_message}") from None
+        except TimeoutError:
+            raise FetchError(f"fetching took longer than {limits.timeout:g} seconds") from None
+        except (OSError, http.client.HTTPException) as exc:
+            last = exc
+        finally:
+            connection.close()
+    raise FetchError(f"could not fetch from {host}: {last}")
+
+
+def _exchange(connection: _PinnedConnection, url: str, path: str, limits: FetchLimits) -> Fetched:
+    connection.request("GET", path, headers={"Accept": "application/json", "Accept-Encoding": "identity"})
+    response = connection.getresponse()
+    if 300 <= response.status < 400:
+        raise FetchError(f"the server answered with a redirect ({response.status}); redirects are not followed")
+    if response.status != 200:
+        raise FetchError(f"the server answered {response.status}, not 200")
+    length = response.getheader("Content-Length")
+    if length is not None and length.isdigit() and int(length) > limits.max_bytes:
+        raise FetchError(f"the document is larger than {limits.max_bytes} bytes")
+    body = bytearray()
+    while chunk := response.read(CHUNK):
+        body += chunk
+        if len(body) > limits.max_bytes:
+            raise FetchError(f"the document is larger than {limits.max_bytes} bytes")
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    return Fetched(url, headers, bytes(body))

@@ -1,0 +1,139 @@
+"""The protected resources registry: the APIs this server issues tokens for.
+
+Each is named by its RFC 8707 resource indicator, the ``aud`` of the tokens issued for it.
+A client that registered itself (a Client ID Metadata Document client) may ask only for
+these resources and for their scopes (plus the OpenID Connect scopes); a client registered
+by an administrator keeps its own ``audiences``. Changing the registry makes every
+self-registered client re-read its document, so the change reaches them at their next
+request (within ``client_cache_ttl`` on other workers).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Client, ProtectedResource
+from .models.resources import URI_LENGTH
+from .models.types import utcnow
+from .scope_catalogue import CatalogueError, check_scope_name
+
+# What every self-registered client may ask for besides the resources' scopes.
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
+
+
+class ResourceError(ValueError):
+    """A registry change that cannot be made as asked."""
+
+
+def is_resource_indicator(value: str) -> bool:
+    """RFC 8707 §2: an absolute URI without a fragment (and, here, without spaces)."""
+    parts = urlsplit(value)
+    return bool(parts.scheme and (parts.netloc or parts.path)) and "#" not in value and value.isprintable() \
+        and not any(c.isspace() for c in value) and len(value) <= URI_LENGTH
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_resource_uri(uri: str) -> str:
+    """A URI the registry accepts: a resource indicator on https, or http on loopback."""
+    parts = urlsplit(uri)
+    if not is_resource_indicator(uri):
+        raise ResourceError(f"resource {uri!r} must be an absolute URI without a fragment (RFC 8707 §2)")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ResourceError(f"resource {uri!r} must be an https URI with a host, e.g. https://api.example/mcp")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ResourceError(f"resource {uri!r} must use https (http is for loopback only)")
+    return uri
+
+
+def _checked_scope(scope: str) -> str:
+    try:
+        return " ".join(dict.fromkeys(check_scope_name(s) for s in scope.split()))
+    except CatalogueError as exc:
+        raise ResourceError(str(exc)) from None
+
+
+def find_resource(uri: str) -> ProtectedResource | None:
+    return db.session.scalar(select(ProtectedResource).where(ProtectedResource.uri == uri))
+
+
+def all_resources() -> list[ProtectedResource]:
+    return list(db.session.scalars(select(ProtectedResource).order_by(ProtectedResource.uri)))
+
+
+def self_registered_allowance() -> tuple[list[str], str]:
+    """The audiences and scope a self-registered client may have: every registered resource
+    and its scopes, plus the OpenID Connect scopes."""
+    resources = all_resources()
+    scopes = [s for r in resources for s in r.scopes] + list(OPENID_SCOPES)
+    return [r.uri for r in resources], " ".join(dict.fromkeys(scopes))
+
+
+def resource_scopes(uris: tuple[str, ...]) -> set[str]:
+    """The scopes the registered resources among ``uris`` offer."""
+    query = select(ProtectedResource.scope).where(ProtectedResource.uri.in_(uris))
+    return {s for scope in db.session.scalars(query) for s in scope.split()}
+
+
+def _refresh_self_registered() -> None:
+    """Self-registered clients hold the allowance they were given; re-read them all."""
+    db.session.execute(
+        update(Client).where(Client.document_expires_at.is_not(None)).values(document_expires_at=utcnow())
+    )
+
+
+def create_resource(uri: str, scope: str = "", name: str = "") -> ProtectedResource:
+    resource = ProtectedResource(uri=check_resource_uri(uri), scope=_checked_scope(scope), name=name.strip())
+    db.session.add(resource)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ResourceError(f"resource {uri!r} is already registered") from None
+    _refresh_self_registered()
+    db.session.commit()
+    return resource
+
+
+def update_resource(resource: ProtectedResource, scope: str | None = None, name: str | None = None) -> None:
+    """Change what is given; ``None`` leaves that part as it is."""
+    if scope is not None:
+        resource.scope = _checked_scope(scope)
+    if name is not None:
+        resource.name = name.strip()
+    _refresh_self_registered()
+    db.session.commit()
+
+
+def delete_resource(resource: ProtectedResource) -> None:
+    """Tokens already issued for it stay valid until they expire or are revoked."""
+    db.session.delete(resource)
+    _refresh_self_registered()
+    db.session.commit()
+
+
+def resource_names(uris: list[str]) -> dict[str, str]:
+    """The registered names of ``uris``, for the consent page; unnamed ones are left out."""
+    if not uris:
+        return {}
+    query = select(ProtectedResource.uri, ProtectedResource.name).where(
+        ProtectedResource.uri.in_(uris), ProtectedResource.name != "")
+    return {uri: name for uri, name in db.session.execute(query)}
+
+
+def resource_record(resource: ProtectedResource) -> dict[str, Any]:
+    return {"uri": resource.uri, "name": resource.name, "scope": resource.scope,
+            "created_at": resource.created_at, "updated_at": resource.updated_at}
