@@ -124,7 +124,7 @@ def authorize() -> ResponseReturnValue:
     try:
         wanted = interaction(grant.request.payload.data)
         if asks_for_id_token(grant.request.scope or "") and not grant.request.payload.redirect_uri:
-            raise InvalidRequestError("An OpenID Connect request must send its redirect_uri (OpenID Connect Core 3.1.2.1).")
+            raise InvalidRequestError("An OpenID Connect request must send its redirect_uri.")  # OIDC Core 3.1.2.1
         hinted = _hinted_subject(grant)
         someone_else = hinted is not None and user is not None and user.subject != hinted
         if _must_sign_in(signed_in, wanted, pending) or someone_else:

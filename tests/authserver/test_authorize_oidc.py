@@ -4,6 +4,7 @@ authorization requests sent by POST."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -325,7 +326,7 @@ def test_an_id_token_hint_we_did_not_issue_to_this_client_is_invalid_request(
     """An ID token of one client used at another, one from another issuer or signed by
     another key: refused by redirect with invalid_request, nothing issued."""
     subject = _subject(person)
-    hints = {
+    hints: dict[str, Callable[[], str]] = {
         "another client": lambda: id_token(app, subject, make_client(grant_types=["authorization_code"],
                                                                      redirect_uris=[REDIRECT]).client_id),
         "another issuer": lambda: id_token(app, subject, person.client_id, iss="https://evil.example"),
