@@ -21,13 +21,13 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
+from tests.authserver.tls_server import DocumentServer, Route
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.databases import free_port
 
 from .authorize_flow import Callback
 from .test_browser_flow import _sign_in
 from .test_mcp_example import McpExample, running_mcp_example
-from .tls import DocumentHost, https_documents, make_ca
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 TIMEOUT = 30  # seconds for discovery, registration, the pages and one tool call
@@ -37,7 +37,7 @@ SCOPE = "reports:read"
 @dataclass
 class Setting:
     server: LiveServer
-    documents: DocumentHost
+    documents: DocumentServer
     mcp: McpExample
 
 
@@ -47,19 +47,19 @@ def setting(server_settings: dict[str, Any], migrated_app, tmp_path_factory: pyt
     """authserver with self-registration on (both kinds), trusting the test CA, and the MCP
     example registered as a protected resource whose scope a self-registered client may ask."""
     directory = tmp_path_factory.mktemp("self-registration")
-    ca = make_ca(directory)
-    with https_documents(ca) as documents:
-        settings = {**server_settings, "issuer": f"http://127.0.0.1:{free_port()}",
-                    "dynamic_registration": "open", "client_id_metadata_documents": "on",
-                    "cimd_allowed_hosts": "127.0.0.1"}
-        server = start_server(settings, directory / "server.log", extra_env={"SSL_CERT_FILE": str(ca.bundle)})
-        try:
-            with running_mcp_example(server, directory) as mcp:
-                done = server.cli("resources", "create", mcp.resource, "--scope", SCOPE, "--name", "Reports (MCP)")
-                assert done.returncode == 0, done.stderr
-                yield Setting(server, documents, mcp)
-        finally:
-            stop_server(server)
+    documents = DocumentServer(directory)
+    settings = {**server_settings, "issuer": f"http://127.0.0.1:{free_port()}",
+                "dynamic_registration": "open", "client_id_metadata_documents": "on",
+                "cimd_allowed_hosts": "localhost"}
+    server = start_server(settings, directory / "server.log", extra_env={"SSL_CERT_FILE": str(documents.ca_file)})
+    try:
+        with running_mcp_example(server, directory) as mcp:
+            done = server.cli("resources", "create", mcp.resource, "--scope", SCOPE, "--name", "Reports (MCP)")
+            assert done.returncode == 0, done.stderr
+            yield Setting(server, documents, mcp)
+    finally:
+        stop_server(server)
+        documents.close()
 
 
 class MemoryStorage:
@@ -153,8 +153,8 @@ def _person(page, make_user, resource: str, callback: Callback, seen: list[str])
 
 
 def test_client_id_metadata_document(setting: Setting, page, make_user, callback: Callback) -> None:
-    client_id = setting.documents.url + "/mcp/client.json"
-    setting.documents.documents["/mcp/client.json"] = ("application/json", json.dumps({
+    client_id = setting.documents.url("/mcp/client.json")
+    setting.documents.routes["/mcp/client.json"] = Route(json.dumps({
         "client_id": client_id, "client_name": "Reports MCP client", "redirect_uris": [callback.redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
         "token_endpoint_auth_method": "none",
