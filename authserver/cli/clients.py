@@ -154,9 +154,10 @@ def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
     post_logout_redirect_uris: tuple[str, ...], no_post_logout_redirect_uris: bool, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect, and where logout may send its people.
+    """Change introspection or logout URIs.
 
-    Options not given stay as they are.
+    Which tokens the client may introspect, and where RP-initiated logout may send its
+    people. Options not given stay as they are.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")
