@@ -177,10 +177,10 @@ def update(
     id_token_alg: str | None, post_logout_redirect_uris: tuple[str, ...], no_post_logout_redirect_uris: bool,
     backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect, how its ID tokens are signed, where
-    logout may send its people, and its back-channel logout.
+    """Change introspection, ID token signing, or logout URIs.
 
-    Options not given stay as they are.
+    Which tokens the client may introspect, and where RP-initiated logout may send its
+    people. Options not given stay as they are.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")

@@ -115,9 +115,9 @@ def list_users(as_json: bool) -> None:
 @click.option("--name", "full_name", help='Full name ("" removes it).')
 @json_option
 def update(name: str, email: str | None, email_verified: bool | None, full_name: str | None, as_json: bool) -> None:
-    """Change a user's profile (the claims UserInfo answers with).
+    """Change a user's name or email.
 
-    Options not given stay as they are.
+    The profile claims UserInfo answers with. Options not given stay as they are.
     """
     user = find_user(name)
     _apply(user, ProfileChange(email=email, email_verified=email_verified, name=full_name))

@@ -8,6 +8,7 @@ come back follows the token's scope (§5.4); a claim with no value is left out (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +31,16 @@ def userinfo_claims(user: User, scope: str) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value not in (None, "")}
 
 
-def token_owner(tokens: TokenService, value: str, now: datetime) -> tuple[User, str] | AuthError:
-    """The person ``value`` acts for and the scope it was granted, or why it may not be used
-    here (RFC 6750 §3.1)."""
+@dataclass(frozen=True)
+class TokenOwner:
+    """The person an access token acts for, and the scope it was granted."""
+
+    user: User
+    scope: str
+
+
+def token_owner(tokens: TokenService, value: str, now: datetime) -> TokenOwner | AuthError:
+    """Who ``value`` acts for, or why it may not be used here (RFC 6750 §3.1)."""
     token = tokens.find(value, TokenTypeHint.ACCESS_TOKEN)
     if token is None or token.kind != ACCESS:
         return InvalidToken("The access token is not one this server issued.")
@@ -45,4 +53,4 @@ def token_owner(tokens: TokenService, value: str, now: datetime) -> tuple[User, 
         return InvalidToken("The access token's user is disabled.")
     if OIDCScope.OPENID not in token.scope.split():
         return InsufficientScope("The access token was not granted the openid scope.", needed_scope=OIDCScope.OPENID)
-    return user, token.scope
+    return TokenOwner(user, token.scope)

@@ -47,7 +47,7 @@ def end_session() -> ResponseReturnValue:
     except InvalidLogoutRequest as exc:
         return error_page(
             "This sign-out link is not valid",
-            "The application that sent you here needs fixing. You are still signed in.",
+            "The application that sent you here needs fixing; nothing was changed.",
             detail=str(exc),
         )
     current = current_session()

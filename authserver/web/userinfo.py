@@ -55,6 +55,6 @@ def userinfo() -> Response:
     owner = token_owner(state().tokens, presented, utcnow())
     if isinstance(owner, AuthError):
         return _refusal(owner)
-    resp = jsonify(userinfo_claims(*owner))
+    resp = jsonify(userinfo_claims(owner.user, owner.scope))
     resp.headers.update(NO_STORE)
     return resp

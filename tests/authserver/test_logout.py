@@ -272,3 +272,21 @@ def test_logout_over_real_http(live_server, app: Flask, rp, make_user) -> None:
     assert resp.status_code == 303 and resp.headers["Location"] == AFTER + "?state=live" and _ended(row)
     replay = requests.get(live_server.url + "/account", cookies=stolen, allow_redirects=False, timeout=10)
     assert replay.status_code == 303 and "/login" in replay.headers["Location"]
+
+
+@pytest.mark.parametrize("params", [
+    {"id_token_hint": "\x00"},
+    {"id_token_hint": "e30.e30."},  # {} . {} . no signature
+    {"id_token_hint": "eyJhbGciOiJub25lIn0.e30."},  # alg none
+    {"id_token_hint": "a.b.c" * 5000},
+    {"client_id": "\x00", "post_logout_redirect_uri": AFTER},
+    {"client_id": "ü" * 100, "post_logout_redirect_uri": AFTER},
+    {"post_logout_redirect_uri": "\x00"},
+    {"state": "\x00"},
+])
+def test_hostile_input_gets_a_page_and_changes_nothing(app: Flask, rp, person, params: dict[str, str]) -> None:
+    http, row = person
+    for resp in (_logout(http, **params), http.post("/oauth/logout", data=params)):
+        assert resp.status_code == 400 and "Location" not in resp.headers
+        assert "text/html" in resp.headers["Content-Type"]
+    assert not _ended(row) and _signed_in(http)
