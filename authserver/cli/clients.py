@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..appstate import state
 from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import client_record, register_client, rotate_client_secret, set_introspection
+from ..clients import (
+    apply_metadata,
+    client_record,
+    metadata_of,
+    register_client,
+    rotate_client_secret,
+    set_introspection,
+)
 from ..extensions import db
 from ..models import Client
-from ..oauth.names import AuthMethod, GrantType, TokenFormat
+from ..oauth.names import CONFIDENTIAL_METHODS, AuthMethod, GrantType, TokenFormat
 from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("clients", help="Manage OAuth clients.")
@@ -22,13 +34,46 @@ FLAGS = {
     "grant_types": "--grant-type",
     "redirect_uris": "--redirect-uri",
     "scope": "--scope",
-    "token_endpoint_auth_method": "--public",
+    "token_endpoint_auth_method": "--auth-method",
     "access_token_format": "--token-format",
     "audiences": "--audience",
     "resource_servers": "--resource-server",
     "introspect_any": "--introspect-any",
     "require_pkce": "--pkce/--no-pkce",
+    "jwks": "--jwks-file",
+    "jwks_uri": "--jwks-uri",
 }
+
+auth_method_option = click.option(
+    "--auth-method", type=click.Choice([m.value for m in CONFIDENTIAL_METHODS]),
+    help="How a confidential client authenticates (default client_secret_basic; private_key_jwt "
+         "with --jwks-file or --jwks-uri, which imply it).")
+jwks_file_option = click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path),
+                                help="JWK Set (JSON) of its public keys, for private_key_jwt.")
+jwks_uri_option = click.option("--jwks-uri", metavar="URL", help="https URL of its JWK Set, for private_key_jwt.")
+
+
+def _keys(jwks_file: Path | None, jwks_uri: str | None) -> dict[str, Any]:
+    """The key fields the flags give (none when neither is given)."""
+    if jwks_file is not None and jwks_uri is not None:
+        fail("give --jwks-file or --jwks-uri, not both")
+    if jwks_file is None:
+        return {"jwks": None, "jwks_uri": jwks_uri} if jwks_uri is not None else {}
+    try:
+        jwks = json.loads(jwks_file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the JWK Set: {exc}")
+    if not isinstance(jwks, dict):
+        fail('the JWK Set must be a JSON object: {"keys": [...]} (--jwks-file)')
+    return {"jwks": jwks, "jwks_uri": None}
+
+
+def _auth_method(public: bool, auth_method: str | None, keys: dict[str, Any]) -> str:
+    if public and (auth_method or keys):
+        fail("a --public client has no secret and no keys: leave out --auth-method, --jwks-file and --jwks-uri")
+    if public:
+        return AuthMethod.NONE
+    return auth_method or (AuthMethod.PRIVATE_KEY_JWT if keys else AuthMethod.CLIENT_SECRET_BASIC)
 
 
 def find_client(client_id: str) -> Client:
@@ -50,6 +95,9 @@ def find_client(client_id: str) -> Client:
 @click.option("--resource-server", "resource_servers", multiple=True, metavar="URI",
               help="An API identifier this client serves: it may introspect tokens whose aud names it (repeatable).")
 @click.option("--introspect-any", is_flag=True, help="May introspect every token, whatever its audience.")
+@auth_method_option
+@jwks_file_option
+@jwks_uri_option
 @json_option
 def create(
     name: str,
@@ -62,21 +110,26 @@ def create(
     require_pkce: bool,
     resource_servers: tuple[str, ...],
     introspect_any: bool,
+    auth_method: str | None,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
+    keys = _keys(jwks_file, jwks_uri)
     try:
         metadata = ClientMetadata(
             client_name=name,
             grant_types=grant_types,
             redirect_uris=redirect_uris,
             scope=scope,
-            token_endpoint_auth_method=AuthMethod.NONE if public else AuthMethod.CLIENT_SECRET_BASIC,
+            token_endpoint_auth_method=_auth_method(public, auth_method, keys),
             access_token_format=token_format,
             audiences=audiences,
             resource_servers=resource_servers,
             introspect_any=introspect_any,
             require_pkce=require_pkce,
+            **keys,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -135,22 +188,38 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
               help="Replace the API identifiers this client serves (repeatable).")
 @click.option("--no-resource-servers", is_flag=True, help="Serve no API: introspect no token by its audience.")
 @click.option("--introspect-any/--no-introspect-any", default=None, help="May introspect every token.")
+@auth_method_option
+@jwks_file_option
+@jwks_uri_option
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
-    as_json: bool,
+    auth_method: str | None, jwks_file: Path | None, jwks_uri: str | None, as_json: bool,
 ) -> None:
-    """Change which tokens a client may introspect.
+    """Change what a client may introspect, or its authentication.
 
-    Options not given stay as they are.
+    Options not given stay as they are. Moving to a secret method prints the new secret
+    once; moving to private_key_jwt drops the secret.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")
     client = find_client(client_id)
     servers = [] if no_resource_servers else list(resource_servers) or None
+    secret = None
     try:
         set_introspection(client, servers, introspect_any)
+        keys = _keys(jwks_file, jwks_uri)
+        if auth_method or keys:
+            if client.is_public:
+                fail("a public client has no secret and no keys: register a confidential client instead")
+            method = _auth_method(False, auth_method, keys)
+            if method != AuthMethod.PRIVATE_KEY_JWT:
+                keys = {"jwks": None, "jwks_uri": None}
+            changed = dataclasses.replace(metadata_of(client), token_endpoint_auth_method=method, **keys)
+            secret = apply_metadata(state().hasher, client, changed)
+            db.session.commit()
     except InvalidClientMetadata as exc:
+        db.session.rollback()
         fail_invalid(exc, FLAGS)
     state().server.clients.invalidate(client_id)
-    emit(client_record(client), as_json)
+    emit(client_record(client, secret), as_json)

@@ -3,13 +3,14 @@
 from .api_tokens import APIToken
 from .clients import Client
 from .keys import SigningKey
-from .login_failures import LoginFailure
+from .login_failures import LoginFailure, RegistrationAttempt
+from .registration import RegistrationToken, UsedAssertion
 from .scopes import Scope
 from .sessions import Session
 from .tokens import ACCESS, REFRESH, AuthorizationCode, Consent, Token
 from .users import User
 
 __all__ = [
-    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "Scope", "Session",
-    "SigningKey", "Token", "User",
+    "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "RegistrationAttempt",
+    "RegistrationToken", "Scope", "Session", "SigningKey", "Token", "UsedAssertion", "User",
 ]

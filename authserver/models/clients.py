@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
@@ -14,6 +15,10 @@ from ..extensions import Model
 from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
+
+# ``registered_by``: the command line (an administrator), or the client itself (RFC 7591).
+BY_ADMIN = "admin"
+BY_SELF = "self"
 
 
 def _is_loopback_redirect(uri: str) -> bool:
@@ -55,6 +60,12 @@ class Client(Model, ClientMixin):
     require_pkce: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # RFC 7591 §2: the public keys of a private_key_jwt client, inline or by https URL.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
+    registered_by: Mapped[str] = mapped_column(String(20), default=BY_ADMIN)
+    # RFC 7592 §3: the keyed hash of a self-registered client's registration access token.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_public(self) -> bool:
@@ -108,6 +119,8 @@ class Client(Model, ClientMixin):
         return self._hasher.matches(client_secret, self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.token_endpoint_auth_method == AuthMethod.PRIVATE_KEY_JWT:
+            return method == AuthMethod.PRIVATE_KEY_JWT  # it has no secret, at any endpoint
         if endpoint == "token":
             if self.is_public:
                 return method == AuthMethod.NONE

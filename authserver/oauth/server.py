@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Client
+from .client_assertion import InvalidClientAssertion
 from .clients import ClientCache
 from .token_store import store_tokens
 from .tokens import Issued, TokenService
@@ -86,13 +87,15 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return requested if client.check_redirect_uri(requested) else None
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
-        """One answer for an unknown client and a wrong secret, so failures do not reveal
-        which client ids exist."""
+        """One answer for an unknown client and a wrong secret or key, so failures do not
+        reveal which client ids exist (a refused client assertion may say more: see
+        ``InvalidClientAssertion``)."""
         try:
             client: Client = super().authenticate_client(request, methods, endpoint)
             return client
         except InvalidClientError as exc:
-            exc.description = CLIENT_AUTH_FAILED
+            if not isinstance(exc, InvalidClientAssertion):
+                exc.description = CLIENT_AUTH_FAILED
             raise
 
     def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
