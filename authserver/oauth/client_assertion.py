@@ -89,7 +89,7 @@ def _check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
         raise InvalidClientAssertion("The client_assertion has critical header parameters this server does not know.")
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        raise InvalidClientAssertion('The client_assertion\'s "kid" must be a string.')
+        raise InvalidClientAssertion("The client_assertion's kid must be a string.")
     return alg, kid
 
 
@@ -121,9 +121,9 @@ class PrivateKeyJWT:
         alg, kid = _check_header(header)
         client_id = claims.get("sub")
         if not isinstance(client_id, str) or not client_id:
-            raise InvalidClientAssertion('The client_assertion needs "sub": the client_id.')
+            raise InvalidClientAssertion("The client_assertion needs sub: the client_id.")
         if form.get("client_id") not in (None, client_id):
-            raise InvalidClientAssertion('client_id differs from the client_assertion\'s "sub".')
+            raise InvalidClientAssertion("client_id differs from the client_assertion's sub.")
         client = query_client(client_id)
         if client is None or client.token_endpoint_auth_method != AuthMethod.PRIVATE_KEY_JWT:
             raise InvalidClientError(status_code=401)
@@ -138,7 +138,7 @@ class PrivateKeyJWT:
         try:
             key = self._keys.key(client, kid)
         except KeysUnavailable:
-            log.warning("private_key_jwt: the jwks_uri of client %s could not be fetched", client.client_id)
+            log.warning("the jwks_uri of client %s could not be fetched", client.client_id)
             raise InvalidClientAssertion("The client's key set could not be fetched from its jwks_uri.") from None
         verifier = key.algorithms.get(alg) if key is not None else None
         if key is None or verifier is None or not verifier.verify(signing_input, key.key, signature):
@@ -147,26 +147,27 @@ class PrivateKeyJWT:
     def _check_claims(self, client_id: str, claims: Mapping[str, Any], now: int) -> int:
         """RFC 7523 §3 on a verified assertion; returns ``exp``."""
         if claims.get("iss") != client_id:
-            raise InvalidClientAssertion('The client_assertion\'s "iss" must equal its "sub" (the client_id).')
+            raise InvalidClientAssertion("The client_assertion's iss must equal its sub (the client_id).")
         self.check_audience(claims)
         try:
             exp, nbf, iat = (numeric_date(claims, name) for name in ("exp", "nbf", "iat"))
         except TokenRejected as exc:
-            raise InvalidClientAssertion(str(exc).replace("The token", "The client_assertion")) from None
+            reason = str(exc).replace("The token", "The client_assertion").replace('"', "")
+            raise InvalidClientAssertion(reason) from None
         if exp is None:
-            raise InvalidClientAssertion('The client_assertion needs "exp".')
+            raise InvalidClientAssertion("The client_assertion needs exp.")
         if exp <= now - LEEWAY:
             raise InvalidClientAssertion("The client_assertion has expired.")
+        if (nbf is not None and nbf > now + LEEWAY) or (iat is not None and iat > now + LEEWAY):
+            raise InvalidClientAssertion("The client_assertion is not valid yet (nbf or iat in the future).")
         if exp - min(now, iat if iat is not None else now) > self.max_lifetime + LEEWAY:
             raise InvalidClientAssertion(
-                f'The client_assertion lives too long: make "exp" at most {self.max_lifetime} seconds ahead.'
+                f"The client_assertion lives too long: make exp at most {self.max_lifetime} seconds ahead."
             )
-        if (nbf is not None and nbf > now + LEEWAY) or (iat is not None and iat > now + LEEWAY):
-            raise InvalidClientAssertion('The client_assertion is not valid yet ("nbf" or "iat" in the future).')
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
             raise InvalidClientAssertion(
-                f'The client_assertion needs "jti": a unique string of 1 to {MAX_JTI_LENGTH} characters.'
+                f"The client_assertion needs jti: a unique string of 1 to {MAX_JTI_LENGTH} characters."
             )
         return exp
 
@@ -177,7 +178,7 @@ class PrivateKeyJWT:
         here (the 2025 audience-injection finding; draft-ietf-oauth-rfc7523bis and the
         OpenID Connect Core errata make the issuer the one audience)."""
         if token_audiences(claims.get("aud")) != (self.issuer,):
-            raise InvalidClientAssertion(f'The client_assertion\'s "aud" must be this server\'s issuer: {self.issuer}')
+            raise InvalidClientAssertion(f"The client_assertion's aud must be this server's issuer: {self.issuer}")
 
     def _spend(self, client_id: str, jti: str, exp: int, at: float) -> None:
         """Claim ``jti`` for this client until the assertion expires: one INSERT that does
@@ -197,5 +198,5 @@ class PrivateKeyJWT:
         db.session.commit()
         if not claimed:
             raise InvalidClientAssertion(
-                'This client_assertion was already used: sign a new one (a new "jti") per request.'
+                "This client_assertion was already used: sign a new one (a new jti) per request."
             )

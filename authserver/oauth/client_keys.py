@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from resource_guard.cache import Clock
 from resource_guard.jwks import JWKSCache, VerificationKey, parse_jwks
 
 from ..models import Client
@@ -40,6 +41,7 @@ class BoundedSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["stream"] = True
+        kwargs["verify"] = self.verify  # here, as requests lets REQUESTS_CA_BUNDLE override the session's
         response = super().request(method, url, *args, **kwargs)
         deadline = time.monotonic() + self.max_seconds
         body = bytearray()
@@ -65,7 +67,8 @@ class ClientKeys:
     """Finds the key a client signed with. ``key`` raises ``resource_guard.jwks.KeysUnavailable``
     when the client's ``jwks_uri`` cannot be fetched."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
         self._key_sets: dict[str, JWKSCache] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +85,7 @@ class ClientKeys:
             if key_set is None:
                 if len(self._key_sets) >= MAX_KEY_SETS:
                     self._key_sets.clear()
-                key_set = JWKSCache(uri, session=BoundedSession(), timeout=FETCH_TIMEOUT,
+                key_set = JWKSCache(uri, session=BoundedSession(), timeout=FETCH_TIMEOUT, clock=self._clock,
                                     refetch_interval=REFETCH_INTERVAL)
                 self._key_sets[uri] = key_set
             return key_set
