@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Client
 from ..models.clients import BY_SELF
 from ..oauth.names import SECRET_METHODS, DynamicRegistration, EndpointPath
-from ..registration_policy import check_self_registration
+from ..registration_policy import ADMINISTRATOR_FIELDS, check_self_registration
 from ..registration_tokens import claim_use, is_usable
 from ..secrets import TokenKind, new_secret
 
@@ -105,10 +105,11 @@ def _checked_metadata(document: dict[str, Any]) -> ClientMetadata:
 def _client_information(client: Client, registration_token: str, secret: str | None = None) -> Response:
     """RFC 7591 §3.2.1 / RFC 7592 §3: the registered metadata, the credentials, and where and
     how to manage the registration."""
+    registered = {k: v for k, v in metadata_of(client).to_json().items() if k not in ADMINISTRATOR_FIELDS}
     body: dict[str, Any] = {
         "client_id": client.client_id,
         "client_id_issued_at": int(client.created_at.timestamp()),
-        **metadata_of(client).to_json(),
+        **registered,
         "registration_access_token": registration_token,
         "registration_client_uri": state().settings.issuer + url_for("registration.configuration",
                                                                      client_id=client.client_id),
