@@ -1,7 +1,7 @@
 """What a client registers as: RFC 7591 client metadata, checked in one place.
 
 ``ClientMetadata`` is the one shape a registration takes, whoever asks: the command line builds
-it from its flags, and dynamic registration (RFC 7591) will build it from JSON with
+it from its flags, and dynamic registration (RFC 7591, ``web/registration.py``) from JSON with
 ``from_json``. Field names are RFC 7591's, plus this server's extensions. A value that exists
 has been checked and normalised (duplicates dropped, names trimmed); a refusal is an
 ``InvalidClientMetadata`` naming the field at fault, with RFC 7591 §3.2.2's error code.

@@ -37,7 +37,7 @@ from resource_guard import strictjson
 from resource_guard.claims import TokenRejected, numeric_date, token_audiences
 from resource_guard.jwks import KeysUnavailable
 
-from ..database import conflict_insert, rows_changed
+from ..database import conflict_insert
 from ..extensions import db
 from ..models import Client, UsedAssertion
 from ..secrets import SecretHasher
@@ -193,10 +193,11 @@ class PrivateKeyJWT:
             conflict_insert(UsedAssertion.__table__, db.engine.dialect.name)
             .values(key_hash=key_hash, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["key_hash"])
+            .returning(UsedAssertion.key_hash)  # a row only when this INSERT made it (psycopg's rowcount is -1)
         )
-        claimed = rows_changed(db.session.execute(claim))
+        claimed = db.session.execute(claim).scalar_one_or_none()
         db.session.commit()
-        if not claimed:
+        if claimed is None:
             raise InvalidClientAssertion(
                 "This client_assertion was already used: sign a new one (a new jti) per request."
             )

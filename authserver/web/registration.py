@@ -152,9 +152,10 @@ def _authenticated(client_id: str) -> tuple[Client, str]:
     if 0 < len(client_id) <= 64 and client_id.isprintable():
         client = db.session.scalar(select(Client).where(Client.client_id == client_id))
     stored = client.registration_token_hash if client is not None else None
-    if token is None or client is None or not state().hasher.matches(token, stored or NEVER_MATCHES):
+    matched = state().hasher.matches(token or "", stored or NEVER_MATCHES)
+    if client is None or stored is None or not matched:
         raise _invalid_token("The registration access token is not valid for this client.")
-    return client, stored or NEVER_MATCHES
+    return client, stored
 
 
 def _rotate(client: Client, old_hash: str) -> str:
