@@ -21,6 +21,7 @@ from flask import Flask
 
 from ..conftest import LiveServer, start_server, stop_server
 from ..databases import free_port
+from .test_no_secrets_at_rest import _database_text
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +114,19 @@ def test_a_revoked_initial_token_registers_nothing(server: LiveServer) -> None:
     answer = requests.post(server.url + "/oauth/register", headers={"Authorization": f"Bearer {issued['token']}"},
                            json={"client_name": "late"}, timeout=10)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+
+
+def test_registration_secrets_are_not_stored_in_clear(server: LiveServer, migrated_app: Flask) -> None:
+    issued = cli_json(server, "registration-tokens", "create", "--max-uses", "1")
+    answer = requests.post(server.url + "/oauth/register", headers={"Authorization": f"Bearer {issued['token']}"},
+                           json={"client_name": "at rest", "grant_types": ["client_credentials"]}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    read = requests.get(body["registration_client_uri"], timeout=10,
+                        headers={"Authorization": f"Bearer {body['registration_access_token']}"}).json()
+    secrets = [issued["token"], body["client_secret"], body["registration_access_token"],
+               read["registration_access_token"]]
+    text = _database_text(migrated_app)
+    assert body["client_id"] in text  # the dump is real
+    for secret in secrets:
+        assert secret not in text and secret[6:26] not in text
