@@ -285,3 +285,14 @@ def test_management_keeps_working_once_registration_is_off(apps) -> None:
     off = apps("off")
     assert register(off).status_code == 404
     assert manage(off, "DELETE", created["client_id"], created["registration_access_token"]).status_code == 204
+
+
+def test_with_redis_workers_share_the_registration_limit(apps, server_settings: dict[str, Any]) -> None:
+    settings = {"registration_rate_limit": 3, "redis_url": "redis://127.0.0.1:6379/0"}
+    first = apps("open", **settings)
+    second = create_app({**server_settings, "dynamic_registration": "open", **settings})
+    address = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex}"  # fresh keys on every run
+    statuses = [register(app, address=address).status_code for app in (first, second, first, second)]
+    assert statuses == [201, 201, 201, 429]
+    with second.app_context():
+        db.engine.dispose()
