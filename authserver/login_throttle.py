@@ -1,4 +1,6 @@
 """Failed sign-ins counted in the database, so the limit holds across workers and servers.
+(The same limiter, with its own table and ``purpose``, counts RFC 7591 registrations per
+client address.)
 
 Each (account, client address) gets one row: a keyed hash of the pair (so the table names
 neither who was tried nor from where), the start of its window and the attempts in it. An
