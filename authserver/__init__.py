@@ -18,11 +18,16 @@ from .appstate import AppState, state
 from .config import ConfigError, Settings, load_settings
 from .database import ENGINE_OPTIONS, configure, discard_session
 from .extensions import db, migrate
-from .login_throttle import DatabaseLimiter, FailureLimiter
+from .login_throttle import LOGIN, DatabaseLimiter, FailureLimiter
+from .models import LoginFailure, RegistrationAttempt
+from .models.login_failures import CountedWindow
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
+from .oauth.client_assertion import PrivateKeyJWT
+from .oauth.client_keys import ClientKeys
 from .oauth.grants import ClientCredentialsGrant
 from .oauth.introspection import IntrospectionEndpoint
 from .oauth.keys import KeyRing
+from .oauth.names import AuthMethod
 from .oauth.refresh import RefreshTokenGrant
 from .oauth.revocation import RevocationEndpoint
 from .oauth.server import AuthorizationServer
@@ -41,16 +46,28 @@ def migrations_directory() -> str:
 
 def _login_limiter(settings: Settings, hasher: SecretHasher) -> FailureLimiter:
     """Redis when configured, else the database: either way every worker shares one budget."""
+    return _limiter(settings, hasher, settings.login_max_failures, settings.login_failure_window)
+
+
+def _registration_limiter(settings: Settings, hasher: SecretHasher) -> FailureLimiter:
+    """Registrations per client address: the sign-in limiter's kind, with its own keys and table."""
+    return _limiter(settings, hasher, settings.registration_rate_limit, settings.registration_rate_window,
+                    purpose="registration", model=RegistrationAttempt)
+
+
+def _limiter(settings: Settings, hasher: SecretHasher, limit: int, period: int, *,
+             purpose: str = LOGIN, model: type[CountedWindow] = LoginFailure) -> FailureLimiter:
     if settings.redis_url:
+        prefix = "authserver:" if purpose == LOGIN else f"authserver:{purpose}:"
         try:
-            cache = RedisCache(settings.redis_url, prefix="authserver:")
+            cache = RedisCache(settings.redis_url, prefix=prefix)
         except ModuleNotFoundError:
             raise ConfigError(
                 "AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
                 "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it"
             ) from None
-        return RateLimiter(settings.login_max_failures, settings.login_failure_window, cache=cache)
-    return DatabaseLimiter(hasher, settings.login_max_failures, settings.login_failure_window)
+        return RateLimiter(limit, period, cache=cache)
+    return DatabaseLimiter(hasher, limit, period, purpose=purpose, model=model)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -93,9 +110,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    AppState(settings, hasher, keys, tokens, server, _login_limiter(settings, hasher)).install(app)
+    server.register_client_auth_method(
+        AuthMethod.PRIVATE_KEY_JWT,
+        PrivateKeyJWT(settings.issuer, settings.client_assertion_max_lifetime, hasher, ClientKeys()),
+    )
+    AppState(
+        settings, hasher, keys, tokens, server, _login_limiter(settings, hasher),
+        _registration_limiter(settings, hasher),
+    ).install(app)
 
-    from .web import account, authorize, cors, errors, login, logout, oauth_routes, pages, userinfo
+    from .web import account, authorize, cors, errors, login, logout, oauth_routes, pages, registration, userinfo
 
     errors.register_error_handlers(app)
     pages.init_app(app)
@@ -106,6 +130,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(userinfo.bp)
     app.register_blueprint(logout.bp)
+    app.register_blueprint(registration.bp)
 
     from .cli import register_commands
 

@@ -32,6 +32,7 @@ class AppState:
     tokens: TokenService
     server: AuthorizationServer
     login_limiter: FailureLimiter
+    registration_limiter: FailureLimiter
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

@@ -1,7 +1,7 @@
 """What a client registers as: RFC 7591 client metadata, checked in one place.
 
 ``ClientMetadata`` is the one shape a registration takes, whoever asks: the command line builds
-it from its flags, and dynamic registration (RFC 7591) will build it from JSON with
+it from its flags, and dynamic registration (RFC 7591, ``web/registration.py``) from JSON with
 ``from_json``. Field names are RFC 7591's, plus this server's extensions. A value that exists
 has been checked and normalised (duplicates dropped, names trimmed); a refusal is an
 ``InvalidClientMetadata`` naming the field at fault, with RFC 7591 §3.2.2's error code.
@@ -10,16 +10,32 @@ has been checked and normalised (duplicates dropped, names trimmed); a refusal i
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, ResponseType, SigningAlg, TokenFormat
+from resource_guard.httpclient import FetchError
+from resource_guard.jwks import parse_jwks
+
+from .oauth.names import (
+    ASSERTION_SIGNING_ALGS,
+    ID_TOKEN_ALGS,
+    AuthMethod,
+    GrantType,
+    ResponseType,
+    SigningAlg,
+    TokenFormat,
+)
 from .validation import InvalidField
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+MAX_JWKS_BYTES = 16384
+MAX_URI_LENGTH = 2000
+# RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2: members only a private key has.
+PRIVATE_KEY_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
 class InvalidClientMetadata(InvalidField):
@@ -102,6 +118,32 @@ def check_id_token_alg(alg: str) -> None:
         )
 
 
+def check_jwks(jwks: Mapping[str, Any]) -> None:
+    """A JWK Set of public signing keys this server can verify assertions with (RFC 7517 §5)."""
+    if len(json.dumps(jwks)) > MAX_JWKS_BYTES:
+        raise InvalidClientMetadata("jwks", f"jwks is larger than {MAX_JWKS_BYTES} bytes")
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(key, dict) for key in keys):
+        raise InvalidClientMetadata("jwks", 'jwks must be a JWK Set: {"keys": [ ...public keys... ]}')
+    if any(member in key for key in keys for member in PRIVATE_KEY_MEMBERS):
+        raise InvalidClientMetadata("jwks", "jwks must hold public keys only: remove the private members (d, ...)")
+    try:
+        usable = parse_jwks(jwks)
+    except FetchError:
+        usable = {}
+    if not any(alg in ASSERTION_SIGNING_ALGS for key in usable.values() for alg in key.algorithms):
+        raise InvalidClientMetadata(
+            "jwks", "jwks has no public signing key this server verifies (RSA, EC P-256/384/521 or Ed25519)"
+        )
+
+
+def check_jwks_uri(uri: str) -> None:
+    """An https URL the key set is fetched from (RFC 7591 §2)."""
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname or parts.fragment or "#" in uri or len(uri) > MAX_URI_LENGTH:
+        raise InvalidClientMetadata("jwks_uri", f"jwks_uri {uri!r} must be an https URL without a fragment")
+
+
 @dataclass(frozen=True)
 class ClientMetadata:
     """RFC 7591 §2 fields, then this server's extensions. Defaults are RFC 7591's."""
@@ -130,6 +172,9 @@ class ClientMetadata:
     # is always sent, so "session required" is met whatever it says.
     backchannel_logout_uri: str | None = None
     backchannel_logout_session_required: bool = False
+    # RFC 7591 §2: the public keys of a private_key_jwt client, inline or by URL (one of them).
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
     def __post_init__(self) -> None:
         self._set(
@@ -151,8 +196,25 @@ class ClientMetadata:
         check_may_introspect(self.is_public, self.resource_servers, self.introspect_any)
         check_id_token_alg(self.id_token_signed_response_alg)
         check_backchannel_logout_uri(self.backchannel_logout_uri)
+        self._check_keys()
         if self.is_public:
             self._set(require_pkce=True)
+
+    def _check_keys(self) -> None:
+        """A private_key_jwt client names its keys one way, inline or by URL, never both
+        (RFC 7591 §2); other clients have no use for them here."""
+        keyed = self.token_endpoint_auth_method == AuthMethod.PRIVATE_KEY_JWT
+        given = [name for name in ("jwks", "jwks_uri") if getattr(self, name) is not None]
+        if keyed and len(given) != 1:
+            raise InvalidClientMetadata("jwks", "a private_key_jwt client gives either jwks or jwks_uri (one of them)")
+        if not keyed and given:
+            raise InvalidClientMetadata(
+                given[0], f"{given[0]} is for clients whose token_endpoint_auth_method is private_key_jwt"
+            )
+        if self.jwks is not None:
+            check_jwks(self.jwks)
+        if self.jwks_uri is not None:
+            check_jwks_uri(self.jwks_uri)
 
     def _check_grants(self) -> None:
         if not self.client_name:
@@ -224,6 +286,8 @@ _JSON_TYPES = {
     "post_logout_redirect_uris": "[str]",
     "backchannel_logout_uri": "str?",
     "backchannel_logout_session_required": "bool",
+    "jwks": "object?",
+    "jwks_uri": "str?",
 }
 
 
@@ -232,6 +296,10 @@ def _typed(name: str, value: Any, kind: str) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
         raise InvalidClientMetadata(name, f"{name} must be an array of strings")
+    if kind == "object?":
+        if value is None or isinstance(value, dict):
+            return value
+        raise InvalidClientMetadata(name, f"{name} must be a JSON object")
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -247,6 +315,8 @@ __all__ = [
     "InvalidRedirectURI",
     "check_backchannel_logout_uri",
     "check_id_token_alg",
+    "check_jwks",
+    "check_jwks_uri",
     "check_may_introspect",
     "checked_post_logout_redirect_uris",
     "checked_resource_servers",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .oauth.names import SigningAlg, TokenFormat
+from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
 ENV_PREFIX = "AUTHSERVER_"
 SIGNING_ALGS = tuple(SigningAlg)
@@ -58,6 +58,13 @@ class Settings:
     cors_allowed_origins: str
     client_id_metadata_documents: str
     cimd_allowed_hosts: str
+    dynamic_registration: str
+    registration_rate_limit: int
+    registration_rate_window: int
+    registration_grant_types: str
+    registration_auth_methods: str
+    registration_scopes: str
+    client_assertion_max_lifetime: int
 
     def __post_init__(self) -> None:
         if self.access_token_format not in TOKEN_FORMATS:
@@ -75,10 +82,19 @@ class Settings:
             raise ConfigError("client_id_metadata_documents must be off or on")
         if not isinstance(self.cimd_allowed_hosts, str):
             raise ConfigError('cimd_allowed_hosts must be one string: "localhost mcp-client.example"')
+        self._check_registration()
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
                 raise ConfigError(f"{f.name} must be a positive number")
+
+    def _check_registration(self) -> None:
+        if self.dynamic_registration not in tuple(DynamicRegistration):
+            raise ConfigError(f"dynamic_registration must be one of {', '.join(DynamicRegistration)}")
+        for name, allowed in (("registration_grant_types", GrantType), ("registration_auth_methods", AuthMethod)):
+            unknown = set(getattr(self, name).split()) - set(allowed)
+            if unknown:
+                raise ConfigError(f"{name}: {', '.join(sorted(unknown))} unknown; choose among {', '.join(allowed)}")
 
 
 def parse_hosts(value: str) -> frozenset[str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import scoped_session
@@ -72,6 +73,12 @@ def make_engine(url: str) -> Engine:
 def rows_changed(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE matched: how a conditional claim knows it won."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def conflict_insert(table: Table, dialect_name: str) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that takes ``ON CONFLICT`` clauses (``DO NOTHING``, ``DO UPDATE``), the same
+    on PostgreSQL and SQLite: how a claim or a counter is one atomic statement."""
+    return postgresql.insert(table) if dialect_name == "postgresql" else sqlite.insert(table)
 
 
 class _Prepared:

@@ -1,4 +1,6 @@
 """Failed sign-ins counted in the database, so the limit holds across workers and servers.
+(The same limiter, with its own table and ``purpose``, counts RFC 7591 registrations per
+client address.)
 
 Each (account, client address) gets one row: a keyed hash of the pair (so the table names
 neither who was tried nor from where), the start of its window and the attempts in it. An
@@ -17,12 +19,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import case, delete, literal, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .database import conflict_insert
 from .extensions import db
 from .models import LoginFailure
+from .models.login_failures import CountedWindow
 from .models.types import UTCDateTime, utcnow
 from .secrets import SecretHasher
+
+LOGIN = "login-failure"
 
 
 class FailureLimiter(Protocol):
@@ -45,16 +50,21 @@ class DatabaseLimiter:
     """Allow ``limit`` failures per ``period`` seconds per (username, address), shared by
     every process on the database; then refuse until the window ends."""
 
-    def __init__(self, hasher: SecretHasher, limit: int, period: int, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, hasher: SecretHasher, limit: int, period: int, clock: Callable[[], datetime] = utcnow, *,
+                 model: type[CountedWindow] = LoginFailure, purpose: str = LOGIN) -> None:
+        """``model`` is the table of this limiter's windows (one table per window length:
+        each limiter deletes the rows its own window has passed); ``purpose`` keys it."""
         if limit < 1 or period <= 0:
             raise ValueError("limit must be >= 1 and period > 0.")
         self.limit = limit
         self.period = timedelta(seconds=period)
         self._hasher = hasher
         self._clock = clock
+        self._model = model
+        self._purpose = purpose
 
     def _key(self, username: str, address: str | None) -> str:
-        return self._hasher.hash(f"login-failure\x00{username}\x00{address or ''}")
+        return self._hasher.hash(f"{self._purpose}\x00{username}\x00{address or ''}")
 
     def reserve(self, username: str, address: str | None) -> int | None:
         """Count the attempt with one upsert that returns the new count. The upsert holds the
@@ -63,12 +73,12 @@ class DatabaseLimiter:
         commit, and nobody ever sees it."""
         now = self._clock()
         expired = now - self.period
-        table = LoginFailure.__table__
+        model = self._model
+        table = model.__table__
         key = self._key(username, address)
-        insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
         stale = table.c.window_start <= literal(expired, UTCDateTime)
         stmt = (
-            insert(table)
+            conflict_insert(table, db.engine.dialect.name)
             .values(key_hash=key, window_start=now, count=1)
             .on_conflict_do_update(
                 index_elements=[table.c.key_hash],
@@ -79,7 +89,7 @@ class DatabaseLimiter:
             )
             .returning(table.c.count, table.c.window_start)
         )
-        db.session.execute(delete(LoginFailure).where(LoginFailure.window_start <= expired))
+        db.session.execute(delete(model).where(model.window_start <= expired))
         row = db.session.execute(stmt).one()
         count: int = row[0]
         window_start: datetime = row[1]
@@ -94,10 +104,10 @@ class DatabaseLimiter:
 
     def release(self, username: str, address: str | None) -> None:
         expired = self._clock() - self.period
+        model = self._model
         db.session.execute(
-            update(LoginFailure)
-            .where(LoginFailure.key_hash == self._key(username, address), LoginFailure.count > 0,
-                   LoginFailure.window_start > expired)
-            .values(count=LoginFailure.count - 1)
+            update(model)
+            .where(model.key_hash == self._key(username, address), model.count > 0, model.window_start > expired)
+            .values(count=model.count - 1)
         )
         db.session.commit()

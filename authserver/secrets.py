@@ -28,6 +28,8 @@ class TokenKind(StrEnum):
     CLIENT_SECRET = "ascs"
     API_TOKEN = "asapi"
     SESSION = "asbs"  # a browser's sign-in, held in the session cookie
+    INITIAL_ACCESS = "asiat"  # RFC 7591 §3: lets its holder register a client
+    REGISTRATION_ACCESS = "asrat"  # RFC 7592: lets a self-registered client manage itself
 
 
 def new_secret(kind: TokenKind) -> str:

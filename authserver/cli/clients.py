@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -9,15 +14,15 @@ from sqlalchemy import select
 from ..appstate import state
 from ..client_metadata import ClientMetadata, InvalidClientMetadata
 from ..clients import (
-    ClientChanges,
+    apply_metadata,
     client_record,
+    metadata_of,
     register_client,
     rotate_client_secret,
-    update_client,
 )
 from ..extensions import db
 from ..models import Client
-from ..oauth.names import ID_TOKEN_ALGS, AuthMethod, GrantType, SigningAlg, TokenFormat
+from ..oauth.names import CONFIDENTIAL_METHODS, ID_TOKEN_ALGS, AuthMethod, GrantType, SigningAlg, TokenFormat
 from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("clients", help="Manage OAuth clients.")
@@ -28,7 +33,7 @@ FLAGS = {
     "grant_types": "--grant-type",
     "redirect_uris": "--redirect-uri",
     "scope": "--scope",
-    "token_endpoint_auth_method": "--public",
+    "token_endpoint_auth_method": "--auth-method",
     "access_token_format": "--token-format",
     "audiences": "--audience",
     "resource_servers": "--resource-server",
@@ -38,6 +43,8 @@ FLAGS = {
     "post_logout_redirect_uris": "--post-logout-redirect-uri",
     "backchannel_logout_uri": "--backchannel-logout-uri",
     "backchannel_logout_session_required": "--backchannel-logout-session-required",
+    "jwks": "--jwks-file",
+    "jwks_uri": "--jwks-uri",
 }
 ID_TOKEN_ALG = click.option(
     "--id-token-alg", type=click.Choice([a.value for a in ID_TOKEN_ALGS]),
@@ -45,6 +52,37 @@ ID_TOKEN_ALG = click.option(
 )
 BACKCHANNEL_URI_HELP = "Back-Channel Logout: where logout tokens are POSTed when a session ends (https)."
 BACKCHANNEL_SESSION_HELP = "The client needs sid in logout tokens (always sent)."
+
+auth_method_option = click.option(
+    "--auth-method", type=click.Choice([m.value for m in CONFIDENTIAL_METHODS]),
+    help="How a confidential client authenticates (default client_secret_basic; private_key_jwt "
+         "with --jwks-file or --jwks-uri, which imply it).")
+jwks_file_option = click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path),
+                                help="JWK Set (JSON) of its public keys, for private_key_jwt.")
+jwks_uri_option = click.option("--jwks-uri", metavar="URL", help="https URL of its JWK Set, for private_key_jwt.")
+
+
+def _keys(jwks_file: Path | None, jwks_uri: str | None) -> dict[str, Any]:
+    """The key fields the flags give (none when neither is given)."""
+    if jwks_file is not None and jwks_uri is not None:
+        fail("give --jwks-file or --jwks-uri, not both")
+    if jwks_file is None:
+        return {"jwks": None, "jwks_uri": jwks_uri} if jwks_uri is not None else {}
+    try:
+        jwks = json.loads(jwks_file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the JWK Set: {exc}")
+    if not isinstance(jwks, dict):
+        fail('the JWK Set must be a JSON object: {"keys": [...]} (--jwks-file)')
+    return {"jwks": jwks, "jwks_uri": None}
+
+
+def _auth_method(public: bool, auth_method: str | None, keys: dict[str, Any]) -> str:
+    if public and (auth_method or keys):
+        fail("a --public client has no secret and no keys: leave out --auth-method, --jwks-file and --jwks-uri")
+    if public:
+        return AuthMethod.NONE
+    return auth_method or (AuthMethod.PRIVATE_KEY_JWT if keys else AuthMethod.CLIENT_SECRET_BASIC)
 
 
 def find_client(client_id: str) -> Client:
@@ -71,6 +109,9 @@ def find_client(client_id: str) -> Client:
               help="Where RP-initiated logout may send people afterwards, exactly (repeatable).")
 @click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP)
 @click.option("--backchannel-logout-session-required", is_flag=True, help=BACKCHANNEL_SESSION_HELP)
+@auth_method_option
+@jwks_file_option
+@jwks_uri_option
 @json_option
 def create(
     name: str,
@@ -87,16 +128,20 @@ def create(
     post_logout_redirect_uris: tuple[str, ...],
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: bool,
+    auth_method: str | None,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. Its secret is printed once, now."""
+    keys = _keys(jwks_file, jwks_uri)
     try:
         metadata = ClientMetadata(
             client_name=name,
             grant_types=grant_types,
             redirect_uris=redirect_uris,
             scope=scope,
-            token_endpoint_auth_method=AuthMethod.NONE if public else AuthMethod.CLIENT_SECRET_BASIC,
+            token_endpoint_auth_method=_auth_method(public, auth_method, keys),
             access_token_format=token_format,
             audiences=audiences,
             resource_servers=resource_servers,
@@ -106,6 +151,7 @@ def create(
             post_logout_redirect_uris=post_logout_redirect_uris,
             backchannel_logout_uri=backchannel_logout_uri,
             backchannel_logout_session_required=backchannel_logout_session_required,
+            **keys,
         )
     except InvalidClientMetadata as exc:
         fail_invalid(exc, FLAGS)
@@ -171,34 +217,52 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
 @click.option("--backchannel-logout-uri", metavar="URI", help=BACKCHANNEL_URI_HELP + ' "" stops them.')
 @click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required", default=None,
               help=BACKCHANNEL_SESSION_HELP)
+@auth_method_option
+@jwks_file_option
+@jwks_uri_option
 @json_option
 def update(
     client_id: str, resource_servers: tuple[str, ...], no_resource_servers: bool, introspect_any: bool | None,
     id_token_alg: str | None, post_logout_redirect_uris: tuple[str, ...], no_post_logout_redirect_uris: bool,
-    backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None, as_json: bool,
+    backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None,
+    auth_method: str | None, jwks_file: Path | None, jwks_uri: str | None, as_json: bool,
 ) -> None:
-    """Change introspection, ID token signing, or logout URIs.
+    """Change introspection, ID token signing, logout URIs or authentication.
 
-    Which tokens the client may introspect, and where RP-initiated logout may send its
-    people. Options not given stay as they are.
+    Options not given stay as they are; the result is checked as a whole before anything is
+    stored. Moving to a secret method prints the new secret once; moving to private_key_jwt
+    drops the secret.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")
     if post_logout_redirect_uris and no_post_logout_redirect_uris:
         fail("give --post-logout-redirect-uri or --no-post-logout-redirect-uris, not both")
     client = find_client(client_id)
-    logout_uris = [] if no_post_logout_redirect_uris else list(post_logout_redirect_uris) or None
-    changes = ClientChanges(
-        resource_servers=[] if no_resource_servers else list(resource_servers) or None,
-        introspect_any=introspect_any,
-        id_token_signed_response_alg=id_token_alg,
-        post_logout_redirect_uris=logout_uris,
-        backchannel_logout_uri=backchannel_logout_uri,
-        backchannel_logout_session_required=backchannel_logout_session_required,
-    )
+    changes: dict[str, Any] = {}
+    if resource_servers or no_resource_servers:
+        changes["resource_servers"] = () if no_resource_servers else resource_servers
+    if introspect_any is not None:
+        changes["introspect_any"] = introspect_any
+    if id_token_alg:
+        changes["id_token_signed_response_alg"] = id_token_alg
+    if post_logout_redirect_uris or no_post_logout_redirect_uris:
+        changes["post_logout_redirect_uris"] = post_logout_redirect_uris
+    if backchannel_logout_uri is not None:
+        changes["backchannel_logout_uri"] = backchannel_logout_uri or None
+    if backchannel_logout_session_required is not None:
+        changes["backchannel_logout_session_required"] = backchannel_logout_session_required
+    keys = _keys(jwks_file, jwks_uri)
+    if auth_method or keys:
+        if client.is_public:
+            fail("a public client has no secret and no keys: register a confidential client instead")
+        method = _auth_method(False, auth_method, keys)
+        changes.update(keys if method == AuthMethod.PRIVATE_KEY_JWT else {"jwks": None, "jwks_uri": None})
+        changes["token_endpoint_auth_method"] = method
     try:
-        update_client(client, changes)
+        secret = apply_metadata(state().hasher, client, dataclasses.replace(metadata_of(client), **changes))
+        db.session.commit()
     except InvalidClientMetadata as exc:
+        db.session.rollback()
         fail_invalid(exc, FLAGS)
     state().server.clients.invalidate(client_id)
-    emit(client_record(client), as_json)
+    emit(client_record(client, secret), as_json)

@@ -3,7 +3,8 @@
 from .api_tokens import APIToken
 from .clients import Client
 from .keys import SigningKey
-from .login_failures import LoginFailure
+from .login_failures import LoginFailure, RegistrationAttempt
+from .registration import RegistrationToken, UsedAssertion
 from .resources import ProtectedResource
 from .scopes import Scope
 from .sessions import Session
@@ -12,5 +13,5 @@ from .users import User
 
 __all__ = [
     "ACCESS", "REFRESH", "APIToken", "AuthorizationCode", "Client", "Consent", "LoginFailure", "ProtectedResource",
-    "Scope", "Session", "SigningKey", "Token", "User",
+    "RegistrationAttempt", "RegistrationToken", "Scope", "Session", "SigningKey", "Token", "UsedAssertion", "User",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
@@ -14,6 +15,11 @@ from ..extensions import Model
 from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType, SigningAlg
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
+
+# ``registered_by``: the command line (an administrator), or the client itself.
+BY_ADMIN = "admin"
+BY_SELF = "self"  # RFC 7591 registration
+BY_DOCUMENT = "document"  # a Client ID Metadata Document
 
 
 def is_loopback_http(uri: str) -> bool:
@@ -70,6 +76,12 @@ class Client(Model, ClientMixin):
     @property
     def registered_by_document(self) -> bool:
         return self.document_expires_at is not None
+    # RFC 7591 §2: the public keys of a private_key_jwt client, inline or by https URL.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
+    registered_by: Mapped[str] = mapped_column(String(20), default=BY_ADMIN)
+    # RFC 7592 §3: the keyed hash of a self-registered client's registration access token.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_public(self) -> bool:
@@ -123,6 +135,8 @@ class Client(Model, ClientMixin):
         return self._hasher.matches(client_secret, self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.token_endpoint_auth_method == AuthMethod.PRIVATE_KEY_JWT:
+            return method == AuthMethod.PRIVATE_KEY_JWT  # it has no secret, at any endpoint
         if endpoint == "token":
             if self.is_public:
                 return method == AuthMethod.NONE

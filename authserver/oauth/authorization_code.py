@@ -25,11 +25,11 @@ from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
 from .grants import TokenIssuingMixin, narrowed_audience
 from .id_tokens import NONCE_MAX_LENGTH, SignIn, refresh_allowed
-from .names import SECRET_METHODS, AuthMethod, CodeChallengeMethod
+from .names import CONFIDENTIAL_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
 from .tokens import GrantContext, Issued
 
-TOKEN_AUTH_METHODS: list[str] = [*SECRET_METHODS, AuthMethod.NONE]
+TOKEN_AUTH_METHODS: list[str] = [*CONFIDENTIAL_METHODS, AuthMethod.NONE]
 
 
 class S256CodeChallenge(CodeChallenge):

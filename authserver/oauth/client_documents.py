@@ -17,6 +17,7 @@ ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from ..config import Settings, parse_hosts
 from ..extensions import db
 from ..fetch import Fetched, FetchError, FetchLimits, fetch
 from ..models import Client
+from ..models.clients import BY_DOCUMENT
 from ..models.resources import URI_LENGTH
 from ..models.types import utcnow
 from ..resources import self_registered_allowance
@@ -43,8 +45,7 @@ MAX_DOCUMENT_BYTES = 5 * 1024  # the draft's example limit
 FETCH_TIMEOUT_SECONDS = 5.0
 MIN_CACHE_SECONDS = 300  # also when the document says no-store, no-cache or nothing
 MAX_CACHE_SECONDS = 24 * 3600
-PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 §2.2; verified by the token endpoint once it supports it
-DOCUMENT_AUTH_METHODS = (AuthMethod.NONE.value, PRIVATE_KEY_JWT)
+DOCUMENT_AUTH_METHODS = (AuthMethod.NONE.value, AuthMethod.PRIVATE_KEY_JWT.value)
 # The RFC 7591 fields a document may set; this server's extensions are not the client's to choose.
 DOCUMENT_FIELDS = ("client_name", "grant_types", "response_types", "redirect_uris", "scope")
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
@@ -105,7 +106,7 @@ def _auth_method(document: dict[str, Any]) -> str:
     method = document.get("token_endpoint_auth_method", AuthMethod.NONE.value)
     if method not in DOCUMENT_AUTH_METHODS:
         raise ClientDocumentError("token_endpoint_auth_method must be none or private_key_jwt.")
-    if method == PRIVATE_KEY_JWT:
+    if method == AuthMethod.PRIVATE_KEY_JWT:
         has_jwks = isinstance(document.get("jwks"), dict) and isinstance(document["jwks"].get("keys"), list)
         has_uri = isinstance(document.get("jwks_uri"), str) and document["jwks_uri"].startswith("https://")
         if has_jwks == has_uri:
@@ -135,6 +136,9 @@ def checked_document(client_id: str, document: dict[str, Any]) -> tuple[ClientMe
         # Checked as a public client: no secret, no client_credentials, PKCE required.
         metadata = ClientMetadata.from_json({**fields, "token_endpoint_auth_method": AuthMethod.NONE.value,
                                              "audiences": audiences})
+        if method == AuthMethod.PRIVATE_KEY_JWT:  # then its keys, checked as a registration's are
+            metadata = dataclasses.replace(metadata, token_endpoint_auth_method=method,
+                                           jwks=document.get("jwks"), jwks_uri=document.get("jwks_uri"))
     except InvalidClientMetadata as exc:
         raise ClientDocumentError(exc.description + ".") from None
     return metadata, method
@@ -185,6 +189,8 @@ class ClientDocuments:
             row.redirect_uris = list(metadata.redirect_uris)
             row.audiences = list(metadata.audiences)
             row.token_endpoint_auth_method = method
+            row.jwks, row.jwks_uri = metadata.jwks, metadata.jwks_uri
+            row.registered_by = BY_DOCUMENT
             row.require_pkce = True
             row.document_expires_at = expires
             try:

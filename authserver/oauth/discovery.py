@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from .names import ID_TOKEN_ALGS, EndpointPath, OIDCScope
 
 # Claims this provider may state: the ID token's (id_tokens.py) and UserInfo's by scope.
@@ -20,10 +18,6 @@ CLAIMS_SUPPORTED = [
     "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "amr",
     "name", "preferred_username", "updated_at", "email", "email_verified",
 ]
-
-
-def _served(path: str) -> bool:
-    return any(rule.rule == path for rule in current_app.url_map.iter_rules())
 
 
 def openid_provider_fields(issuer: str, published_scopes: list[str]) -> dict[str, Any]:
@@ -44,6 +38,4 @@ def openid_provider_fields(issuer: str, published_scopes: list[str]) -> dict[str
         "frontchannel_logout_supported": False,
         "frontchannel_logout_session_supported": False,
     }
-    if _served(EndpointPath.REGISTER):
-        fields["registration_endpoint"] = issuer + EndpointPath.REGISTER
     return fields

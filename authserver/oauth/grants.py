@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
 from ..resources import OPENID_SCOPES, is_resource_indicator, resource_scopes
-from .names import SECRET_METHODS, GrantType
+from .names import CONFIDENTIAL_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 
 
@@ -106,4 +106,4 @@ class TokenIssuingMixin:
 class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):
     """RFC 6749 §4.4; ``sub`` is the client itself."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(SECRET_METHODS)
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(CONFIDENTIAL_METHODS)

@@ -9,10 +9,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEnd
 
 from ..models import ACCESS, Client, Token
 from ..models.types import utcnow
-from .names import SECRET_METHODS, TokenTypeHint
+from .names import CONFIDENTIAL_METHODS, TokenTypeHint
 from .tokens import TokenService
 
-CLIENT_AUTH_METHODS = list(SECRET_METHODS)
+CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
 
 class TokenParamsMixin:

@@ -19,6 +19,7 @@ from flask import url_for
 
 from ..scope_catalogue import published_scopes
 from .discovery import openid_provider_fields
+from .names import ASSERTION_SIGNING_ALGS, AuthMethod, DynamicRegistration
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -79,6 +80,11 @@ def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str
             fields[f"{name}_endpoint_auth_methods_supported"] = _unique(
                 method for endpoint in endpoints for method in endpoint.CLIENT_AUTH_METHODS
             )
+    for prefix in ("token", *ENDPOINT_VIEWS):
+        if AuthMethod.PRIVATE_KEY_JWT in fields.get(f"{prefix}_endpoint_auth_methods_supported", ()):
+            fields[f"{prefix}_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_SIGNING_ALGS)
+    if settings.dynamic_registration != DynamicRegistration.OFF:
+        fields["registration_endpoint"] = url("registration.register")
     metadata_type = AuthorizationServerMetadata
     if authorization_grants:
         fields.update(openid_provider_fields(issuer, fields["scopes_supported"]))

@@ -16,10 +16,18 @@ class AuthMethod(StrEnum):
     CLIENT_SECRET_BASIC = "client_secret_basic"
     CLIENT_SECRET_POST = "client_secret_post"
     NONE = "none"
+    PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 # What a confidential client may use (RFC 6749 §2.3.1); ``none`` is for public clients.
 SECRET_METHODS = (AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.CLIENT_SECRET_POST)
+# Every way a confidential client proves itself: a shared secret, or a key (RFC 7523 §2.2).
+CONFIDENTIAL_METHODS = (*SECRET_METHODS, AuthMethod.PRIVATE_KEY_JWT)
+# RFC 7523 §2.2: the one ``client_assertion_type`` of a JWT client assertion.
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# Signature algorithms a client assertion may use: asymmetric only (no ``none``, no HS*, whose
+# secret would be the public key), each bound to its key type (RFC 8725 §3.1).
+ASSERTION_SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 class GrantType(StrEnum):
@@ -73,6 +81,14 @@ class EndpointPath(StrEnum):
     USERINFO = "/oauth/userinfo"
     LOGOUT = "/oauth/logout"
     REGISTER = "/oauth/register"
+
+
+class DynamicRegistration(StrEnum):
+    """``AUTHSERVER_DYNAMIC_REGISTRATION``: who may register a client over HTTP (RFC 7591)."""
+
+    OFF = "off"
+    INITIAL_TOKEN = "initial-token"
+    OPEN = "open"
 
 
 # Machine endpoints live under these prefixes (every path above but these pages).

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Client
 from ..models.resources import URI_LENGTH
-from .client_documents import PRIVATE_KEY_JWT, ClientDocumentError, ClientDocuments, is_document_client_id
+from .client_assertion import InvalidClientAssertion
+from .client_documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from .clients import ClientCache
 from .token_store import store_tokens
 from .tokens import Issued, TokenService
@@ -93,27 +94,18 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return requested if client.check_redirect_uri(requested) else None
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
-        """One answer for an unknown client and a wrong secret, so failures do not reveal
-        which client ids exist."""
+        """One answer for an unknown client and a wrong secret or key, so failures do not
+        reveal which client ids exist (a refused client assertion may say more: see
+        ``InvalidClientAssertion``)."""
         try:
             client: Client = super().authenticate_client(request, methods, endpoint)
             return client
         except ClientDocumentError:
             raise  # the document's own problem, about a public URL: say what it is
         except InvalidClientError as exc:
-            exc.description = self._unsupported_method(request) or CLIENT_AUTH_FAILED
+            if not isinstance(exc, InvalidClientAssertion):
+                exc.description = CLIENT_AUTH_FAILED
             raise
-
-    def _unsupported_method(self, request: OAuth2Request) -> str | None:
-        """A metadata document client may declare private_key_jwt, which this server does
-        not verify yet: say so instead of a bare failure (its client_id is a public URL)."""
-        client_id = request.payload.client_id or ""
-        if not is_document_client_id(client_id):
-            return None
-        client = self.clients.get(client_id)
-        if client is None or client.token_endpoint_auth_method != PRIVATE_KEY_JWT:
-            return None
-        return "This server does not support private_key_jwt client authentication yet."
 
     def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
         """Store what a grant issued (``token_store``); a client deleted meanwhile is

@@ -41,6 +41,8 @@ def check_form_request(request: Request, max_bytes: int) -> None:
             raise OAuthErrorResponse("invalid_request", f"The parameter {key} is repeated.")
         if any("\x00" in v for v in values):
             raise OAuthErrorResponse("invalid_request", f"The parameter {key} contains a NUL byte.")
+    if "client_assertion" in request.form and "client_secret" in request.form:
+        raise OAuthErrorResponse("invalid_request", "Use one client authentication method, not two.")
     check_authorization_header(request)
 
 
@@ -60,7 +62,8 @@ def check_authorization_header(request: Request) -> None:
     if ":" not in decoded:
         raise OAuthErrorResponse("invalid_client", "The Basic credentials must be client_id:client_secret.", 401)
     form_client_id = request.form.get("client_id")
-    if "client_secret" in request.form or (form_client_id is not None and form_client_id != decoded.split(":")[0]):
+    other_method = "client_secret" in request.form or "client_assertion" in request.form
+    if other_method or (form_client_id is not None and form_client_id != decoded.split(":")[0]):
         raise OAuthErrorResponse("invalid_request", "Use one client authentication method, not two.")
 
 

@@ -69,7 +69,7 @@ def test_from_json_refuses_wrong_types_naming_the_field(field: str, value: Any) 
         ({"grant_types": ["refresh_token"]}, "invalid_client_metadata", "grant_types"),
         ({"grant_types": ["password"]}, "invalid_client_metadata", "grant_types"),
         ({"response_types": ["token"]}, "invalid_client_metadata", "response_types"),
-        ({"token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata", "token_endpoint_auth_method"),
+        ({"token_endpoint_auth_method": "client_secret_jwt"}, "invalid_client_metadata", "token_endpoint_auth_method"),
         ({"client_name": "  "}, "invalid_client_metadata", "client_name"),
         ({"access_token_format": "paseto"}, "invalid_client_metadata", "access_token_format"),
         ({"resource_servers": ["https://a b"]}, "invalid_client_metadata", "resource_servers"),

@@ -178,6 +178,24 @@ def test_sessions_table_comes_and_goes_without_touching_other_rows(empty_app: Fl
     assert db.session.scalar(select(func.count()).select_from(Session)) == 0
 
 
+def test_registration_columns_and_tables_come_and_go_keeping_clients(empty_app: Flask) -> None:
+    upgrade(revision="0002")
+    client_pk = _old_client()
+    upgrade(revision="0004")
+    upgrade()
+    client = db.session.get_one(Client, client_pk)
+    assert (client.registered_by, client.jwks, client.jwks_uri, client.registration_token_hash) == (
+        "admin", None, None, None)
+    db.session.rollback()
+    for name in ("registration_tokens", "used_assertions", "registration_attempts"):
+        assert inspect(db.engine).has_table(name)
+    downgrade(revision="0004")
+    assert not inspect(db.engine).has_table("used_assertions")
+    assert "registered_by" not in {c["name"] for c in inspect(db.engine).get_columns("clients")}
+    upgrade()
+    assert db.session.get_one(Client, client_pk).name == "old"
+
+
 def _plan(conn: Connection, sql: str) -> str:
     """The query plan of ``sql``; PostgreSQL is told to avoid sequential scans, so a small
     table still shows whether an index can serve the query at all."""

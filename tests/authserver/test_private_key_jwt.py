@@ -1,0 +1,295 @@
+"""private_key_jwt (RFC 7523 §2.2/§3): clients that sign their own assertions, with keys
+registered inline or at a ``jwks_uri``, at the token, introspection and revocation endpoints;
+and the assertions an attacker would try. Assertions are made with PyJWT, independently of
+the server's code."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt as pyjwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from authserver.appstate import state
+from authserver.client_metadata import ClientMetadata
+from authserver.clients import register_client
+from authserver.models import Client
+from authserver.oauth.client_keys import REFETCH_INTERVAL, ClientKeys
+from authserver.oauth.names import CLIENT_ASSERTION_TYPE
+
+from .helpers import basic
+from .https_server import https_server
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_jwk(key: Any, kid: str) -> dict[str, Any]:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        jwk: dict[str, Any] = pyjwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    else:
+        jwk = pyjwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid}
+
+
+JWKS = {"keys": [public_jwk(KEY, "k1"), public_jwk(RSA_KEY, "r1")]}
+
+
+def register(app: Flask, *, jwks: dict[str, Any] | None = JWKS, jwks_uri: str | None = None,
+             grant_types: tuple[str, ...] = ("client_credentials",)) -> str:
+    metadata = ClientMetadata(
+        client_name="keyed", grant_types=grant_types, scope="reports:read",
+        token_endpoint_auth_method="private_key_jwt", jwks=None if jwks_uri else jwks, jwks_uri=jwks_uri,
+    )
+    with app.app_context():
+        client, secret = register_client(state(app).hasher, metadata)
+        assert secret is None  # a client with a key has no secret
+        return client.client_id
+
+
+def issuer(app: Flask) -> str:
+    return state(app).settings.issuer
+
+
+def assertion(app: Flask, client_id: str, key: Any = KEY, *, alg: str = "ES256", kid: str | None = "k1",
+              **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": client_id, "sub": client_id, "aud": issuer(app), "iat": now, "exp": now + 60,
+            "jti": uuid.uuid4().hex, **claims}
+    body = {name: value for name, value in body.items() if value is not None}
+    return pyjwt.encode(body, key, algorithm=alg, headers={"kid": kid} if kid else None)
+
+
+def with_assertion(value: str, **form: Any) -> dict[str, Any]:
+    return {"client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": value, **form}
+
+
+def post_token(app: Flask, value: str, **form: Any) -> TestResponse:
+    data = with_assertion(value, grant_type="client_credentials", **form)
+    return app.test_client().post("/oauth/token", data=data)
+
+
+def refused(response: TestResponse, reason: str | None = None) -> None:
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json() is not None and response.get_json()["error"] == "invalid_client"
+    if reason is not None:
+        assert reason in response.get_json()["error_description"]
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_a_client_with_jwks_gets_a_token_and_introspects_and_revokes_it(app: Flask) -> None:
+    client_id = register(app)
+    response = post_token(app, assertion(app, client_id))
+    assert response.status_code == 200, response.get_json()
+    access = response.get_json()["access_token"]
+    http = app.test_client()
+    described = http.post("/oauth/introspect", data=with_assertion(assertion(app, client_id), token=access))
+    assert described.status_code == 200 and described.get_json()["active"] is True
+    assert described.get_json()["client_id"] == client_id
+    # An RSA key of the same set, found by its kid, works too.
+    rsa_signed = assertion(app, client_id, RSA_KEY, alg="RS256", kid="r1")
+    assert http.post("/oauth/revoke", data=with_assertion(rsa_signed, token=access)).status_code == 200
+    again = http.post("/oauth/introspect", data=with_assertion(assertion(app, client_id), token=access))
+    assert again.get_json() == {"active": False}
+
+
+def test_client_id_may_accompany_the_assertion_if_it_names_the_same_client(app: Flask) -> None:
+    client_id = register(app)
+    assert post_token(app, assertion(app, client_id), client_id=client_id).status_code == 200
+    other = register(app)
+    refused(post_token(app, assertion(app, client_id), client_id=other), "client_id differs")
+
+
+def test_a_client_with_a_jwks_uri_fetches_its_keys_over_https(app: Flask, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with https_server(tmp_path) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
+        client_id = register(app, jwks_uri=server.url + "/jwks.get_json()")
+        assert post_token(app, assertion(app, client_id)).status_code == 200
+        assert post_token(app, assertion(app, client_id)).status_code == 200
+        assert server.answer.requests == 1  # cached
+
+
+def test_a_rotated_key_is_fetched_at_most_once_per_interval(app: Flask, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown kid refetches the client's key set, but a flood of them costs one fetch per
+    ``REFETCH_INTERVAL``."""
+    now = [1_000_000.0]
+    keys = ClientKeys(clock=lambda: now[0])
+    with https_server(tmp_path) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
+        client = Client(client_id="rotating", jwks_uri=server.url + "/jwks.get_json()")
+        assert keys.key(client, "k1") is not None
+        server.answer.body = json.dumps({"keys": [public_jwk(OTHER_KEY, "k2")]}).encode()
+        assert keys.key(client, "k2") is None and keys.key(client, "k3") is None  # too soon
+        assert server.answer.requests == 1
+        now[0] += REFETCH_INTERVAL
+        assert keys.key(client, "k2") is not None
+        assert server.answer.requests == 2
+
+
+def test_an_oversized_key_set_is_not_read(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with https_server(tmp_path) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+        padding = "x" * 100_000
+        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")], "padding": padding}).encode()
+        client_id = register(app, jwks_uri=server.url + "/big.get_json()")
+        refused(post_token(app, assertion(app, client_id)), "could not be fetched")
+
+
+def test_a_key_set_behind_an_untrusted_certificate_is_not_used(app: Flask, tmp_path: Path) -> None:
+    with https_server(tmp_path) as server:
+        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
+        client_id = register(app, jwks_uri=server.url + "/untrusted.get_json()")
+        refused(post_token(app, assertion(app, client_id)), "could not be fetched")
+
+
+def test_a_replayed_assertion_is_refused(app: Flask) -> None:
+    client_id = register(app)
+    value = assertion(app, client_id)
+    assert post_token(app, value).status_code == 200
+    refused(post_token(app, value), "already used")
+    # The same jti from another client is that client's business.
+    other = register(app)
+    jti = pyjwt.decode(value, options={"verify_signature": False})["jti"]
+    assert post_token(app, assertion(app, other, jti=jti)).status_code == 200
+
+
+@pytest.mark.e2e
+def test_two_workers_racing_with_one_assertion_let_exactly_one_through(app: Flask, live_server) -> None:
+    client_id = register(app)
+    for _ in range(3):
+        value = assertion(app, client_id)
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def send(value: str = value, barrier: threading.Barrier = barrier, statuses: list[int] = statuses) -> None:
+            barrier.wait()
+            data = with_assertion(value, grant_type="client_credentials")
+            statuses.append(requests.post(live_server.url + "/oauth/token", data=data, timeout=30).status_code)
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200, 401]
+
+
+@pytest.mark.parametrize("aud", ["token endpoint", "https://other.example", ["issuer", "https://other.example"], None])
+def test_the_audience_must_be_the_issuer_alone(app: Flask, aud: Any) -> None:
+    client_id = register(app)
+    named = {"issuer": issuer(app), "token endpoint": issuer(app) + "/oauth/token"}
+    value = [named.get(a, a) for a in aud] if isinstance(aud, list) else named.get(aud, aud)
+    refused(post_token(app, assertion(app, client_id, aud=value)), "aud must be this server's issuer")
+    assert post_token(app, assertion(app, client_id, aud=[issuer(app)])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": -120}, "expired"),
+        ({"exp": 3600}, "lives too long"),
+        ({"iat": -3600, "exp": 60}, "lives too long"),
+        ({"exp": None}, "needs exp"),
+        ({"nbf": 600}, "not valid yet"),
+        ({"iat": 600, "exp": 660}, "not valid yet"),
+        ({"exp": 60.5}, "whole number"),
+        ({"exp": True}, "whole number"),
+        ({"jti": None}, "needs jti"),
+        ({"jti": ""}, "needs jti"),
+        ({"jti": 7}, "needs jti"),
+    ],
+)
+def test_dates_and_jti_are_checked(app: Flask, claims: dict[str, Any], reason: str) -> None:
+    client_id = register(app)
+    now = int(time.time())
+    dates = ("exp", "nbf", "iat")
+    relative = {k: now + v if k in dates and type(v) in (int, float) else v for k, v in claims.items()}
+    refused(post_token(app, assertion(app, client_id, **relative)), reason)
+
+
+def test_iss_must_equal_sub(app: Flask) -> None:
+    client_id = register(app)
+    refused(post_token(app, assertion(app, client_id, iss="someone-else")), "iss must equal")
+
+
+def test_a_signature_by_another_key_is_refused_without_saying_more(app: Flask) -> None:
+    client_id = register(app)
+    response = post_token(app, assertion(app, client_id, OTHER_KEY))
+    refused(response)
+    unknown = post_token(app, assertion(app, "no-such-client"))
+    refused(unknown)
+    assert response.get_json() == unknown.get_json()  # an unknown client and a wrong key answer alike
+
+
+def test_alg_none_and_hmac_with_the_public_key_are_refused(app: Flask) -> None:
+    client_id = register(app)
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": issuer(app), "exp": now + 60, "jti": uuid.uuid4().hex}
+    unsigned = pyjwt.encode(claims, "", algorithm="none")
+    refused(post_token(app, unsigned), "must be signed with one of")
+    # HS256 keyed with the client's public key, which anyone may know.
+    public_pem = KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'kid': 'k1'}).encode())}.{b64(json.dumps(claims).encode())}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    refused(post_token(app, f"{signing_input}.{b64(mac)}"), "must be signed with one of")
+    # An allowed algorithm that is not the key's (RS256 named on the EC key's kid).
+    refused(post_token(app, assertion(app, client_id, RSA_KEY, alg="RS256", kid="k1")))
+
+
+@pytest.mark.parametrize("form", [
+    {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion": "x.y.z"},
+    {"client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": "not-a-jwt"},
+    {"client_assertion_type": CLIENT_ASSERTION_TYPE},
+])
+def test_malformed_assertions_are_invalid_client(app: Flask, form: dict[str, str]) -> None:
+    response = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials", **form})
+    refused(response)
+
+
+def test_one_authentication_method_per_request(app: Flask, make_client) -> None:
+    client_id = register(app)
+    secret_client = make_client()
+    response = app.test_client().post("/oauth/token", headers=basic(*secret_client.basic),
+                                      data=with_assertion(assertion(app, client_id), grant_type="client_credentials"))
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+def test_methods_do_not_cross(app: Flask, make_client) -> None:
+    """A secret client cannot sign assertions, and a keyed client has no secret to send."""
+    secret_client = make_client()
+    refused(post_token(app, assertion(app, secret_client.client_id)))
+    client_id = register(app)
+    guessed = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
+                                     headers=basic(client_id, "ascs_anything"))
+    assert guessed.status_code == 401
+
+
+def test_metadata_names_private_key_jwt_and_its_algorithms(app: Flask) -> None:
+    metadata = app.test_client().get("/.well-known/oauth-authorization-server").get_json()
+    for endpoint in ("token", "introspection", "revocation"):
+        assert "private_key_jwt" in metadata[f"{endpoint}_endpoint_auth_methods_supported"]
+        algs = metadata[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+        assert "ES256" in algs and "RS256" in algs
+        assert not {"none", "HS256"} & set(algs)
