@@ -19,16 +19,18 @@ from urllib.parse import urlsplit
 
 from .client_metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
 from .config import Settings
+from .resources import OPENID_SCOPES, all_resources
 from .scope_catalogue import published_scopes
 
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 # Fields a self-registered client may not set to anything but their defaults.
 ADMINISTRATOR_FIELDS = ("audiences", "resource_servers", "introspect_any")
 
 
 def allowed_scopes(settings: Settings) -> set[str]:
-    """Every scope a self-registered client may ask for."""
-    return {*OPENID_SCOPES, *published_scopes(), *settings.registration_scopes.split()}
+    """Every scope a self-registered client may ask for: OpenID Connect's, the catalogue's
+    published ones, the registered protected resources' and the policy's own."""
+    resources = {scope for resource in all_resources() for scope in resource.scopes}
+    return {*OPENID_SCOPES, *published_scopes(), *resources, *settings.registration_scopes.split()}
 
 
 def check_self_registration(metadata: ClientMetadata, settings: Settings) -> None:

@@ -21,10 +21,11 @@ from .extensions import db
 from .models import Client, ProtectedResource
 from .models.resources import URI_LENGTH
 from .models.types import utcnow
+from .oauth.names import OIDCScope
 from .scope_catalogue import CatalogueError, check_scope_name
 
 # What every self-registered client may ask for besides the resources' scopes.
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
+OPENID_SCOPES = tuple(OIDCScope)
 
 
 class ResourceError(ValueError):
@@ -80,6 +81,11 @@ def self_registered_allowance() -> tuple[list[str], str]:
     resources = all_resources()
     scopes = [s for r in resources for s in r.scopes] + list(OPENID_SCOPES)
     return [r.uri for r in resources], " ".join(dict.fromkeys(scopes))
+
+
+def registered_resource_uris() -> list[str]:
+    """The protected resources a self-registered client may ask tokens for: all of them."""
+    return list(db.session.scalars(select(ProtectedResource.uri).order_by(ProtectedResource.uri)))
 
 
 def resource_scopes(uris: tuple[str, ...]) -> set[str]:

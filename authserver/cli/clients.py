@@ -227,9 +227,10 @@ def update(
     backchannel_logout_uri: str | None, backchannel_logout_session_required: bool | None,
     auth_method: str | None, jwks_file: Path | None, jwks_uri: str | None, as_json: bool,
 ) -> None:
-    """Change introspection, ID token signing, logout URIs or authentication.
+    """Change a registered client.
 
-    Options not given stay as they are; the result is checked as a whole before anything is
+    Which tokens it may introspect, how its ID tokens are signed, where logout may send its
+    people, and how it authenticates. Options not given stay as they are; the result is checked as a whole before anything is
     stored. Moving to a secret method prints the new secret once; moving to private_key_jwt
     drops the secret.
     """

@@ -76,6 +76,12 @@ class Client(Model, ClientMixin):
     @property
     def registered_by_document(self) -> bool:
         return self.document_expires_at is not None
+
+    @property
+    def self_registered(self) -> bool:
+        """Registered by nobody who vetted it: RFC 7591, or a metadata document."""
+        return self.registered_by != BY_ADMIN
+
     # RFC 7591 §2: the public keys of a private_key_jwt client, inline or by https URL.
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     jwks_uri: Mapped[str | None] = mapped_column(String(2000))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
 from ..models import Client
-from ..resources import OPENID_SCOPES, is_resource_indicator, resource_scopes
+from ..resources import OPENID_SCOPES, is_resource_indicator, registered_resource_uris, resource_scopes
 from .names import CONFIDENTIAL_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 
@@ -33,13 +33,15 @@ def _checked_indicators(resources: list[str]) -> None:
 
 def requested_audience(client: Client, resources: list[str]) -> tuple[str, ...]:
     """Audience per RFC 8707: the client's registered audiences, narrowed by ``resource``.
-    A metadata document client's audiences are the registered protected resources; it has
-    no fallback to its own id."""
+    A self-registered client may name any registered protected resource (``authserver
+    resources``); when it names none, its tokens are for itself (UserInfo) alone: nobody chose
+    an API for it."""
     _checked_indicators(resources)
-    registered = client.audiences if client.registered_by_document else (client.audiences or [client.client_id])
+    if client.self_registered:
+        registered = registered_resource_uris() if resources else [client.client_id]
+    else:
+        registered = client.audiences or [client.client_id]
     if not resources:
-        if not registered:
-            raise InvalidTargetError("This server has no protected resource registered for this client.")
         return tuple(registered)
     unknown = [r for r in resources if r not in registered]
     if unknown:
@@ -71,9 +73,9 @@ class TokenIssuingMixin:
         if scope is not None and (not scope.split() or not set(scope.split()) <= set(client.scopes)):
             raise InvalidScopeError("The requested scope exceeds what this client may request.")
         audience = requested_audience(client, self.request.payload.datalist.get("resource", []))
-        # Nobody vetted a document client: each scope must belong to a resource it asks for
-        # (or be OpenID's).
-        offered = resource_scopes(audience) | set(OPENID_SCOPES) if client.registered_by_document else None
+        # Nobody vetted a self-registered client: each scope must belong to a resource it asks
+        # for (or be OpenID's).
+        offered = resource_scopes(audience) | set(OPENID_SCOPES) if client.self_registered else None
         if scope and offered is not None and not set(scope.split()) <= offered:
             raise InvalidScopeError("The requested scope is not offered by the requested resource.")
         self.context = GrantContext(audience)

@@ -18,9 +18,9 @@ def scope_key(scope: str) -> str:
 
 
 def has_consent(user: User, client: Client, scope: str) -> bool:
-    """A client that registered itself by a metadata document is asked about every time:
-    nobody vetted it, and a remembered scope says nothing about the resource it asks for."""
-    if client.registered_by_document:
+    """A client that registered itself (RFC 7591 or a metadata document) is asked about every
+    time: nobody vetted it, and a remembered scope says nothing about the resource it asks for."""
+    if client.self_registered:
         return False
     query = select(Consent.id).where(
         Consent.user_id == user.id, Consent.client_pk == client.id, Consent.scope == scope_key(scope)

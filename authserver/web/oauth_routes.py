@@ -40,13 +40,15 @@ def revoke() -> Response:
 
 
 @bp.get(EndpointPath.METADATA)
-@bp.get(EndpointPath.OPENID_CONFIGURATION)
 def metadata() -> Response:
     """RFC 8414 metadata and OpenID Connect Discovery: one document (``oauth/metadata.py``)."""
     app_state = state()
     resp = jsonify(server_metadata(app_state.server, app_state.settings))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
+
+
+bp.add_url_rule(EndpointPath.OPENID_CONFIGURATION, "openid_configuration", metadata, methods=["GET"])
 
 
 @bp.get(EndpointPath.JWKS)

@@ -58,7 +58,7 @@ def test_both_write_paths_store_identical_rows_read_back_through_the_orm(app: Fl
     a, b = _stored(standalone.rows[0]["jti"]), _stored(in_family.rows[0]["jti"])
     assert a.pop("family_id") is None and b.pop("family_id") == "family-1"
     assert a == b == {**{k: v for k, v in standalone.rows[0].items() if k not in ("jti", "family_id")},
-                      "revoked_at": None, "rotated_at": None}
+                      "revoked_at": None, "rotated_at": None, "auth_time": None, "sid": None, "amr": None}
     token = db.session.scalar(select(Token).where(Token.jti == standalone.rows[0]["jti"]))
     assert token is not None and token.expires_at.tzinfo is not None and token.is_active(utcnow())
 
