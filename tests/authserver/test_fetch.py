@@ -10,7 +10,7 @@ import pytest
 
 from authserver.fetch import FetchError, FetchLimits, fetch, is_public_address, trust_store
 
-from .tls_server import DocumentServer, Route
+from .tls_server import DocumentServer, Route, loopback
 
 DOC = json.dumps({"hello": "world"}).encode()
 
@@ -25,11 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentServer]
 @pytest.fixture
 def trusted(server: DocumentServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-
-
-def loopback(host: str, port: int) -> list[str]:
-    """A resolver that answers loopback for every name: a public-looking name aimed inward."""
-    return ["127.0.0.1"]
 
 
 DEV = FetchLimits(allowed_hosts=frozenset({"localhost", "client.example"}))
