@@ -90,6 +90,21 @@ def test_a_public_looking_name_resolving_to_loopback_is_refused(server: Document
         fetch(server.url("/doc", host="client.example"), FetchLimits(), resolver=loopback)
 
 
+def test_a_trusted_url_may_be_internal_but_keeps_every_other_rule(server: DocumentServer, trusted: None) -> None:
+    """``allow_private`` (an administrator chose the URL) skips only the address check."""
+    trusting = FetchLimits(max_bytes=100, allow_private=True)
+    server.routes["/doc"] = Route(DOC)
+    server.routes["/moved"] = Route(status=302, headers={"Location": "/doc"})
+    server.routes["/big"] = Route(b"x" * 101)
+    assert fetch(f"https://127.0.0.1:{server.port}/doc", trusting).body == DOC
+    with pytest.raises(FetchError, match="redirects are not followed"):
+        fetch(server.url("/moved"), trusting)
+    with pytest.raises(FetchError, match="larger than 100 bytes"):
+        fetch(server.url("/big"), trusting)
+    with pytest.raises(FetchError, match="only https"):
+        fetch(f"http://127.0.0.1:{server.port}/doc", trusting)
+
+
 def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
     def mixed(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.0.0.1"]

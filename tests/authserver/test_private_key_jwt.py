@@ -27,6 +27,7 @@ from authserver import create_app
 from authserver.appstate import state
 from authserver.client_metadata import ClientMetadata
 from authserver.clients import register_client
+from authserver.extensions import db
 from authserver.models import Client
 from authserver.models.clients import BY_ADMIN, BY_DOCUMENT, BY_SELF
 from authserver.oauth.client_keys import REFETCH_INTERVAL, ClientKeys, KeySetRefused
@@ -217,14 +218,53 @@ def test_a_public_looking_name_resolving_to_loopback_is_refused_unless_allow_lis
     assert fetches(keys_server, key_set) == 1
 
 
+@pytest.fixture(scope="module")
+def open_apps(migrated_app: Flask, server_settings: dict[str, Any]) -> Iterator[dict[str, Flask]]:
+    """Apps with open RFC 7591 registration, without and with ``localhost`` allow-listed."""
+    made = {hosts: create_app({**server_settings, "dynamic_registration": "open", "cimd_allowed_hosts": hosts})
+            for hosts in ("", "localhost")}
+    yield made
+    for made_app in made.values():
+        with made_app.app_context():
+            db.engine.dispose()
+
+
+def self_register(app: Flask, jwks_uri: str) -> str:
+    """POST /oauth/register (RFC 7591), as a stranger on the network would."""
+    document = {"client_name": "stranger", "redirect_uris": ["http://127.0.0.1:33418/callback"],
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri}
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    response = app.test_client().post("/oauth/register", json=document, environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["client_id"])
+
+
+def redeem_made_up_code(app: Flask, client_id: str) -> TestResponse:
+    """A token request whose client authentication comes first: a refused key set is
+    ``invalid_client``; keys that verified the assertion reach the (made-up) code."""
+    form = {"grant_type": "authorization_code", "code": "made-up", "redirect_uri": "http://127.0.0.1:33418/callback"}
+    return app.test_client().post("/oauth/token", data=with_assertion(assertion(app, client_id), **form))
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_client_registered_over_rfc_7591_cannot_aim_the_server_at_loopback(
+        open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str, host: str) -> None:
+    app = open_apps[""]
+    client_id = self_register(app, keys_server.url(key_set, host=host))
+    refused(redeem_made_up_code(app, client_id), SSRF_REFUSAL)
+    assert fetches(keys_server, key_set) == 0
+
+
 def test_an_allow_listed_host_serves_a_self_registered_clients_keys(
-        migrated_app: Flask, server_settings: dict[str, Any], keys_server: DocumentServer, key_set: str) -> None:
-    """``AUTHSERVER_CIMD_ALLOWED_HOSTS`` is the development escape hatch for jwks_uri too."""
-    dev_app = create_app({**server_settings, "cimd_allowed_hosts": "localhost"})
-    client_id = register(dev_app, jwks_uri=keys_server.url(key_set), registered_by=BY_SELF)
-    assert post_token(dev_app, assertion(dev_app, client_id)).status_code == 200
-    refused(post_token(dev_app, assertion(dev_app, register(dev_app, jwks_uri=keys_server.url(key_set, "127.0.0.1"),
-                                                             registered_by=BY_SELF))), SSRF_REFUSAL)
+        open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str) -> None:
+    """``AUTHSERVER_CIMD_ALLOWED_HOSTS`` is the development escape hatch for jwks_uri too, for
+    the hosts it names only."""
+    app = open_apps["localhost"]
+    answer = redeem_made_up_code(app, self_register(app, keys_server.url(key_set)))
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"  # authenticated
+    assert fetches(keys_server, key_set) == 1
+    refused(redeem_made_up_code(app, self_register(app, keys_server.url(key_set, "127.0.0.1"))), SSRF_REFUSAL)
     assert fetches(keys_server, key_set) == 1
 
 
