@@ -15,7 +15,7 @@ from resource_guard.ratelimit import RateLimiter
 
 from . import logs
 from .appstate import AppState, state
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, parse_hosts
 from .database import ENGINE_OPTIONS, configure, discard_session
 from .extensions import db, migrate
 from .login_throttle import LOGIN, DatabaseLimiter, FailureLimiter
@@ -112,7 +112,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_endpoint(RevocationEndpoint)
     server.register_client_auth_method(
         AuthMethod.PRIVATE_KEY_JWT,
-        PrivateKeyJWT(settings.issuer, settings.client_assertion_max_lifetime, hasher, ClientKeys()),
+        PrivateKeyJWT(settings.issuer, settings.client_assertion_max_lifetime, hasher,
+                      ClientKeys(parse_hosts(settings.cimd_allowed_hosts))),
     )
     AppState(
         settings, hasher, keys, tokens, server, _login_limiter(settings, hasher),

@@ -16,6 +16,8 @@ calls the authorization endpoint picks. ``fetch`` is the one way to do that:
   seconds, so a slow-drip server cannot hold a worker.
 
 Hosts in ``allowed_hosts`` skip the address check: for development and tests on loopback.
+``allow_private`` skips it for every host, for URLs a trusted person chose (an administrator's
+client's ``jwks_uri``); every other rule still holds.
 """
 
 from __future__ import annotations
@@ -54,11 +56,16 @@ class FetchError(Exception):
         self.reason = reason
 
 
+class AddressRefused(FetchError):
+    """The host resolves to an address that is not public: the URL aims inward."""
+
+
 @dataclass(frozen=True)
 class FetchLimits:
     max_bytes: int = 5 * 1024
     timeout: float = 5.0
     allowed_hosts: Collection[str] = field(default_factory=frozenset)
+    allow_private: bool = False  # the URL is trusted: any address, the other limits still apply
 
 
 @dataclass(frozen=True)
@@ -175,10 +182,10 @@ def _addresses(host: str, port: int, limits: FetchLimits, resolver: Resolver) ->
     addresses = list(resolver(host, port))
     if not addresses:
         raise FetchError(f"the host name {host} does not resolve")
-    if host not in limits.allowed_hosts:
+    if not limits.allow_private and host not in limits.allowed_hosts:
         refused = [a for a in addresses if not is_public_address(a)]
         if refused:
-            raise FetchError(f"{host} resolves to a non-public address ({refused[0]}), which is never fetched")
+            raise AddressRefused(f"{host} resolves to a non-public address ({refused[0]}), which is never fetched")
     return addresses
 
 

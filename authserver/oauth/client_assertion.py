@@ -41,7 +41,7 @@ from ..database import conflict_insert
 from ..extensions import db
 from ..models import Client, UsedAssertion
 from ..secrets import SecretHasher
-from .client_keys import ClientKeys
+from .client_keys import ClientKeys, KeySetRefused
 from .names import ASSERTION_SIGNING_ALGS, CLIENT_ASSERTION_TYPE, AuthMethod
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,12 @@ class PrivateKeyJWT:
                           signature: bytes) -> None:
         try:
             key = self._keys.key(client, kid)
-        except KeysUnavailable:
-            log.warning("the jwks_uri of client %s could not be fetched", client.client_id)
+        except KeySetRefused as exc:
+            log.warning("the jwks_uri of self-registered client %s is refused: %s", client.client_id, exc)
+            raise InvalidClientAssertion("The client's key set could not be fetched from its jwks_uri: a client "
+                                         "that registered itself may only name a host on a public address.") from None
+        except KeysUnavailable as exc:
+            log.warning("the jwks_uri of client %s could not be fetched: %s", client.client_id, exc)
             raise InvalidClientAssertion("The client's key set could not be fetched from its jwks_uri.") from None
         verifier = key.algorithms.get(alg) if key is not None else None
         if key is None or verifier is None or not verifier.verify(signing_input, key.key, signature):

@@ -10,7 +10,7 @@ import pytest
 
 from authserver.fetch import FetchError, FetchLimits, fetch, is_public_address, trust_store
 
-from .tls_server import DocumentServer, Route
+from .tls_server import DocumentServer, Route, loopback
 
 DOC = json.dumps({"hello": "world"}).encode()
 
@@ -25,11 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentServer]
 @pytest.fixture
 def trusted(server: DocumentServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-
-
-def loopback(host: str, port: int) -> list[str]:
-    """A resolver that answers loopback for every name: a public-looking name aimed inward."""
-    return ["127.0.0.1"]
 
 
 DEV = FetchLimits(allowed_hosts=frozenset({"localhost", "client.example"}))
@@ -93,6 +88,21 @@ def test_a_public_looking_name_resolving_to_loopback_is_refused(server: Document
     server.routes["/doc"] = Route(DOC)
     with pytest.raises(FetchError, match=r"client.example resolves to a non-public address \(127.0.0.1\)"):
         fetch(server.url("/doc", host="client.example"), FetchLimits(), resolver=loopback)
+
+
+def test_a_trusted_url_may_be_internal_but_keeps_every_other_rule(server: DocumentServer, trusted: None) -> None:
+    """``allow_private`` (an administrator chose the URL) skips only the address check."""
+    trusting = FetchLimits(max_bytes=100, allow_private=True)
+    server.routes["/doc"] = Route(DOC)
+    server.routes["/moved"] = Route(status=302, headers={"Location": "/doc"})
+    server.routes["/big"] = Route(b"x" * 101)
+    assert fetch(f"https://127.0.0.1:{server.port}/doc", trusting).body == DOC
+    with pytest.raises(FetchError, match="redirects are not followed"):
+        fetch(server.url("/moved"), trusting)
+    with pytest.raises(FetchError, match="larger than 100 bytes"):
+        fetch(server.url("/big"), trusting)
+    with pytest.raises(FetchError, match="only https"):
+        fetch(f"http://127.0.0.1:{server.port}/doc", trusting)
 
 
 def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:

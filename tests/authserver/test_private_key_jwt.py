@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import jwt as pyjwt
@@ -23,15 +23,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from authserver import create_app
 from authserver.appstate import state
 from authserver.client_metadata import ClientMetadata
 from authserver.clients import register_client
+from authserver.extensions import db
 from authserver.models import Client
-from authserver.oauth.client_keys import REFETCH_INTERVAL, ClientKeys
+from authserver.models.clients import BY_ADMIN, BY_DOCUMENT, BY_SELF
+from authserver.oauth.client_keys import REFETCH_INTERVAL, ClientKeys, KeySetRefused
 from authserver.oauth.names import CLIENT_ASSERTION_TYPE
 
 from .helpers import basic
-from .https_server import https_server
+from .tls_server import DocumentServer, Route, loopback
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -50,13 +53,13 @@ JWKS = {"keys": [public_jwk(KEY, "k1"), public_jwk(RSA_KEY, "r1")]}
 
 
 def register(app: Flask, *, jwks: dict[str, Any] | None = JWKS, jwks_uri: str | None = None,
-             grant_types: tuple[str, ...] = ("client_credentials",)) -> str:
+             grant_types: tuple[str, ...] = ("client_credentials",), registered_by: str = BY_ADMIN) -> str:
     metadata = ClientMetadata(
         client_name="keyed", grant_types=grant_types, scope="reports:read",
         token_endpoint_auth_method="private_key_jwt", jwks=None if jwks_uri else jwks, jwks_uri=jwks_uri,
     )
     with app.app_context():
-        client, secret = register_client(state(app).hasher, metadata)
+        client, secret = register_client(state(app).hasher, metadata, registered_by=registered_by)
         assert secret is None  # a client with a key has no secret
         return client.client_id
 
@@ -117,50 +120,152 @@ def test_client_id_may_accompany_the_assertion_if_it_names_the_same_client(app: 
     refused(post_token(app, assertion(app, client_id), client_id=other), "client_id differs")
 
 
-def test_a_client_with_a_jwks_uri_fetches_its_keys_over_https(app: Flask, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    with https_server(tmp_path) as server:
-        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
-        client_id = register(app, jwks_uri=server.url + "/jwks.get_json()")
-        assert post_token(app, assertion(app, client_id)).status_code == 200
-        assert post_token(app, assertion(app, client_id)).status_code == 200
-        assert server.answer.requests == 1  # cached
+@pytest.fixture(scope="module")
+def keys_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentServer]:
+    with DocumentServer(tmp_path_factory.mktemp("jwks-tls")) as server:
+        yield server
 
 
-def test_a_rotated_key_is_fetched_at_most_once_per_interval(app: Flask, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def key_set(keys_server: DocumentServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh path serving ``{"keys": [k1]}`` on the trusted loopback server."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(keys_server.ca_file))
+    path = f"/{uuid.uuid4().hex}/jwks.json"
+    keys_server.routes[path] = Route(json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode())
+    return path
+
+
+def fetches(server: DocumentServer, path: str) -> int:
+    return server.requests.count(path)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_an_admin_client_fetches_its_keys_from_a_loopback_host_once(app: Flask, keys_server: DocumentServer,
+                                                                   key_set: str, host: str) -> None:
+    """An administrator chose the URL, so an internal host is fine; the answer is cached."""
+    client_id = register(app, jwks_uri=keys_server.url(key_set, host=host))
+    assert post_token(app, assertion(app, client_id)).status_code == 200
+    assert post_token(app, assertion(app, client_id)).status_code == 200
+    assert fetches(keys_server, key_set) == 1
+
+
+def test_a_rotated_key_is_fetched_at_most_once_per_interval(keys_server: DocumentServer, key_set: str) -> None:
     """An unknown kid refetches the client's key set, but a flood of them costs one fetch per
     ``REFETCH_INTERVAL``."""
     now = [1_000_000.0]
     keys = ClientKeys(clock=lambda: now[0])
-    with https_server(tmp_path) as server:
-        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
-        client = Client(client_id="rotating", jwks_uri=server.url + "/jwks.get_json()")
-        assert keys.key(client, "k1") is not None
-        server.answer.body = json.dumps({"keys": [public_jwk(OTHER_KEY, "k2")]}).encode()
-        assert keys.key(client, "k2") is None and keys.key(client, "k3") is None  # too soon
-        assert server.answer.requests == 1
-        now[0] += REFETCH_INTERVAL
-        assert keys.key(client, "k2") is not None
-        assert server.answer.requests == 2
+    client = Client(client_id="rotating", jwks_uri=keys_server.url(key_set), registered_by=BY_ADMIN)
+    assert keys.key(client, "k1") is not None
+    keys_server.routes[key_set] = Route(json.dumps({"keys": [public_jwk(OTHER_KEY, "k2")]}).encode())
+    assert keys.key(client, "k2") is None and keys.key(client, "k3") is None  # too soon
+    assert fetches(keys_server, key_set) == 1
+    now[0] += REFETCH_INTERVAL
+    assert keys.key(client, "k2") is not None
+    assert fetches(keys_server, key_set) == 2
 
 
-def test_an_oversized_key_set_is_not_read(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with https_server(tmp_path) as server:
-        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-        padding = "x" * 100_000
-        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")], "padding": padding}).encode()
-        client_id = register(app, jwks_uri=server.url + "/big.get_json()")
-        refused(post_token(app, assertion(app, client_id)), "could not be fetched")
+@pytest.mark.parametrize("route", [
+    Route(json.dumps({"keys": [public_jwk(KEY, "k1")], "padding": "x" * 100_000}).encode()),  # too big
+    Route(b"", 302, {"Location": "/elsewhere"}),  # redirects are not followed
+])
+def test_an_oversized_or_redirected_key_set_is_not_used(app: Flask, keys_server: DocumentServer, key_set: str,
+                                                        route: Route) -> None:
+    keys_server.routes[key_set] = route
+    client_id = register(app, jwks_uri=keys_server.url(key_set))
+    refused(post_token(app, assertion(app, client_id)), "could not be fetched")
 
 
-def test_a_key_set_behind_an_untrusted_certificate_is_not_used(app: Flask, tmp_path: Path) -> None:
-    with https_server(tmp_path) as server:
-        server.answer.body = json.dumps({"keys": [public_jwk(KEY, "k1")]}).encode()
-        client_id = register(app, jwks_uri=server.url + "/untrusted.get_json()")
-        refused(post_token(app, assertion(app, client_id)), "could not be fetched")
+def test_a_key_set_behind_an_untrusted_certificate_is_not_used(app: Flask, keys_server: DocumentServer,
+                                                               key_set: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    client_id = register(app, jwks_uri=keys_server.url(key_set))
+    refused(post_token(app, assertion(app, client_id)), "could not be fetched")
+    assert fetches(keys_server, key_set) == 0  # the TLS handshake failed before any request
+
+
+SSRF_REFUSAL = "may only name a host on a public address"
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_self_registered_client_cannot_aim_the_server_at_loopback(app: Flask, keys_server: DocumentServer,
+                                                                    key_set: str, host: str) -> None:
+    """SSRF: a client that registered itself names an internal jwks_uri; nothing is fetched."""
+    client_id = register(app, jwks_uri=keys_server.url(key_set, host=host), registered_by=BY_SELF)
+    refused(post_token(app, assertion(app, client_id)), SSRF_REFUSAL)
+    refused(post_token(app, assertion(app, client_id)), SSRF_REFUSAL)  # also while the refusal is cached
+    assert fetches(keys_server, key_set) == 0
+
+
+def test_an_admin_clients_cached_keys_are_not_lent_to_a_self_registered_client(
+        app: Flask, keys_server: DocumentServer, key_set: str) -> None:
+    url = keys_server.url(key_set)
+    assert post_token(app, assertion(app, register(app, jwks_uri=url))).status_code == 200
+    stranger = register(app, jwks_uri=url, registered_by=BY_SELF)
+    refused(post_token(app, assertion(app, stranger)), SSRF_REFUSAL)
+    assert fetches(keys_server, key_set) == 1
+
+
+@pytest.mark.parametrize("registered_by", [BY_SELF, BY_DOCUMENT])
+def test_a_public_looking_name_resolving_to_loopback_is_refused_unless_allow_listed(
+        keys_server: DocumentServer, key_set: str, registered_by: str) -> None:
+    client = Client(client_id="stranger", registered_by=registered_by,
+                    jwks_uri=keys_server.url(key_set, host="client.example"))
+    with pytest.raises(KeySetRefused, match=r"client\.example resolves to a non-public address \(127\.0\.0\.1\)"):
+        ClientKeys(resolver=loopback).key(client, "k1")
+    assert fetches(keys_server, key_set) == 0
+    assert ClientKeys({"client.example"}, resolver=loopback).key(client, "k1") is not None
+    assert fetches(keys_server, key_set) == 1
+
+
+@pytest.fixture(scope="module")
+def open_apps(migrated_app: Flask, server_settings: dict[str, Any]) -> Iterator[dict[str, Flask]]:
+    """Apps with open RFC 7591 registration, without and with ``localhost`` allow-listed."""
+    made = {hosts: create_app({**server_settings, "dynamic_registration": "open", "cimd_allowed_hosts": hosts})
+            for hosts in ("", "localhost")}
+    yield made
+    for made_app in made.values():
+        with made_app.app_context():
+            db.engine.dispose()
+
+
+def self_register(app: Flask, jwks_uri: str) -> str:
+    """POST /oauth/register (RFC 7591), as a stranger on the network would."""
+    document = {"client_name": "stranger", "redirect_uris": ["http://127.0.0.1:33418/callback"],
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri}
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    response = app.test_client().post("/oauth/register", json=document, environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["client_id"])
+
+
+def redeem_made_up_code(app: Flask, client_id: str) -> TestResponse:
+    """A token request whose client authentication comes first: a refused key set is
+    ``invalid_client``; keys that verified the assertion reach the (made-up) code."""
+    form = {"grant_type": "authorization_code", "code": "made-up", "redirect_uri": "http://127.0.0.1:33418/callback"}
+    return app.test_client().post("/oauth/token", data=with_assertion(assertion(app, client_id), **form))
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_client_registered_over_rfc_7591_cannot_aim_the_server_at_loopback(
+        open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str, host: str) -> None:
+    app = open_apps[""]
+    client_id = self_register(app, keys_server.url(key_set, host=host))
+    refused(redeem_made_up_code(app, client_id), SSRF_REFUSAL)
+    assert fetches(keys_server, key_set) == 0
+
+
+def test_an_allow_listed_host_serves_a_self_registered_clients_keys(
+        open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str) -> None:
+    """``AUTHSERVER_CIMD_ALLOWED_HOSTS`` is the development escape hatch for jwks_uri too, for
+    the hosts it names only."""
+    app = open_apps["localhost"]
+    answer = redeem_made_up_code(app, self_register(app, keys_server.url(key_set)))
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"  # authenticated
+    assert fetches(keys_server, key_set) == 1
+    refused(redeem_made_up_code(app, self_register(app, keys_server.url(key_set, "127.0.0.1"))), SSRF_REFUSAL)
+    assert fetches(keys_server, key_set) == 1
 
 
 def test_a_replayed_assertion_is_refused(app: Flask) -> None:
