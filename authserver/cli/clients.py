@@ -230,9 +230,9 @@ def update(
     """Change a registered client.
 
     Which tokens it may introspect, how its ID tokens are signed, where logout may send its
-    people, and how it authenticates. Options not given stay as they are; the result is checked as a whole before anything is
-    stored. Moving to a secret method prints the new secret once; moving to private_key_jwt
-    drops the secret.
+    people, and how it authenticates. Options not given stay as they are; the result is
+    checked as a whole before anything is stored. Moving to a secret method prints the new
+    secret once; moving to private_key_jwt drops the secret.
     """
     if resource_servers and no_resource_servers:
         fail("give --resource-server or --no-resource-servers, not both")

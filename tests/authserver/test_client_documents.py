@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -20,6 +23,7 @@ from authserver.appstate import state
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.models.types import utcnow
+from authserver.oauth.names import CLIENT_ASSERTION_TYPE
 from authserver.resources import create_resource
 
 from .authorize_helpers import NATIVE_REDIRECT, authorize_url, consent, csrf_of, query_of, signed_in_flow
@@ -199,16 +203,29 @@ def test_the_token_endpoint_answers_invalid_client_for_a_broken_document(cimd_ap
     assert "must use https" in resp.get_json()["error_description"]
 
 
-def test_private_key_jwt_documents_are_accepted_but_not_yet_authenticated(
+def test_a_private_key_jwt_document_client_authenticates_with_its_key(
         cimd_app: Flask, make_user, documents: DocumentServer, resource: tuple[str, str]) -> None:
-    jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "use": "sig"}]}
-    client_id = publish(documents, token_endpoint_auth_method="private_key_jwt", jwks=jwks)
+    """The document's key set is the client's: an assertion signed by another key, or none at
+    all, is invalid_client and leaves the code unspent; one it signs redeems the code."""
+    key, stranger = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    jwk = {**pyjwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "k1", "use": "sig"}
+    client_id = publish(documents, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [jwk]})
     flow = signed_in_flow(cimd_app, make_user, client_id, redirect_uri=NATIVE_REDIRECT)
+
+    def signed(by: Any) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iss": client_id, "sub": client_id, "aud": state(cimd_app).settings.issuer, "iat": now,
+                  "exp": now + 60, "jti": uuid.uuid4().hex}
+        return {"client_assertion_type": CLIENT_ASSERTION_TYPE,
+                "client_assertion": pyjwt.encode(claims, by, algorithm="ES256", headers={"kid": "k1"})}
+
     code = flow.code(resource=resource[0])
-    resp = flow.redeem(code)
-    assert resp.get_json()["error"] == "invalid_client"
-    assert "does not support private_key_jwt" in resp.get_json()["error_description"]
+    for refused_form in ({}, signed(stranger)):
+        resp = flow.redeem(code, **refused_form)
+        assert resp.status_code == 401 and resp.get_json()["error"] == "invalid_client"
+    resp = flow.redeem(code, **signed(key))
+    assert resp.status_code == 200, resp.get_json()
+    assert pyjwt.decode(resp.get_json()["access_token"], options={"verify_signature": False})["aud"] == resource[0]
 
 
 def test_documents_off_means_url_client_ids_are_unknown(migrated_app: Flask, documents: DocumentServer,
