@@ -221,9 +221,9 @@ def test_a_private_key_jwt_document_client_authenticates_with_its_key(
 
     code = flow.code(resource=resource[0])
     for refused_form in ({}, signed(stranger)):
-        resp = flow.redeem(code, **refused_form)
+        resp = flow.redeem(code, None, **refused_form)
         assert resp.status_code == 401 and resp.get_json()["error"] == "invalid_client"
-    resp = flow.redeem(code, **signed(key))
+    resp = flow.redeem(code, None, **signed(key))
     assert resp.status_code == 200, resp.get_json()
     assert pyjwt.decode(resp.get_json()["access_token"], options={"verify_signature": False})["aud"] == resource[0]
 
