@@ -8,6 +8,7 @@ the same in both, and the rest is what a token costs beyond parsing a form.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from .config import BenchConfig
 from .fixtures import Credentials, Fixtures
 from .load import wrk
 from .oauth_scenarios import CEILING_APP, CEILING_CLIENT, FORM, ISSUANCE_BODY, basic, token_body_bytes
-from .server import Process, start_wsgi_app
+from .server import Process, start_app
 
 RATE = 250  # py-spy samples per second per worker
 SECONDS = 6  # one wrk run per target
@@ -28,13 +29,18 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
                                                            "authserver/database.py")),
     ("token signing: joserfc, cryptography", ("joserfc/", "cryptography/")),
     ("Authlib: request, client authentication, grant, response", ("authlib/",)),
-    ("access log", ("logging/", "gunicorn/glogging.py", "authserver/logs.py")),
+    ("access log", ("logging/", "gunicorn/glogging.py", "granian/log.py", "authserver/logs.py")),
     ("authserver: checks, client cache, token claims", ("authserver/",)),
     ("ceiling view", ("bench/ceiling.py",)),
     ("Flask and Werkzeug", ("flask/", "werkzeug/", "itsdangerous/")),
-    ("gunicorn: accept, parse, write, close", ("gunicorn/", "socket.py", "selectors.py")),
+    ("HTTP server, Python side (gunicorn: accept, parse, write, close; granian: WSGI glue)",
+     ("gunicorn/", "granian/", "socket.py", "selectors.py")),
 )
 OTHER = "other"
+# Worker CPU that py-spy does not see as Python frames: granian's native HTTP layer, and the
+# kernel's socket work done in system calls.
+UNSAMPLED = "not in Python frames: native HTTP layer, kernel (worker CPU from /proc minus the samples)"
+TICK = os.sysconf("SC_CLK_TCK")
 _FILE = re.compile(r"\(([^()]*?):\d+\)$")
 
 
@@ -65,15 +71,36 @@ class Breakdown:
     rps: dict[str, float]
 
 
+def worker_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of the server's live worker processes (``pid``'s children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for child in children:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:  # a worker that exited meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / TICK
+
+
 def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg: BenchConfig,
              out: Path) -> tuple[dict[str, float], float]:
-    sampler = spy.record(target.process.pid, seconds, out, rate=RATE)
+    pid = target.process.pid
+    sampler = spy.record(pid, seconds, out, rate=RATE)
     headers = [f"Authorization: {basic(client)}", f"Content-Type: {FORM}"]
+    before = worker_cpu_seconds(pid)
     sample = wrk(target.url + path, "request.lua", ["POST", ISSUANCE_BODY, *headers],
                  seconds, cfg)
+    cpu = worker_cpu_seconds(pid) - before
     sampler.wait()
-    per_request = 1e6 / RATE / max(sample.requests, 1)
-    return {k: n * per_request for k, n in sample_categories(out).items()}, sample.rps
+    requests = max(sample.requests, 1)
+    per_request = 1e6 / RATE / requests
+    categories = {k: n * per_request for k, n in sample_categories(out).items()}
+    unsampled = cpu * 1e6 / requests - sum(categories.values())
+    if unsampled > 0:
+        categories[UNSAMPLED] = unsampled
+    return categories, sample.rps
 
 
 def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
@@ -82,8 +109,7 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
     if spy.py_spy() is None:
         return None
     size = token_body_bytes(server, fx.jwt_client)
-    ceiling = start_wsgi_app(CEILING_APP + "()", {"BENCH_BODY_BYTES": str(size)}, cfg.workers,
-                             cfg.threads, workdir)
+    ceiling = start_app(CEILING_APP, {"BENCH_BODY_BYTES": str(size)}, cfg, workdir)
     targets: dict[str, dict[str, float]] = {}
     rps: dict[str, float] = {}
     try:
