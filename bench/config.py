@@ -22,6 +22,7 @@ class BenchConfig:
     scale_sizes: tuple[int, ...] = (10_000, 1_000_000)
     postgres_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     server: str = "granian"  # authserver serve --server, and the ceiling app's server
+    compare_server: str = ""  # also authserver under this server in the rounds beside node-oidc-provider
     only: str = ""  # "issuance", "adapters", "drf" or "asgi": those rows alone (bench/run.py --only)
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.databases import new_database
+from tests.databases import free_port, new_database
 
 from . import asgi_scenarios, breakdown, guard_scenarios, node_peer, oauth_scenarios, peer_issuance, scale
 from .config import BenchConfig
@@ -296,7 +296,7 @@ class Bench:
             peer.stop()
         s = self.report.section(f"Issuance beside {peer.label} ({cfg.workers} processes each)",
                                 peer_issuance.HEADER)
-        peer_issuance.write(s, peer, results, cfg.workers)
+        peer_issuance.write(s, peer, results, cfg.workers, cfg.server)
         s.notes.append(f"All servers stay up; each of {cfg.peer_rounds} rounds runs node-oidc-provider before "
                        "authserver on each database in turn. The ratio is the median over the rounds of "
                        "authserver's req/s ÷ the node-oidc-provider run just before it, so machine drift "
@@ -329,6 +329,9 @@ class Bench:
                     self.issuance(self.report.section(f"Issuance on {db} ({cfg.server_label()})"),
                                   server, fx, cfg, db)
                     continue
+                if cfg.only == "breakdown":
+                    self.where_time_goes(db, server, fx)
+                    continue
                 if cfg.only in ADAPTERS:
                     if db == cfg.databases[0]:
                         self.adapters(server, fx, ADAPTERS[cfg.only])
@@ -339,7 +342,14 @@ class Bench:
                     if cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
                         self.settings_comparison(db, fx)
             if cfg.only in ("", "issuance"):
-                self.peer(servers)
+                peers = dict(servers)
+                if cfg.compare_server:
+                    for db, (_, fx) in servers.items():
+                        settings = {**fx.settings, "issuer": f"http://127.0.0.1:{free_port()}"}
+                        other = start_authserver(settings, cfg.workers, cfg.threads, self.workdir, cfg.compare_server)
+                        stack.callback(other.stop)
+                        peers[f"{db}, {cfg.compare_server}"] = (other, fx)
+                self.peer(peers)
         if "postgresql" in cfg.databases and cfg.scale_sizes and not cfg.only:
             self.scale(cfg.scale_sizes)
         self.report.settings.append(("Load average at end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
@@ -363,8 +373,11 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     p.add_argument("--rounds", type=int, help="interleaved rounds beside node-oidc-provider (default 5, quick 2)")
     p.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
                    help="authserver serve --server, and the ceiling app's server")
-    p.add_argument("--only", choices=("issuance", *ADAPTERS), default="",
-                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); adapters: only "
+    p.add_argument("--compare-server", choices=("granian", "gunicorn"),
+                   help="also run authserver under this server in the rounds beside node-oidc-provider")
+    p.add_argument("--only", choices=("issuance", "breakdown", *ADAPTERS), default="",
+                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); breakdown: only the "
+                        "table of where a token request's CPU goes; adapters: only "
                         "resource_guard's rows (Flask backends, DRF, Starlette/FastAPI and the event-loop lag); "
                         "drf or asgi: only that adapter's rows")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
@@ -396,6 +409,7 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
         scale_sizes=tuple(int(n) for n in scale_sizes.split(",") if int(n) > 0),
         postgres_admin=a.postgres,
         server=a.server,
+        compare_server=a.compare_server or "",
         only=a.only,
     )
 
