@@ -69,6 +69,7 @@ class Breakdown:
 
     targets: dict[str, dict[str, float]]
     rps: dict[str, float]
+    cpu: dict[str, float]  # the workers' user + system CPU µs per request, from /proc
 
 
 def worker_cpu_seconds(pid: int) -> float:
@@ -85,7 +86,7 @@ def worker_cpu_seconds(pid: int) -> float:
 
 
 def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg: BenchConfig,
-             out: Path) -> tuple[dict[str, float], float]:
+             out: Path) -> tuple[dict[str, float], float, float]:
     pid = target.process.pid
     sampler = spy.record(pid, seconds, out, rate=RATE)
     headers = [f"Authorization: {basic(client)}", f"Content-Type: {FORM}"]
@@ -97,10 +98,11 @@ def _profile(target: Process, path: str, client: Credentials, seconds: int, cfg:
     requests = max(sample.requests, 1)
     per_request = 1e6 / RATE / requests
     categories = {k: n * per_request for k, n in sample_categories(out).items()}
-    unsampled = cpu * 1e6 / requests - sum(categories.values())
+    cpu_us = cpu * 1e6 / requests
+    unsampled = cpu_us - sum(categories.values())
     if unsampled > 0:
         categories[UNSAMPLED] = unsampled
-    return categories, sample.rps
+    return categories, sample.rps, cpu_us
 
 
 def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
@@ -112,12 +114,13 @@ def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path,
     ceiling = start_app(CEILING_APP, {"BENCH_BODY_BYTES": str(size)}, cfg, workdir)
     targets: dict[str, dict[str, float]] = {}
     rps: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     try:
-        targets["ceiling"], rps["ceiling"] = _profile(ceiling, "/token", CEILING_CLIENT, seconds, cfg,
-                                                      workdir / "ceiling.collapsed")
+        targets["ceiling"], rps["ceiling"], cpu["ceiling"] = _profile(
+            ceiling, "/token", CEILING_CLIENT, seconds, cfg, workdir / "ceiling.collapsed")
     finally:
         ceiling.stop()
     for label, client in (("JWT", fx.jwt_client), ("opaque", fx.opaque_client)):
-        targets[label], rps[label] = _profile(server, "/oauth/token", client, seconds, cfg,
-                                              workdir / f"issuance-{label}.collapsed")
-    return Breakdown(targets, rps)
+        targets[label], rps[label], cpu[label] = _profile(
+            server, "/oauth/token", client, seconds, cfg, workdir / f"issuance-{label}.collapsed")
+    return Breakdown(targets, rps, cpu)

@@ -129,14 +129,17 @@ class Bench:
             if any(b.targets[n].get(label, 0) >= 0.5 for n in names):
                 s.row(label, *(f"{b.targets[n].get(label, 0):.0f}" for n in names))
         s.row("**total**", *(f"**{sum(b.targets[n].values()):.0f}**" for n in names))
+        s.row("worker CPU per request (user + system, /proc)", *(f"{b.cpu[n]:.0f}" for n in names))
         s.row("req/s while sampled", *(f"{b.rps[n]:,.0f}" for n in names))
         s.notes.append(f"py-spy --subprocesses at {breakdown.RATE} Hz on the {self.cfg.server} workers during one "
                        f"{breakdown.SECONDS} s wrk run each (it takes a little of the machine itself); a sample "
                        "counts for the innermost frame with a category, so JSON encoding called by Authlib is "
                        "Authlib's. Worker time only: wrk's share of the box is not in these columns; the "
                        "workers' own CPU (user and system, from /proc) beyond what the samples account for is "
-                       "the last category. A worker blocked in psycopg's wait for PostgreSQL is not seen as "
-                       "idle, so on PostgreSQL the database row includes the round trip and the server's WAL flush.")
+                       "the last category. On a loaded machine a worker waiting for a core still shows in "
+                       "the samples, so the total then exceeds the /proc row. A worker blocked in psycopg's "
+                       "wait for PostgreSQL is not seen as idle, so on PostgreSQL the database row includes "
+                       "the round trip and the server's WAL flush.")
 
     def guard(self, server: Process, fx: Fixtures) -> None:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
