@@ -37,6 +37,9 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("gunicorn/", "granian/", "socket.py", "selectors.py")),
 )
 OTHER = "other"
+# A sample of a thread with no Python frame: the server's native threads holding the
+# interpreter (granian building a request's environ, handing over the response).
+NO_FRAME = "HTTP server, native threads in the interpreter (samples without a Python frame)"
 # Worker CPU that py-spy does not see as Python frames: granian's native HTTP layer, and the
 # kernel's socket work done in system calls.
 UNSAMPLED = "not in Python frames: native HTTP layer, kernel (worker CPU from /proc minus the samples)"
@@ -45,6 +48,8 @@ _FILE = re.compile(r"\(([^()]*?):\d+\)$")
 
 
 def category(stack: list[str]) -> str:
+    if not stack:
+        return NO_FRAME
     for frame in reversed(stack):
         m = _FILE.search(frame)
         path = m.group(1) if m else ""

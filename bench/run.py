@@ -124,7 +124,8 @@ class Bench:
         names = list(b.targets)
         s = self.report.section(f"Where a token request's CPU goes ({db}; worker µs per request, py-spy)",
                                 ("Category", *(f"{n} µs" for n in names)))
-        order = [label for label, _ in breakdown.CATEGORIES] + [breakdown.OTHER, breakdown.UNSAMPLED]
+        order = [label for label, _ in breakdown.CATEGORIES] + [breakdown.NO_FRAME, breakdown.OTHER,
+                                                                  breakdown.UNSAMPLED]
         for label in order:
             if any(b.targets[n].get(label, 0) >= 0.5 for n in names):
                 s.row(label, *(f"{b.targets[n].get(label, 0):.0f}" for n in names))
