@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,29 @@ def test_the_access_log_has_the_request_line_without_its_query_string(served) ->
     assert '"GET /.well-known/oauth-authorization-server" 200' in log
     assert '"GET /oauth/authorize" ' in log
     assert secret not in log and "probe=" not in log
+
+
+def test_sigterm_lets_the_request_in_progress_finish(served) -> None:
+    url, _, process = served
+    if "--server" in process.args:
+        pytest.skip("gunicorn's sync workers close every connection, so none can be held mid-request")
+    host = url.removeprefix("http://")
+    address, port = host.rsplit(":", 1)
+    body = b"grant_type=client_credentials&scope=reports%3Aread"
+    http = HTTPConnection(address, int(port), timeout=10)
+    http.request("GET", "/")
+    first = http.getresponse()
+    assert first.status == 200 and first.read()  # a worker holds this kept-alive connection now
+    assert http.sock is not None
+    head = (f"POST /oauth/token HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    http.sock.sendall(head + body[:10])  # the request has begun and is not complete
+    process.send_signal(signal.SIGTERM)
+    http.sock.sendall(body[10:])
+    answer = b""
+    while chunk := http.sock.recv(65536):
+        answer += chunk
+    http.close()
+    assert answer.startswith(b"HTTP/1.1 401")  # answered as usual: no client authentication
+    assert b'"error":"invalid_client"' in answer.replace(b" ", b"")
+    assert process.wait(timeout=30) == 0
