@@ -129,6 +129,18 @@ def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(served) -> N
     assert replacement != worker
 
 
+def test_sighup_replaces_the_workers_gracefully(served) -> None:
+    url, _, process = served
+    old = workers(process)
+    process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while set(workers(process)) & set(old) or not workers(process):  # until only new workers remain
+        assert requests.get(url + "/", timeout=5).status_code == 200  # served all along
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    answering(process, url)
+
+
 def test_sigterm_stops_the_workers_and_exits_cleanly(served) -> None:
     url, _, process = served
     [worker] = workers(process)
