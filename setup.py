@@ -27,6 +27,7 @@ setup(
         "cryptography>=42",
         "argon2-cffi>=23.1",
         "psycopg[binary]>=3.1",
-        "gunicorn>=22",
+        "granian>=2.8,<3",  # authserver serve's default HTTP server
+        "gunicorn>=22",  # authserver serve --server gunicorn
     ],
 )

@@ -65,6 +65,7 @@ class Settings:
     registration_auth_methods: str
     registration_scopes: str
     client_assertion_max_lifetime: int
+    durable_access_tokens: bool
 
     def __post_init__(self) -> None:
         if self.access_token_format not in TOKEN_FORMATS:
@@ -139,12 +140,27 @@ def _defaults() -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):  # before int: a bool is an int to Python
+        return _boolean(name, value)
     if isinstance(default, int) and not isinstance(value, int):
         try:
             return int(value)
         except ValueError:
             raise ConfigError(f"{name} must be an integer, got {value!r}") from None
     return value
+
+
+BOOLEAN_WORDS = {**dict.fromkeys(("true", "1", "yes", "on"), True), **dict.fromkeys(("false", "0", "no", "off"), False)}
+
+
+def _boolean(name: str, value: Any) -> bool:
+    """A TOML boolean, or the words an environment variable spells one with."""
+    if isinstance(value, bool):
+        return value
+    word = BOOLEAN_WORDS.get(str(value).strip().lower())
+    if word is None:
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return word
 
 
 def default_instance_path(environ: Mapping[str, str]) -> Path:

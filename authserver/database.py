@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
@@ -98,6 +99,10 @@ class _Prepared:
         return tuple(values[k] for k in self.order) if self.positional else values
 
 
+# Prefixed to the INSERT of a row whose loss in a crash fails closed (see ``DirectInsert``).
+ASYNCHRONOUS_COMMIT = "SET LOCAL synchronous_commit TO off; "
+
+
 class DirectInsert:
     """One row into ``table`` in one autocommitted statement on a pooled DBAPI connection.
 
@@ -115,12 +120,16 @@ class DirectInsert:
             weakref.WeakKeyDictionary()
         )
 
-    def __call__(self, engine: Engine, row: Mapping[str, Any]) -> None:
+    def __call__(self, engine: Engine, row: Mapping[str, Any], *, asynchronous_commit: bool = False) -> None:
+        """``asynchronous_commit``: on PostgreSQL (psycopg), commit without waiting for the WAL
+        flush; the caller decides that losing this row in a database crash is acceptable."""
         keys = tuple(row)
         by_keys = self._prepared.setdefault(engine, {})
         prepared = by_keys.get(keys) or by_keys.setdefault(keys, _Prepared(self.table, engine.dialect, keys))
         params = prepared.params(row)
         dialect = engine.dialect
+        asynchronous = asynchronous_commit and dialect.driver == "psycopg"
+        sql = ASYNCHRONOUS_COMMIT + prepared.sql if asynchronous else prepared.sql
         connection: PoolProxiedConnection | None = None
         cursor: Any = None
         try:  # every driver error, from the checkout on, leaves as SQLAlchemy's (an outage: OperationalError)
@@ -128,14 +137,18 @@ class DirectInsert:
             dbapi_connection = connection.dbapi_connection
             assert dbapi_connection is not None  # a fresh checkout always holds one
             dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-            cursor = connection.cursor()
-            cursor.execute(prepared.sql, params)
+            # Client-side binding sends both statements as one simple query: PostgreSQL runs it
+            # as one implicit transaction, so SET LOCAL holds for the INSERT's commit alone,
+            # in the same single round trip as a plain INSERT.
+            cursor = (psycopg.ClientCursor(cast(psycopg.Connection[Any], dbapi_connection)) if asynchronous
+                      else connection.cursor())
+            cursor.execute(sql, params)
             cursor.close()
             dialect.reset_isolation_level(dbapi_connection)
         except dialect.loaded_dbapi.Error as exc:
             if connection is not None:
                 self._discard(engine, connection, exc, cursor)
-            raise DBAPIError.instance(prepared.sql, params, exc, dialect.loaded_dbapi.Error,
+            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
                                       hide_parameters=True, dialect=dialect) from exc
         finally:
             if connection is not None:

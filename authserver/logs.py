@@ -54,7 +54,8 @@ _FILTER = ScrubbingFilter()
 
 def install(level: str) -> None:
     """Give our and Authlib's loggers a stderr handler at ``level`` (gunicorn passes stderr
-    to its error log) and put the filter on every handler that exists now."""
+    to its error log) and put the filter on every handler that exists now: in a worker, the
+    server's own (gunicorn's or granian's, access log included) are set up before the app."""
     for logger_name in ("authserver", "authlib"):
         logger = logging.getLogger(logger_name)
         logger.setLevel(level)
@@ -64,7 +65,8 @@ def install(level: str) -> None:
             handler._authserver = True  # type: ignore[attr-defined]  # our mark on a stdlib handler
             logger.addHandler(handler)
             logger.propagate = False
-    for name in (None, "gunicorn.error", "gunicorn.access", "authserver", "authlib", "werkzeug"):
+    for name in (None, "gunicorn.error", "gunicorn.access", "_granian", "granian.access", "authserver", "authlib",
+                 "werkzeug"):
         for existing in logging.getLogger(name).handlers:
             if _FILTER not in existing.filters:
                 existing.addFilter(_FILTER)

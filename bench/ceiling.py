@@ -2,7 +2,7 @@
 
 It reads the Basic credentials and the same form body, and answers JSON of exactly the size
 of the real token response (``BENCH_BODY_BYTES``) with the same cache headers; no Authlib,
-no database, no signing. Run under gunicorn with ``authserver serve``'s settings.
+no database, no signing. Run under the bench's server with ``authserver serve``'s settings.
 """
 
 from __future__ import annotations

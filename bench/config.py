@@ -21,7 +21,8 @@ class BenchConfig:
     databases: tuple[str, ...] = ("sqlite", "postgresql")
     scale_sizes: tuple[int, ...] = (10_000, 1_000_000)
     postgres_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    granian_ceiling: bool = False  # also the ceiling app under granian, beside gunicorn's
+    server: str = "granian"  # authserver serve --server, and the ceiling app's server
+    compare_server: str = ""  # also authserver under this server in the rounds beside node-oidc-provider
     only: str = ""  # "issuance", "adapters", "drf" or "asgi": those rows alone (bench/run.py --only)
 
     @property
@@ -30,8 +31,8 @@ class BenchConfig:
 
     def server_label(self, threads: int | None = None) -> str:
         threads = self.threads if threads is None else threads
-        kind = "gthread" if threads > 1 else "sync"
-        return f"gunicorn {kind}, {self.workers} workers" + (f" × {threads} threads" if threads > 1 else "")
+        kind = f"{self.server} {'gthread' if threads > 1 else 'sync'}" if self.server == "gunicorn" else self.server
+        return f"{kind}, {self.workers} workers" + (f" × {threads} threads" if threads > 1 else "")
 
     def wrk_label(self) -> str:
         return (f"wrk -t{self.wrk_threads} -c{self.connections} -d{self.duration:g}s --latency "

@@ -16,7 +16,7 @@ import requests
 from .config import BenchConfig
 from .fixtures import PASSWORD, SCOPE, Credentials, Fixtures, write_pool
 from .load import Measure, Runner, Sample, fixed, measure, pooled, settle, wrk
-from .server import METADATA, Process, start_granian_app, start_wsgi_app
+from .server import METADATA, Process, start_app
 
 FORM = "application/x-www-form-urlencoded"
 # Every issuance run sends this body: the ceiling, authserver and the node-oidc-provider peer.
@@ -59,40 +59,34 @@ def issue(token_url: str, client: Credentials, cfg: BenchConfig, settle_url: str
 
 @dataclass(frozen=True)
 class Issuance:
-    """client_credentials issuance beside its ceiling, measured interleaved; ``granian`` is
-    the same ceiling app under granian when ``--granian-ceiling`` asks for it."""
+    """client_credentials issuance beside its ceiling, measured interleaved."""
 
     token_format: str
     body_bytes: int
     issued: Measure
     ceiling: Measure
-    granian: Measure | None = None
 
 
 def issuance(server: Process, fx: Fixtures, cfg: BenchConfig, workdir: Path) -> list[Issuance]:
     """Issuance of each format and, beside each, the bare Flask endpoint under the same
-    gunicorn settings answering the same request with a JSON body of the same size."""
+    server settings answering the same request with a JSON body of the same size."""
     clients = {"JWT": fx.jwt_client, "opaque": fx.opaque_client}
     sizes = {label: token_body_bytes(server, c) for label, c in clients.items()}
     apps: dict[str, Process] = {}
     try:
         for label, size in sizes.items():
             env = {"BENCH_BODY_BYTES": str(size)}
-            apps["gunicorn " + label] = start_wsgi_app(CEILING_APP + "()", env, cfg.workers, cfg.threads, workdir)
-            if cfg.granian_ceiling:
-                apps["granian " + label] = start_granian_app(CEILING_APP, env, cfg.workers, workdir)
+            apps[label] = start_app(CEILING_APP, env, cfg, workdir)
         runners: dict[str, Runner] = {}
         for label, client in clients.items():
-            for name, app in apps.items():
-                if name.endswith(" " + label):
-                    runners[name] = issue(app.url + "/token", CEILING_CLIENT, cfg, app.url + "/healthz")
+            app = apps[label]
+            runners["ceiling " + label] = issue(app.url + "/token", CEILING_CLIENT, cfg, app.url + "/healthz")
             runners[label] = issue(server.url + "/oauth/token", client, cfg, server.url + METADATA)
         m = measure(runners, cfg)
     finally:
         for app in apps.values():
             app.stop()
-    return [Issuance(label, sizes[label], m[label], m["gunicorn " + label], m.get("granian " + label))
-            for label in clients]
+    return [Issuance(label, sizes[label], m[label], m["ceiling " + label]) for label in clients]
 
 
 def introspection(server: Process, fx: Fixtures, token: str, cfg: BenchConfig) -> Runner:

@@ -49,7 +49,8 @@ def measure(peer: NodePeer, servers: Mapping[str, tuple[Process, Fixtures]], cfg
     return results
 
 
-def write(section: Section, peer: NodePeer, results: list[PeerIssuance], workers: int) -> None:
+def write(section: Section, peer: NodePeer, results: list[PeerIssuance], workers: int, server: str) -> None:
+    """One row per server; a key without a server name (``"sqlite"``) is authserver under ``server``."""
     for r in results:
         section.measure(f"{peer.label}, {r.token_format} (in memory, {workers} node processes)", r.peer,
                         fmt_tail(r.peer), "1")
@@ -57,4 +58,5 @@ def write(section: Section, peer: NodePeer, results: list[PeerIssuance], workers
             target = TARGETS.get((r.token_format, db))
             ratio = r.ratios[db]
             verdict = f"target ≥ {target:g}" + (" ✗" if ratio < target else " ✓") if target else ""
-            section.measure(f"authserver, {r.token_format} ({db})", m, fmt_tail(m), f"{ratio:.2f}", verdict)
+            where = db if "," in db else f"{db}, {server}"
+            section.measure(f"authserver, {r.token_format} ({where})", m, fmt_tail(m), f"{ratio:.2f}", verdict)

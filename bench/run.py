@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import shutil
 import statistics
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.databases import new_database
+from tests.databases import free_port, new_database
 
 from . import asgi_scenarios, breakdown, guard_scenarios, node_peer, oauth_scenarios, peer_issuance, scale
 from .config import BenchConfig
@@ -75,10 +74,11 @@ class Bench:
         self.cfg = cfg
         self.workdir = workdir
         self.report = Report(describe(cfg.postgres_admin), [
-            ("Server under test", f"`authserver serve --workers {cfg.workers} --threads {cfg.threads}`: "
-                                  f"{cfg.server_label()}, keep-alive 5 s, access log on (as users run it)"),
-            ("Ceiling and resource apps", "the same gunicorn settings, started with `gunicorn` flags "
-                                          "mirroring `authserver serve`"),
+            ("Server under test", f"`authserver serve --workers {cfg.workers} --threads {cfg.threads} "
+                                  f"--server {cfg.server}`: {cfg.server_label()}, HTTP/1.1 keep-alive, access log "
+                                  "on (as users run it)"),
+            ("Ceiling app", f"under {cfg.server} with the flags `authserver serve` uses"),
+            ("Resource apps", "gunicorn, with the flags `authserver serve --server gunicorn` uses"),
             ("Load", cfg.wrk_label() + "; generator on the same cores, over loopback"),
             ("Load average at start (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in os.getloadavg())),
         ])
@@ -86,9 +86,6 @@ class Bench:
     def issuance(self, section: Section, server: Process, fx: Fixtures, cfg: BenchConfig, db: str) -> None:
         for i in oauth_scenarios.issuance(server, fx, cfg, self.workdir):
             section.measure(f"ceiling: bare Flask, same form body, {i.body_bytes} B JSON", i.ceiling)
-            if i.granian:
-                section.measure(f"ceiling under granian ({cfg.workers} workers, HTTP/1.1 keep-alive, access log)",
-                                i.granian, ratio(i.granian.rps, i.ceiling.rps), "of the gunicorn ceiling")
             section.measure(f"client_credentials issuance, {i.token_format} ({db})", i.issued,
                             ratio(i.issued.rps, i.ceiling.rps),
                             f"of ceiling; target ≥ 50%; p99/p50 {fmt_tail(i.issued)}")
@@ -127,18 +124,23 @@ class Bench:
         names = list(b.targets)
         s = self.report.section(f"Where a token request's CPU goes ({db}; worker µs per request, py-spy)",
                                 ("Category", *(f"{n} µs" for n in names)))
-        order = [label for label, _ in breakdown.CATEGORIES] + [breakdown.OTHER]
+        order = [label for label, _ in breakdown.CATEGORIES] + [breakdown.NO_FRAME, breakdown.OTHER,
+                                                                  breakdown.UNSAMPLED]
         for label in order:
             if any(b.targets[n].get(label, 0) >= 0.5 for n in names):
                 s.row(label, *(f"{b.targets[n].get(label, 0):.0f}" for n in names))
         s.row("**total**", *(f"**{sum(b.targets[n].values()):.0f}**" for n in names))
+        s.row("worker CPU per request (user + system, /proc)", *(f"{b.cpu[n]:.0f}" for n in names))
         s.row("req/s while sampled", *(f"{b.rps[n]:,.0f}" for n in names))
-        s.notes.append(f"py-spy --subprocesses at {breakdown.RATE} Hz on the gunicorn workers during one "
+        s.notes.append(f"py-spy --subprocesses at {breakdown.RATE} Hz on the {self.cfg.server} workers during one "
                        f"{breakdown.SECONDS} s wrk run each (it takes a little of the machine itself); a sample "
                        "counts for the innermost frame with a category, so JSON encoding called by Authlib is "
-                       "Authlib's. Worker time only: wrk's and the kernel's share of the box is not in these "
-                       "columns. A worker blocked in psycopg's wait for PostgreSQL is not seen as idle, so on "
-                       "PostgreSQL the database row includes the round trip and the server's WAL flush.")
+                       "Authlib's. Worker time only: wrk's share of the box is not in these columns; the "
+                       "workers' own CPU (user and system, from /proc) beyond what the samples account for is "
+                       "the last category. On a loaded machine a worker waiting for a core still shows in "
+                       "the samples, so the total then exceeds the /proc row. A worker blocked in psycopg's "
+                       "wait for PostgreSQL is not seen as idle, so on PostgreSQL the database row includes "
+                       "the round trip and the server's WAL flush.")
 
     def guard(self, server: Process, fx: Fixtures) -> None:
         g = guard_scenarios.http_overhead(server, fx, self.cfg, self.workdir)
@@ -249,12 +251,12 @@ class Bench:
     def settings_comparison(self, db: str, fx: Fixtures) -> None:
         threads = self.cfg.compare_threads
         cfg = replace(self.cfg, threads=threads)
-        server = start_authserver(fx.settings, cfg.workers, threads, self.workdir)
+        server = start_authserver(fx.settings, cfg.workers, threads, self.workdir, cfg.server)
         try:
             s = self.report.section(f"Server settings compared: `--threads {threads}` ({cfg.server_label()}, {db})")
             self.issuance(s, server, fx, cfg, db)
-            s.notes.append("gthread keeps connections alive (sync workers close after each response); "
-                           "the ceiling here runs under the same gthread settings.")
+            s.notes.append(f"The app runs on {threads} threads per worker; the ceiling here runs under the same "
+                           "settings.")
         finally:
             server.stop()
 
@@ -268,7 +270,8 @@ class Bench:
                 fx = prepare(url, self.workdir)
                 token = fx.mint(fx.opaque_client, 1, store=True)[0]
                 seeded = scale.seed(fx, size)
-                server = start_authserver(fx.settings, self.cfg.workers, self.cfg.threads, self.workdir)
+                server = start_authserver(fx.settings, self.cfg.workers, self.cfg.threads, self.workdir,
+                                          self.cfg.server)
                 try:
                     m = measure({"introspect": oauth_scenarios.introspection(server, fx, token, self.cfg)},
                                 self.cfg)["introspect"]
@@ -297,7 +300,7 @@ class Bench:
             peer.stop()
         s = self.report.section(f"Issuance beside {peer.label} ({cfg.workers} processes each)",
                                 peer_issuance.HEADER)
-        peer_issuance.write(s, peer, results, cfg.workers)
+        peer_issuance.write(s, peer, results, cfg.workers, cfg.server)
         s.notes.append(f"All servers stay up; each of {cfg.peer_rounds} rounds runs node-oidc-provider before "
                        "authserver on each database in turn. The ratio is the median over the rounds of "
                        "authserver's req/s ÷ the node-oidc-provider run just before it, so machine drift "
@@ -322,13 +325,16 @@ class Bench:
             for db in cfg.databases:
                 fx = prepare(stack.enter_context(new_database(db, self.workdir, cfg.postgres_admin, label="bench")),
                              self.workdir)
-                server = start_authserver(fx.settings, cfg.workers, cfg.threads, self.workdir)
+                server = start_authserver(fx.settings, cfg.workers, cfg.threads, self.workdir, cfg.server)
                 stack.callback(server.stop)
                 servers[db] = (server, fx)
             for db, (server, fx) in servers.items():
                 if cfg.only == "issuance":
                     self.issuance(self.report.section(f"Issuance on {db} ({cfg.server_label()})"),
                                   server, fx, cfg, db)
+                    continue
+                if cfg.only == "breakdown":
+                    self.where_time_goes(db, server, fx)
                     continue
                 if cfg.only in ADAPTERS:
                     if db == cfg.databases[0]:
@@ -340,7 +346,14 @@ class Bench:
                     if cfg.compare_threads > 1 and cfg.compare_threads != cfg.threads:
                         self.settings_comparison(db, fx)
             if cfg.only in ("", "issuance"):
-                self.peer(servers)
+                peers = dict(servers)
+                if cfg.compare_server:
+                    for db, (_, fx) in servers.items():
+                        settings = {**fx.settings, "issuer": f"http://127.0.0.1:{free_port()}"}
+                        other = start_authserver(settings, cfg.workers, cfg.threads, self.workdir, cfg.compare_server)
+                        stack.callback(other.stop)
+                        peers[f"{db}, {cfg.compare_server}"] = (other, fx)
+                self.peer(peers)
         if "postgresql" in cfg.databases and cfg.scale_sizes and not cfg.only:
             self.scale(cfg.scale_sizes)
         self.report.settings.append(("Load average at end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
@@ -362,14 +375,17 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     p.add_argument("--duration", type=float, help="seconds per timed run (default 5, quick 2)")
     p.add_argument("--runs", type=int, help="timed runs per figure; the table shows the median (default 3)")
     p.add_argument("--rounds", type=int, help="interleaved rounds beside node-oidc-provider (default 5, quick 2)")
-    p.add_argument("--granian-ceiling", action="store_true",
-                   help="also run the ceiling app under granian (pip install granian first)")
-    p.add_argument("--only", choices=("issuance", *ADAPTERS), default="",
-                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); adapters: only "
+    p.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                   help="authserver serve --server, and the ceiling app's server")
+    p.add_argument("--compare-server", choices=("granian", "gunicorn"),
+                   help="also run authserver under this server in the rounds beside node-oidc-provider")
+    p.add_argument("--only", choices=("issuance", "breakdown", *ADAPTERS), default="",
+                   help="issuance: only the issuance rows (ceiling, node-oidc-provider); breakdown: only the "
+                        "table of where a token request's CPU goes; adapters: only "
                         "resource_guard's rows (Flask backends, DRF, Starlette/FastAPI and the event-loop lag); "
                         "drf or asgi: only that adapter's rows")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (authserver serve --workers)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (authserver serve --workers)")
     p.add_argument("--threads", type=int, default=1, help="threads per worker for the main table (1 = sync)")
     p.add_argument("--compare-threads", type=int, default=4,
                    help="also measure issuance with this many threads (0: skip)")
@@ -384,9 +400,6 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
     if "postgresql" in databases and not _postgres_available(a.postgres):
         print(f"bench: PostgreSQL at {a.postgres} is not reachable; running SQLite only", file=sys.stderr)
         databases = tuple(d for d in databases if d != "postgresql")
-    granian = a.granian_ceiling and importlib.util.find_spec("granian") is not None
-    if a.granian_ceiling and not granian:
-        print("bench: granian is not installed (pip install granian); skipping its ceiling rows", file=sys.stderr)
     return BenchConfig(
         duration=a.duration or (2.0 if quick else 5.0),
         warmup=0.5 if quick else 1.0,
@@ -399,7 +412,8 @@ def parse_args(argv: list[str] | None) -> BenchConfig:
         databases=databases,
         scale_sizes=tuple(int(n) for n in scale_sizes.split(",") if int(n) > 0),
         postgres_admin=a.postgres,
-        granian_ceiling=granian,
+        server=a.server,
+        compare_server=a.compare_server or "",
         only=a.only,
     )
 

@@ -1,5 +1,5 @@
 """Starting the processes under test: ``authserver serve`` as users run it, and the bench's
-own Flask apps under the same gunicorn settings, each on a free loopback port.
+own Flask apps under the same server settings, each on a free loopback port.
 
 Fresh databases (a SQLite file per run, or a PostgreSQL database created and dropped) come
 from ``tests.databases``, which the test suite uses too.
@@ -7,6 +7,7 @@ from ``tests.databases``, which the test suite uses too.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,13 +19,13 @@ from typing import Any
 
 import requests
 
+from authserver.cli.serve import GRANIAN_ACCESS_FORMAT, GRANIAN_LOG_CONFIG, GUNICORN_ACCESS_FORMAT
 from tests.databases import free_port
+
+from .config import BenchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = "/.well-known/oauth-authorization-server"
-# Mirrors ``authserver serve`` (authserver/cli/serve.py) so the ceiling and resource apps
-# pay for the same worker model, keep-alive and access log as the real server.
-ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 
 
 @dataclass
@@ -74,19 +75,20 @@ def launch(cmd: list[str], env: dict[str, str], url: str, ready_path: str, logdi
     return proc
 
 
-def start_authserver(settings: dict[str, Any], workers: int, threads: int, logdir: Path) -> Process:
+def start_authserver(settings: dict[str, Any], workers: int, threads: int, logdir: Path,
+                     server: str = "granian") -> Process:
     """``authserver serve`` exactly as a user runs it; the port comes from the issuer URL."""
     port = settings["issuer"].rsplit(":", 1)[1]
     cmd = [sys.executable, "-m", "authserver.cli", "serve", "--port", port, "--workers", str(workers),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--server", server]
     return launch(cmd, authserver_env(settings), settings["issuer"], METADATA, logdir, "authserver")
 
 
 def gunicorn_args(workers: int, threads: int) -> list[str]:
-    """The gunicorn options ``authserver serve`` uses, as command-line flags."""
+    """The gunicorn options ``authserver serve --server gunicorn`` uses, as command-line flags."""
     return ["--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread" if threads > 1 else "sync",
-            "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+            "--access-logfile", "-", "--access-logformat", GUNICORN_ACCESS_FORMAT,
             "--error-logfile", "-", "--keep-alive", "5", "--no-control-socket"]
 
 
@@ -98,14 +100,26 @@ def start_wsgi_app(target: str, env: dict[str, str], workers: int, threads: int,
     return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "app")
 
 
-def start_granian_app(factory: str, env: dict[str, str], workers: int, logdir: Path,
-                     ready_path: str = "/healthz") -> Process:
-    """A bench app (``module:factory``) under granian's WSGI server, HTTP/1.1 with keep-alive
-    and its access log on: what the same app costs under a server with a Rust event loop."""
+def start_granian_app(factory: str, env: dict[str, str], workers: int, threads: int, logdir: Path,
+                      ready_path: str = "/healthz") -> Process:
+    """A bench app (``module:factory``) under granian with ``authserver serve``'s settings:
+    WSGI, HTTP/1.1 with keep-alive, the same access log."""
     port = free_port()
-    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--http", "1",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--access-log", factory]
+    log_config = logdir / "granian-logging.json"
+    log_config.write_text(json.dumps(GRANIAN_LOG_CONFIG))
+    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--http", "1", "--no-ws",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--blocking-threads", str(threads), "--access-log", "--access-log-fmt", GRANIAN_ACCESS_FORMAT,
+           "--log-config", str(log_config), factory]
     return launch(cmd, {**os.environ, **env}, f"http://127.0.0.1:{port}", ready_path, logdir, "granian")
+
+
+def start_app(factory: str, env: dict[str, str], cfg: BenchConfig, logdir: Path, ready_path: str = "/healthz"
+              ) -> Process:
+    """A bench app (``module:factory``) under the server ``authserver serve`` runs under in this bench."""
+    if cfg.server == "granian":
+        return start_granian_app(factory, env, cfg.workers, cfg.threads, logdir, ready_path)
+    return start_wsgi_app(factory + "()", env, cfg.workers, cfg.threads, logdir, ready_path)
 
 
 def start_uvicorn_app(factory: str, env: dict[str, str], workers: int, logdir: Path,

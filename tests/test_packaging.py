@@ -25,7 +25,8 @@ ADAPTERS = {
     "fastapi": ["resource_guard.fastapi"],
     "mcp": ["resource_guard.mcp"],
 }
-SERVER_ONLY = ["flask", "authlib", "sqlalchemy", "flask_sqlalchemy", "psycopg", "gunicorn", "argon2", "authserver"]
+SERVER_ONLY = ["flask", "authlib", "sqlalchemy", "flask_sqlalchemy", "psycopg", "gunicorn", "granian", "argon2",
+               "authserver"]
 
 
 def build_wheel(project: Path, out: Path) -> Path:

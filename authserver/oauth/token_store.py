@@ -8,15 +8,22 @@ session, no unit of work, no BEGIN/COMMIT round trips. Both paths compile the sa
 INSERT with the same column types, so they store identical rows, and both raise
 SQLAlchemy's exceptions (an outage is an ``OperationalError``, a vanished client an
 ``IntegrityError``).
+
+That lone row is an access token, and only it may commit asynchronously on PostgreSQL
+(unless ``durable_access_tokens``): losing it in a database crash fails closed, since an
+unknown opaque token is inactive and a JWT without its row verifies offline until ``exp``
+as a revoked one does. Every other write waits for its WAL flush.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import insert
 
+from ..appstate import state
 from ..database import DirectInsert
 from ..extensions import db
 from ..models import Token
+from ..models.tokens import ACCESS
 from .tokens import Issued
 
 TOKENS = Token.__table__
@@ -25,7 +32,9 @@ insert_standalone = DirectInsert(TOKENS)
 
 def store_tokens(issued: Issued) -> None:
     if issued.context.family_id is None and len(issued.rows) == 1:
-        insert_standalone(db.engine, issued.rows[0])
+        row = issued.rows[0]
+        may_lose = row["kind"] == ACCESS and not state().settings.durable_access_tokens
+        insert_standalone(db.engine, row, asynchronous_commit=may_lose)
         return
     db.session.execute(insert(TOKENS), issued.rows)
     db.session.commit()
