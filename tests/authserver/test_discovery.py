@@ -50,7 +50,8 @@ def test_the_required_provider_fields_are_there(app: Flask) -> None:
     assert "refresh_token" in body["grant_types_supported"]
     assert body["subject_types_supported"] == ["public"]
     assert body["id_token_signing_alg_values_supported"] == ["RS256", "ES256", "EdDSA"]  # RS256 first
-    assert {"client_secret_basic", "client_secret_post", "none"} == set(body["token_endpoint_auth_methods_supported"])
+    methods = {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+    assert set(body["token_endpoint_auth_methods_supported"]) == methods
     assert {"openid", "profile", "email", "offline_access"} <= set(body["scopes_supported"])
     assert {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "name",
             "preferred_username", "updated_at", "email", "email_verified"} <= set(body["claims_supported"])
