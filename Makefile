@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with only python3:
 #   make run   - set up, migrate the SQLite default, serve on http://127.0.0.1:5000
-#                (make run HOST=0.0.0.0 PORT=5001 WORKERS=4; the issuer follows HOST and PORT)
+#                (make run PORT=5001 WORKERS=4; the issuer follows HOST and PORT; on another
+#                host than loopback set AUTHSERVER_ISSUER to the https URL in front of it)
 #   make test  - set up and run the whole suite (SQLite and PostgreSQL)
 PYTHON ?= python3
 VENV := .venv

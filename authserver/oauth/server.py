@@ -7,10 +7,12 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
 )
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
-from flask import Response
+from flask import Request, Response
+from flask import request as flask_request
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -35,6 +37,20 @@ class IssuerParameter(BaseIssuerParameter):
         return self.issuer
 
 
+class IssuerRequest(FlaskOAuth2Request):
+    """Authlib refuses plain http by the request's own URL, whose host the client writes (a
+    ``Host: x`` made every token request a 500) and which reads ``http`` behind a
+    TLS-terminating proxy. This server's address is its issuer, so a request is judged at
+    the issuer's URL with its own path and query (the issuer is https, or loopback: config)."""
+
+    def __init__(self, request: Request, issuer: str) -> None:
+        query = request.query_string.decode("latin-1")
+        uri = issuer + request.path + (f"?{query}" if query else "")
+        OAuth2Request.__init__(self, method=request.method, uri=uri, headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
 class AuthorizationServer(FlaskAuthorizationServer):
     def __init__(self, tokens: TokenService) -> None:
         super().__init__()
@@ -45,6 +61,9 @@ class AuthorizationServer(FlaskAuthorizationServer):
 
     # RFC 9207: IssuerParameter (above) names the issuer in every authorization response.
     names_issuer_in_responses = True
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        return IssuerRequest(flask_request, self.tokens.settings.issuer)
 
     def token_grants(self) -> list[type[Any]]:
         """The grant classes registered for the token endpoint (Authlib keeps them private)."""

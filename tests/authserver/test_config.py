@@ -41,6 +41,8 @@ def test_file_then_environment_override_defaults(tmp_path: Path) -> None:
         ({"AUTHSERVER_ACCESS_TOKEN_FORMAT": "paseto"}, "access_token_format"),
         ({"AUTHSERVER_SIGNING_ALG": "HS256"}, "signing_alg"),
         ({"AUTHSERVER_ISSUER": "https://x.example/?a=b"}, "issuer"),
+        ({"AUTHSERVER_ISSUER": "http://auth.example"}, "plain http on a host other than loopback"),
+        ({"AUTHSERVER_HOST": "0.0.0.0"}, "set AUTHSERVER_ISSUER to the https URL"),
         ({"AUTHSERVER_ACCESS_TOKEN_TTL": "soon"}, "access_token_ttl"),
         ({"AUTHSERVER_ACCESS_TOKEN_TTL": "0"}, "access_token_ttl"),
         ({"AUTHSERVER_CLIENT_CACHE_TTL": "-1"}, "client_cache_ttl"),
@@ -135,3 +137,10 @@ def test_earlier_data_does_not_matter_when_the_setting_that_used_it_is_given(
     environ = {"XDG_DATA_HOME": str(tmp_path / "data"), "AUTHSERVER_SECRET_KEY": "s",
                "AUTHSERVER_DATABASE_URL": "postgresql+psycopg://db.example/authserver"}
     assert load_settings(environ=environ).database_url == environ["AUTHSERVER_DATABASE_URL"]
+
+
+@pytest.mark.parametrize("issuer", ["https://auth.example", "http://127.0.0.1:5000", "http://localhost:5000",
+                                    "http://[::1]:5000", "https://auth.example/tenant"])
+def test_an_issuer_is_https_or_loopback(tmp_path: Path, issuer: str) -> None:
+    settings = load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_ISSUER": issuer})
+    assert settings.issuer == issuer

@@ -201,3 +201,18 @@ def test_unknown_client_and_wrong_secret_answer_alike(app: Flask, make_client) -
     wrong = token(app, (c.client_id, "ascs_wrong"))
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.get_json() == wrong.get_json()
+
+
+@pytest.mark.parametrize("host", ["evil.example", "10.0.0.5:8080", "auth.example"])
+def test_the_host_header_does_not_decide_transport_security(app: Flask, make_client, host: str) -> None:
+    """Authlib refuses plain http by the request's URL; the server judges it at its issuer, so
+    a Host header (or a TLS proxy in front) neither breaks a request into a 500 nor changes
+    its answer."""
+    client = make_client()
+    http = app.test_client()
+    issued = http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers={**basic(*client.basic),
+                                                                                         "Host": host})
+    assert issued.status_code == 200, issued.get_json()
+    looked_up = http.post("/oauth/introspect", data={"token": issued.get_json()["access_token"]},
+                          headers={**basic(*client.basic), "Host": host})
+    assert looked_up.status_code == 200 and looked_up.get_json()["active"] is True
