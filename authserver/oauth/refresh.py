@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import REFRESH, Token, User
 from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
-from .grants import TokenIssuingMixin
+from .grants import TokenIssuingMixin, narrowed_audience
 from .id_tokens import SignIn
 from .names import TokenTypeHint
 from .revocation import revoke_family
@@ -60,6 +60,9 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         """Claim the presented token before minting; of concurrent uses one UPDATE matches,
         and every loser revokes the family after the winner's tokens are committed."""
         token: Token = self.request.refresh_token
+        # RFC 8707 §2.2: ``resource`` may narrow this access token's audience; checked before
+        # the claim, so a refused request leaves the refresh token usable.
+        audience = narrowed_audience(token.audience, self.request.payload.datalist.get("resource", []))
         claimed = db.session.execute(
             update(Token)
             .where(Token.id == token.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
@@ -72,9 +75,9 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             raise InvalidGrantError(REUSED)
         # A family from before sign-ins were recorded has none: its refreshes get no ID token.
         sign_in = SignIn(token.auth_time, token.sid, tuple(token.amr or ())) if token.auth_time else None
-        self.context = GrantContext(tuple(token.audience), family_id=token.family_id,
+        self.context = GrantContext(audience, family_id=token.family_id,
                                     family_expires_at=token.family_expires_at, refresh_scope=token.scope,
-                                    sign_in=sign_in)
+                                    refresh_audience=tuple(token.audience), sign_in=sign_in)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
         return response
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,15 +63,17 @@ class GrantContext:
     ``family_id`` ties the tokens to the authorization they descend from (None for client
     credentials), so a replayed code or rotated refresh token revokes them all;
     ``family_expires_at`` carries the family's absolute end across rotations;
-    ``refresh_scope`` keeps a rotated refresh token at its original scope when the access
-    token was narrowed (RFC 6749 §6); ``sign_in`` is the person's sign-in the family comes
-    from, which ID tokens state, and ``nonce`` the authorization request's (code exchange only).
+    ``refresh_scope`` and ``refresh_audience`` keep a rotated refresh token at its original
+    scope and audience when the access token was narrowed (RFC 6749 §6, RFC 8707 §2.2);
+    ``sign_in`` is the person's sign-in the family comes from, which ID tokens state, and
+    ``nonce`` the authorization request's (code exchange only).
     """
 
     audience: tuple[str, ...]
     family_id: str | None = None
     family_expires_at: datetime | None = None
     refresh_scope: str | None = None
+    refresh_audience: tuple[str, ...] | None = None
     sign_in: SignIn | None = None
     nonce: str | None = None
 
@@ -117,7 +119,8 @@ class TokenService:
             family_end = context.family_expires_at or now + timedelta(seconds=self.settings.refresh_family_ttl)
             expires = min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
             refresh_scope = scope if context.refresh_scope is None else context.refresh_scope
-            rows.append(token_row(REFRESH, client, user, refresh_scope, context, now, expires,
+            kept = context if context.refresh_audience is None else replace(context, audience=context.refresh_audience)
+            rows.append(token_row(REFRESH, client, user, refresh_scope, kept, now, expires,
                                   token_hash=self.hasher.hash(value), family_expires_at=family_end))
             response["refresh_token"] = value
         return Issued(response, rows, context)

@@ -1,4 +1,5 @@
-"""CORS for the endpoints browser code calls: token, revocation, UserInfo, JWKS and metadata.
+"""CORS for the endpoints browser code calls: token, revocation, UserInfo, registration, JWKS
+and metadata.
 
 Only the origins listed in ``cors_allowed_origins`` are answered (ORY Hydra's
 ``serve.public.cors``); with none listed, nothing is installed and requests pay nothing.
@@ -25,7 +26,11 @@ METHODS: dict[str, str] = {
     EndpointPath.JWKS: "GET",
     EndpointPath.METADATA: "GET",
     EndpointPath.USERINFO: "GET, POST",  # OpenID Connect Core §5.3.1: both
+    EndpointPath.REGISTER: "POST",  # RFC 7591: a browser-based client (an MCP web client) registers
 }
+# RFC 7592: the registration's own URL, /oauth/register/<client_id>.
+MANAGEMENT_PREFIX = EndpointPath.REGISTER + "/"
+MANAGEMENT_METHODS = "GET, PUT, DELETE"
 WELL_KNOWN = "/.well-known/"
 ALLOW_HEADERS = "Authorization, Content-Type"
 # What a page's fetch() may read beyond the safelisted headers: the challenge of a 401 and
@@ -38,6 +43,8 @@ MAX_AGE = "600"
 
 def method_for(path: str) -> str | None:
     """The method browser code may use at ``path``, or ``None`` where CORS is never answered."""
+    if path.startswith(MANAGEMENT_PREFIX):
+        return MANAGEMENT_METHODS
     return METHODS.get(path) or ("GET" if path.startswith(WELL_KNOWN) else None)
 
 

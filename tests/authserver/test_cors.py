@@ -62,7 +62,7 @@ def test_token_success_and_error_are_readable_by_a_listed_origin(cors_client: Fl
 
 
 @pytest.mark.parametrize("path, method", [
-    ("/oauth/token", "POST"), ("/oauth/revoke", "POST"),
+    ("/oauth/token", "POST"), ("/oauth/revoke", "POST"), ("/oauth/register", "POST"),
     ("/oauth/jwks", "GET"), ("/.well-known/oauth-authorization-server", "GET"),
 ])
 def test_preflight_for_a_listed_origin(cors_client: FlaskClient, path: str, method: str) -> None:
@@ -75,6 +75,14 @@ def test_preflight_for_a_listed_origin(cors_client: FlaskClient, path: str, meth
         "Access-Control-Max-Age": "600",
     }
     assert "Origin" in resp.headers["Vary"]
+
+
+def test_a_registration_can_be_managed_from_a_listed_origin(cors_client: FlaskClient) -> None:
+    """RFC 7592's methods at the registration's own URL, for a browser-based client."""
+    for method in ("GET", "PUT", "DELETE"):
+        resp = preflight(cors_client, "/oauth/register/some-client", SPA, method)
+        assert resp.status_code == 204 and resp.headers["Access-Control-Allow-Methods"] == "GET, PUT, DELETE"
+    assert "Access-Control-Allow-Origin" not in preflight(cors_client, "/oauth/register/x", STRANGER, "PUT").headers
 
 
 @pytest.mark.parametrize("path", ["/oauth/jwks", "/.well-known/oauth-authorization-server"])

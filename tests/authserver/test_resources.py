@@ -124,3 +124,26 @@ def test_the_token_request_cannot_widen_the_resource(app: Flask, make_user, make
     assert fragment.get_json()["error"] == "invalid_target"
     # the refused requests did not spend the code
     assert claims(flow.redeem(code, resource=API_A).get_json()["access_token"])["aud"] == API_A
+
+
+def test_a_refresh_may_narrow_the_audience_and_the_refresh_token_keeps_the_grant(
+        app: Flask, make_user, make_client) -> None:
+    """RFC 8707 §2.2 at the refresh: ``resource`` narrows one access token; a resource outside
+    the grant is invalid_target and spends nothing; the new refresh token keeps the whole grant."""
+    client_id = make_client(scope="reports:read", public=True, grant_types=["authorization_code", "refresh_token"],
+                            redirect_uris=[REDIRECT], audiences=[API_A, API_B]).client_id
+    flow = signed_in_flow(app, make_user, client_id)
+    url = authorize_url(client_id, REDIRECT, flow.challenge) + f"&resource={API_A}&resource={API_B}"
+    first = flow.redeem(query_of(consent(flow.http, url).headers["Location"])["code"]).get_json()
+    assert sorted(claims(first["access_token"])["aud"]) == [API_A, API_B]
+
+    def refresh(value: str, **form: str) -> Any:
+        return app.test_client().post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": value,
+                                                            "client_id": client_id, **form})
+
+    widened = refresh(first["refresh_token"], resource="https://evil.example/api")
+    assert widened.status_code == 400 and widened.get_json()["error"] == "invalid_target"
+    narrowed = refresh(first["refresh_token"], resource=API_B).get_json()  # the refused request spent nothing
+    assert claims(narrowed["access_token"])["aud"] == API_B
+    again = refresh(narrowed["refresh_token"], resource=API_A).get_json()
+    assert claims(again["access_token"])["aud"] == API_A
