@@ -50,7 +50,8 @@ def check_self_registration(metadata: ClientMetadata, settings: Settings) -> Non
         )
     for uri in metadata.redirect_uris:
         check_native_or_https_redirect(uri)
-    unknown = [scope for scope in metadata.scope.split() if scope not in allowed_scopes(settings)]
+    allowed = allowed_scopes(settings)  # once: its queries must not grow with the scopes asked for
+    unknown = [scope for scope in metadata.scope.split() if scope not in allowed]
     if unknown:
         raise InvalidClientMetadata("scope", f"scope {', '.join(unknown)} is not offered to self-registered clients")
     for name in ADMINISTRATOR_FIELDS:
