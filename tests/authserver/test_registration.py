@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from werkzeug.test import TestResponse
 
 from authserver import create_app
@@ -153,6 +153,29 @@ def test_the_policy_allows_native_redirects_and_offered_scopes(apps, app: Flask)
     response = register(open_app, redirect_uris=uris, scope="openid profile email notes:read tasks:write")
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["redirect_uris"] == uris
+
+
+def test_the_scope_check_makes_as_many_queries_for_fifty_scopes_as_for_one(apps) -> None:
+    """An unauthenticated registration must not buy database work per scope it names."""
+    many = [f"bulk:{n}" for n in range(50)]
+    app = apps("open", registration_scopes=" ".join(many))
+
+    def queries(scope: str) -> int:
+        statements: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert register(app, scope=scope).status_code == 201
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(statements)
+
+    assert queries(" ".join(many)) == queries(many[0])
 
 
 def test_only_the_configured_auth_methods(apps) -> None:
