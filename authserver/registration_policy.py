@@ -7,14 +7,18 @@ authentication methods and the extra scopes; the rest is fixed here:
 - redirect URIs: https, http only on a loopback host, or a private-use scheme in
   reverse-domain form such as ``com.example.app:/callback`` (RFC 8252 §7.1, §7.3); never a
   fragment;
-- scopes: ``openid profile email offline_access``, the scopes the catalogue publishes, and
-  ``registration_scopes`` (``allowed_scopes`` is the one place this is decided);
+- scopes: what ``ScopeOffer`` offers, the one rule for registration, authorization and the
+  token endpoint alike: a protected resource's scopes, on tokens for that resource only; and,
+  on any of the client's tokens, OpenID Connect's (``openid profile email offline_access``),
+  the catalogue's published scopes and ``registration_scopes``, less any a resource claims;
 - what only an administrator grants stays the administrator's: ``audiences``,
   ``resource_servers``, ``introspect_any``; PKCE stays required.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .client_metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
@@ -26,11 +30,31 @@ from .scope_catalogue import published_scopes
 ADMINISTRATOR_FIELDS = ("audiences", "resource_servers", "introspect_any")
 
 
-def allowed_scopes(settings: Settings) -> set[str]:
-    """Every scope a self-registered client may ask for: OpenID Connect's, the catalogue's
-    published ones, the registered protected resources' and the policy's own."""
-    resources = {scope for resource in all_resources() for scope in resource.scopes}
-    return {*OPENID_SCOPES, *published_scopes(), *resources, *settings.registration_scopes.split()}
+@dataclass(frozen=True)
+class ScopeOffer:
+    """What this server offers clients nobody vetted, read once per request: each protected
+    resource's scopes, and the scopes that are no resource's, which any of their tokens may
+    carry. A resource's scope is never offered on a token for another resource."""
+
+    resources: Mapping[str, frozenset[str]]
+    everywhere: frozenset[str]
+
+    def registrable(self) -> frozenset[str]:
+        """What a self-registered client may hold at all."""
+        return self.everywhere.union(*self.resources.values())
+
+    def for_audience(self, audience: Iterable[str]) -> frozenset[str]:
+        """What a token for ``audience`` may carry (an audience that is no registered resource,
+        such as the client itself, adds nothing)."""
+        return self.everywhere.union(*(self.resources.get(uri, frozenset()) for uri in audience))
+
+
+def scope_offer(settings: Settings) -> ScopeOffer:
+    """Two queries, whatever the request asks for: the resources and the published scopes."""
+    resources = {resource.uri: frozenset(resource.scopes) for resource in all_resources()}
+    claimed = frozenset[str]().union(*resources.values())
+    unclaimed = {*published_scopes(), *settings.registration_scopes.split()} - claimed
+    return ScopeOffer(resources, frozenset({*OPENID_SCOPES, *unclaimed}))
 
 
 def check_self_registration(metadata: ClientMetadata, settings: Settings) -> None:
@@ -50,7 +74,7 @@ def check_self_registration(metadata: ClientMetadata, settings: Settings) -> Non
         )
     for uri in metadata.redirect_uris:
         check_native_or_https_redirect(uri)
-    allowed = allowed_scopes(settings)  # once: its queries must not grow with the scopes asked for
+    allowed = scope_offer(settings).registrable()  # once: its queries must not grow with the scopes asked for
     unknown = [scope for scope in metadata.scope.split() if scope not in allowed]
     if unknown:
         raise InvalidClientMetadata("scope", f"scope {', '.join(unknown)} is not offered to self-registered clients")

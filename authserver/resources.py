@@ -1,11 +1,11 @@
 """The protected resources registry: the APIs this server issues tokens for.
 
 Each is named by its RFC 8707 resource indicator, the ``aud`` of the tokens issued for it.
-A client that registered itself (a Client ID Metadata Document client) may ask only for
-these resources and for their scopes (plus the OpenID Connect scopes); a client registered
-by an administrator keeps its own ``audiences``. Changing the registry makes every
-self-registered client re-read its document, so the change reaches them at their next
-request (within ``client_cache_ttl`` on other workers).
+A client that registered itself (RFC 7591, or a Client ID Metadata Document) may ask only for
+these resources, and a token for one carries only that resource's scopes and the server-wide
+ones (``registration_policy.ScopeOffer``); a client registered by an administrator keeps its
+own ``audiences``. A change to the registry holds at the next token request; document
+clients re-read their documents then (within ``client_cache_ttl`` on other workers).
 """
 
 from __future__ import annotations
@@ -75,27 +75,11 @@ def all_resources() -> list[ProtectedResource]:
     return list(db.session.scalars(select(ProtectedResource).order_by(ProtectedResource.uri)))
 
 
-def self_registered_allowance() -> tuple[list[str], str]:
-    """The audiences and scope a self-registered client may have: every registered resource
-    and its scopes, plus the OpenID Connect scopes."""
-    resources = all_resources()
-    scopes = [s for r in resources for s in r.scopes] + list(OPENID_SCOPES)
-    return [r.uri for r in resources], " ".join(dict.fromkeys(scopes))
-
-
-def registered_resource_uris() -> list[str]:
-    """The protected resources a self-registered client may ask tokens for: all of them."""
-    return list(db.session.scalars(select(ProtectedResource.uri).order_by(ProtectedResource.uri)))
-
-
-def resource_scopes(uris: tuple[str, ...]) -> set[str]:
-    """The scopes the registered resources among ``uris`` offer."""
-    query = select(ProtectedResource.scope).where(ProtectedResource.uri.in_(uris))
-    return {s for scope in db.session.scalars(query) for s in scope.split()}
-
-
-def _refresh_self_registered() -> None:
-    """Self-registered clients hold the allowance they were given; re-read them all."""
+def _expire_client_documents() -> None:
+    """Metadata-document clients hold the scope the registry offered when their document was
+    read: expire them all, so each re-reads its document against the new registry. RFC 7591
+    clients need nothing: each of their tokens is checked against the registry as it is then
+    (``registration_policy.ScopeOffer``)."""
     db.session.execute(
         update(Client).where(Client.document_expires_at.is_not(None)).values(document_expires_at=utcnow())
     )
@@ -109,7 +93,7 @@ def create_resource(uri: str, scope: str = "", name: str = "") -> ProtectedResou
     except IntegrityError:
         db.session.rollback()
         raise ResourceError(f"resource {uri!r} is already registered") from None
-    _refresh_self_registered()
+    _expire_client_documents()
     db.session.commit()
     return resource
 
@@ -120,14 +104,14 @@ def update_resource(resource: ProtectedResource, scope: str | None = None, name:
         resource.scope = _checked_scope(scope)
     if name is not None:
         resource.name = name.strip()
-    _refresh_self_registered()
+    _expire_client_documents()
     db.session.commit()
 
 
 def delete_resource(resource: ProtectedResource) -> None:
     """Tokens already issued for it stay valid until they expire or are revoked."""
     db.session.delete(resource)
-    _refresh_self_registered()
+    _expire_client_documents()
     db.session.commit()
 
 

@@ -74,8 +74,8 @@ class Fixtures:
             row = db.session.query(Client).filter_by(client_id=client.client_id).one()
             values: list[str] = []
             for start in range(0, count, 5000):
-                context = GrantContext(tuple(row.audiences))
-                issued = [service.issue(row, SCOPE, context) for _ in range(min(5000, count - start))]
+                context = GrantContext(tuple(row.audiences), SCOPE)
+                issued = [service.issue(row, context) for _ in range(min(5000, count - start))]
                 values.extend(i["access_token"] for i in issued)
                 if store:
                     db.session.execute(insert(Token.__table__), [r for i in issued for r in i.rows])

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,26 @@ def migrated_app(server_settings: dict[str, Any]) -> Flask:
 def app(migrated_app: Flask) -> Iterator[Flask]:
     with migrated_app.app_context():
         yield migrated_app
+
+
+@pytest.fixture(scope="module")
+def apps(migrated_app: Flask, server_settings: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test database with other registration settings, made once per set."""
+    from authserver import create_app
+    from authserver.extensions import db
+
+    made: dict[tuple[tuple[str, Any], ...], Flask] = {}
+
+    def make(mode: str = "open", **settings: Any) -> Flask:
+        key = tuple(sorted({"dynamic_registration": mode, **settings}.items()))
+        if key not in made:
+            made[key] = create_app({**server_settings, **dict(key)})
+        return made[key]
+
+    yield make
+    for app in made.values():
+        with app.app_context():
+            db.engine.dispose()
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, User
 from ..models.types import utcnow
 from ..secrets import TokenKind, is_well_formed, new_secret
-from .grants import TokenIssuingMixin, narrowed_audience
+from .grants import TokenIssuingMixin, narrowed_audience, settled_scope
 from .id_tokens import NONCE_MAX_LENGTH, SignIn, refresh_allowed
 from .names import CONFIDENTIAL_METHODS, AuthMethod, CodeChallengeMethod
 from .revocation import revoke_grant
@@ -71,8 +71,11 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         return redirect_uri
 
     def validate_authorization_request(self) -> str:
-        """Authlib's checks, then the ``nonce`` (OIDC Core §3.1.2.1) this server will store."""
+        """Authlib's checks, then the ``nonce`` (OIDC Core §3.1.2.1) this server will store.
+        The scope the code is for is the settled one (``validate_requested_scope``), not
+        Authlib's fallback to everything the client has."""
         redirect_uri: str = super().validate_authorization_request()
+        self.request.scope = self.context.scope
         nonce = self.request.payload.data.get("nonce")
         if nonce is not None and not 0 < len(nonce) <= NONCE_MAX_LENGTH:
             raise InvalidRequestError(f"nonce must be 1 to {NONCE_MAX_LENGTH} characters.", redirect_uri=redirect_uri)
@@ -132,6 +135,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         # Before the claim: a request for a resource the code was not granted for leaves it usable.
         audience = narrowed_audience(code.audience, self.request.payload.datalist.get("resource", []))
+        scope = settled_scope(code.scope, False, audience, self.offer_for(self.request.client))
         claimed = db.session.execute(
             update(AuthorizationCode)
             .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
@@ -143,7 +147,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
             revoke_grant(code.family_id)
             raise InvalidGrantError("This authorization code was already used.")
         sign_in = SignIn(code.auth_time, code.sid, tuple(code.amr or ()))
-        self.context = GrantContext(audience, family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
+        self.context = GrantContext(audience, scope, family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()
         return response
 
@@ -154,7 +158,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         """A refresh token as the client's grant types allow, and for OpenID Connect only
         with ``offline_access`` (``id_tokens.refresh_allowed``)."""
         client: Client = self.request.client
-        allowed = refresh_allowed(client, scope if scope is not None else client.scope)
+        allowed = refresh_allowed(client, self.context.scope)
         return super().generate_token(user, scope, grant_type, expires_in, include_refresh_token and allowed)
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:

@@ -37,7 +37,7 @@ from ..models import Client
 from ..models.clients import BY_DOCUMENT
 from ..models.resources import URI_LENGTH
 from ..models.types import utcnow
-from ..resources import self_registered_allowance
+from ..registration_policy import ScopeOffer, scope_offer
 from .clients import ClientCache
 from .names import AuthMethod
 
@@ -114,8 +114,9 @@ def _auth_method(document: dict[str, Any]) -> str:
     return str(method)
 
 
-def checked_document(client_id: str, document: dict[str, Any]) -> tuple[ClientMetadata, str]:
-    """The client the document describes, within what this server allows; with its
+def checked_document(client_id: str, document: dict[str, Any], offer: ScopeOffer) -> tuple[ClientMetadata, str]:
+    """The client the document describes, within what this server allows (a scope it does
+    not offer is dropped, not refused: a document is not a negotiation); with its
     ``token_endpoint_auth_method``."""
     if document.get("client_id") != client_id:
         raise ClientDocumentError("the document's client_id is not exactly the URL it was fetched from.")
@@ -125,13 +126,13 @@ def checked_document(client_id: str, document: dict[str, Any]) -> tuple[ClientMe
         if required not in document:
             raise ClientDocumentError(f"the document has no {required}.")
     method = _auth_method(document)
-    audiences, allowance = self_registered_allowance()
     fields = {key: document[key] for key in DOCUMENT_FIELDS if key in document}
     asked = fields.get("scope")
     if asked is not None and not isinstance(asked, str):
         raise ClientDocumentError("scope must be a string.")
-    offered = set(allowance.split())
-    fields["scope"] = " ".join(s for s in (asked.split() if asked else allowance.split()) if s in offered)
+    offered = offer.registrable()
+    fields["scope"] = " ".join(s for s in asked.split() if s in offered) if asked else " ".join(sorted(offered))
+    audiences = list(offer.resources)
     try:
         # Checked as a public client: no secret, no client_credentials, PKCE required.
         metadata = ClientMetadata.from_json({**fields, "token_endpoint_auth_method": AuthMethod.NONE.value,
@@ -148,6 +149,7 @@ class ClientDocuments:
     """Fetches, checks, stores and refreshes metadata-document clients."""
 
     def __init__(self, settings: Settings, clients: ClientCache, fetcher: Fetcher = fetch) -> None:
+        self.settings = settings
         self.enabled = settings.client_id_metadata_documents == "on"
         self.allowed_hosts = parse_hosts(settings.cimd_allowed_hosts)
         self.limits = FetchLimits(MAX_DOCUMENT_BYTES, FETCH_TIMEOUT_SECONDS, self.allowed_hosts)
@@ -169,7 +171,7 @@ class ClientDocuments:
             fetched = self.fetcher(client_id, self.limits)
         except FetchError as exc:
             raise ClientDocumentError(exc.reason + ".") from None
-        metadata, method = checked_document(client_id, _parsed(fetched))
+        metadata, method = checked_document(client_id, _parsed(fetched), scope_offer(self.settings))
         expires = utcnow() + timedelta(seconds=cache_seconds(fetched.headers.get("cache-control")))
         self._store(client_id, metadata, method, expires)
         self.clients.invalidate(client_id)

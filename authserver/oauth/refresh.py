@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import REFRESH, Token, User
 from ..models.types import utcnow
 from .authorization_code import TOKEN_AUTH_METHODS
-from .grants import TokenIssuingMixin, narrowed_audience
+from .grants import TokenIssuingMixin, narrowed_audience, settled_scope
 from .id_tokens import SignIn
 from .names import TokenTypeHint
 from .revocation import revoke_family
@@ -50,11 +50,9 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         return user if user is not None and user.is_active else None
 
     def issue_token(self, user: User, refresh_token: Token) -> dict[str, Any]:
-        """Scope omitted means the original one (§6); Authlib has already refused a wider one.
-        The new refresh token keeps the original scope even when the access token narrows."""
-        requested = (self.request.payload.scope or "").split()
-        scope = " ".join(dict.fromkeys(requested)) if requested else refresh_token.scope
-        return self.generate_token(user=user, scope=scope, include_refresh_token=True)
+        """The scope ``create_token_response`` settled; the new refresh token keeps the
+        original scope even when the access token narrows."""
+        return self.generate_token(user=user, include_refresh_token=True)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         """Claim the presented token before minting; of concurrent uses one UPDATE matches,
@@ -63,6 +61,10 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         # RFC 8707 §2.2: ``resource`` may narrow this access token's audience; checked before
         # the claim, so a refused request leaves the refresh token usable.
         audience = narrowed_audience(token.audience, self.request.payload.datalist.get("resource", []))
+        # Scope omitted means the original one (§6); Authlib has already refused a wider one.
+        requested = (self.request.payload.scope or "").split()
+        scope = settled_scope(" ".join(dict.fromkeys(requested)) or token.scope, bool(requested), audience,
+                              self.offer_for(self.request.client))
         claimed = db.session.execute(
             update(Token)
             .where(Token.id == token.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
@@ -75,7 +77,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
             raise InvalidGrantError(REUSED)
         # A family from before sign-ins were recorded has none: its refreshes get no ID token.
         sign_in = SignIn(token.auth_time, token.sid, tuple(token.amr or ())) if token.auth_time else None
-        self.context = GrantContext(audience, family_id=token.family_id,
+        self.context = GrantContext(audience, scope, family_id=token.family_id,
                                     family_expires_at=token.family_expires_at, refresh_scope=token.scope,
                                     refresh_audience=tuple(token.audience), sign_in=sign_in)
         response: tuple[int, dict[str, Any], list[tuple[str, str]]] = super().create_token_response()

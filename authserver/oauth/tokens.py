@@ -60,6 +60,7 @@ def token_row(
 class GrantContext:
     """What a grant settled before minting, handed to ``TokenService.issue`` explicitly.
 
+    ``scope`` is what the access token carries (``grants.settled_scope``);
     ``family_id`` ties the tokens to the authorization they descend from (None for client
     credentials), so a replayed code or rotated refresh token revokes them all;
     ``family_expires_at`` carries the family's absolute end across rotations;
@@ -70,6 +71,7 @@ class GrantContext:
     """
 
     audience: tuple[str, ...]
+    scope: str
     family_id: str | None = None
     family_expires_at: datetime | None = None
     refresh_scope: str | None = None
@@ -100,14 +102,13 @@ class TokenService:
     def access_token_format(self, client: Client) -> str:
         return client.token_format or self.settings.access_token_format
 
-    def issue(
-        self, client: Client, scope: str, context: GrantContext, user: User | None = None, refresh: bool = False
-    ) -> Issued:
+    def issue(self, client: Client, context: GrantContext, user: User | None = None, refresh: bool = False) -> Issued:
         """Mint an access token and, if asked, a refresh token of the context's family; with
         ``openid`` in a person's scope, an ID token too (it lives as long as the access token,
         so a rotated key stays published while either may be checked)."""
         now = utcnow()
         ttl = self.settings.access_token_ttl
+        scope = context.scope
         access, row = self._access_token(client, user, scope, context, now, ttl)
         response: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
         if user is not None and context.sign_in is not None and asks_for_id_token(scope):

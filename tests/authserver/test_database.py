@@ -39,7 +39,7 @@ def _row(client_pk: int, **kw: object) -> dict[str, object]:
 
 def _issued(client_pk: int, family_id: str | None) -> Issued:
     row = _row(client_pk, family_id=family_id)
-    return Issued({}, [row], GrantContext(tuple(row["audience"]), family_id=family_id))  # type: ignore[arg-type]
+    return Issued({}, [row], GrantContext(tuple(row["audience"]), str(row["scope"]), family_id=family_id))  # type: ignore[arg-type]
 
 
 def _stored(jti: object) -> dict[str, object]:

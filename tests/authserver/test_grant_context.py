@@ -19,8 +19,8 @@ from .authorize_helpers import REDIRECT, refresh, signed_in_flow
 
 def test_a_misspelt_field_is_an_error_not_a_silent_none() -> None:
     with pytest.raises(TypeError):
-        GrantContext(("https://api.example",), famly_id="f")  # type: ignore[call-arg]
-    context = GrantContext(("https://api.example",), family_id="f")
+        GrantContext(("https://api.example",), "", famly_id="f")  # type: ignore[call-arg]
+    context = GrantContext(("https://api.example",), "", family_id="f")
     with pytest.raises(dataclasses.FrozenInstanceError):
         context.family_id = "g"  # type: ignore[misc]
     with pytest.raises((AttributeError, TypeError)):

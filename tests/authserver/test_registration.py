@@ -4,7 +4,6 @@ server's policy, initial access tokens, the rate limit, and RFC 7592 management.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -35,23 +34,6 @@ WEB_APP = {
     "software_id": "notes",
 }
 MACHINE_GRANTS = "authorization_code refresh_token client_credentials"
-
-
-@pytest.fixture(scope="module")
-def apps(migrated_app: Flask, server_settings: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
-    """Apps on the test database with other registration settings, made once per set."""
-    made: dict[tuple[tuple[str, Any], ...], Flask] = {}
-
-    def make(mode: str = "open", **settings: Any) -> Flask:
-        key = tuple(sorted({"dynamic_registration": mode, **settings}.items()))
-        if key not in made:
-            made[key] = create_app({**server_settings, **dict(key)})
-        return made[key]
-
-    yield make
-    for app in made.values():
-        with app.app_context():
-            db.engine.dispose()
 
 
 def register(app: Flask, document: dict[str, Any] | None = None, *, token: str | None = None,
