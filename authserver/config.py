@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import sys
 import tomllib
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
 ENV_PREFIX = "AUTHSERVER_"
@@ -26,6 +30,13 @@ SIGNING_ALGS = tuple(SigningAlg)
 TOKEN_FORMATS = tuple(TokenFormat)
 ZERO_MEANS_OFF = ("client_cache_ttl", "db_ping_after_idle")  # 0: no cache; ping every time
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The URL forms hosting guides print, each to the driver installed with authserver (psycopg 3);
+# ``postgres://`` is Heroku's and Render's spelling.
+DATABASE_DRIVERS = {
+    "sqlite": "sqlite", "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "postgresql+psycopg": "postgresql+psycopg",
+}
+DATABASE_FORMS = "sqlite:////path/to/authserver.sqlite3 or postgresql://user:password@host:5432/dbname"
 
 
 class ConfigError(ValueError):
@@ -226,9 +237,29 @@ def load_settings(
     values["instance_path"] = str(instance)
     if not values["database_url"]:
         values["database_url"] = f"sqlite:///{instance / 'authserver.sqlite3'}"
+    values["database_url"] = database_url(values["database_url"])
     if not values["secret_key"]:
         values["secret_key"] = _instance_secret(instance, create_secret)
     return Settings(**values)
+
+
+def database_url(value: Any) -> str:
+    """The URL with its driver named (psycopg 3 for every PostgreSQL spelling), or one line
+    that names the variable and the forms accepted: never a driver's import traceback."""
+    where = f"AUTHSERVER_DATABASE_URL {_mask_password(str(value))!r}"
+    try:
+        url = make_url(str(value).strip())
+    except ArgumentError:
+        raise ConfigError(f"{where} is not a URL; use {DATABASE_FORMS}") from None
+    driver = DATABASE_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(f"{where}: {url.drivername} is not supported; use {DATABASE_FORMS}")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _mask_password(text: str) -> str:
+    """``scheme://user:secret@host`` with the secret starred, also in a URL that does not parse."""
+    return re.sub(r":[^:/@]*@", ":***@", text)
 
 
 def _refuse_to_abandon_earlier_data(instance: Path, *, database: bool, secret: bool) -> None:

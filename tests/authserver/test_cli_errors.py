@@ -94,6 +94,29 @@ def test_an_unreachable_or_missing_postgresql_database_is_one_line(env, tmp_path
         one_line_error(run(env, "clients", "list", cwd=tmp_path), "has no schema yet", "authserver db upgrade")
 
 
+@pytest.mark.parametrize("url", ["not a url", "mysql://app:hunter2@db.example/app", "postgresql+psycopg2://app:hunter2@db/app"])
+def test_an_unsupported_or_malformed_database_url_is_one_line_with_the_forms(env, tmp_path: Path, url: str) -> None:
+    """What a hosting guide's copy-paste gone wrong gets: the variable, the forms accepted, no password."""
+    env["AUTHSERVER_DATABASE_URL"] = url
+    for command in (["serve", "--port", str(free_port())], ["db", "upgrade"], ["users", "list"], ["tokens", "purge"]):
+        result = run(env, *command, cwd=tmp_path)
+        one_line_error(result, "AUTHSERVER_DATABASE_URL", "postgresql://user:password@host:5432/dbname")
+        assert "hunter2" not in result.stderr
+
+
+@pytest.mark.skipif("postgresql" not in os.environ.get("AUTHSERVER_TEST_DATABASES", "sqlite,postgresql"),
+                    reason="PostgreSQL not selected")
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+def test_the_postgresql_url_every_hosting_guide_prints_uses_psycopg_3(env, tmp_path: Path, scheme: str) -> None:
+    """``postgres://`` (Heroku, Render) and ``postgresql://`` reach the installed driver and migrate."""
+    with new_database("postgresql", tmp_path) as url:
+        env["AUTHSERVER_DATABASE_URL"] = scheme + url.split("://", 1)[1]
+        upgraded = run(env, "db", "upgrade", cwd=tmp_path)
+        assert upgraded.returncode == 0, upgraded.stderr
+        listed = run(env, "users", "list", cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+
+
 def test_data_lives_in_the_instance_folder_whatever_the_directory(env, tmp_path: Path) -> None:
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
