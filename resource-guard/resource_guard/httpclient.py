@@ -23,6 +23,14 @@ class FetchError(Exception):
     """The authorization server could not be reached or answered something unusable."""
 
 
+class StatusError(FetchError):
+    """The server answered, with a status other than 200: ``status`` says which."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class NonFiniteJSON(FetchError):
     """The answer is JSON but for NaN/Infinity (or a number past a float), which RFC 8259
     does not allow: a broken answer about what was asked, not an outage."""
@@ -59,8 +67,8 @@ def json_object(response: Answer) -> dict[str, Any]:
     """The response's JSON object, or FetchError for a non-200, non-JSON or non-object body
     (NonFiniteJSON for one holding non-finite numbers)."""
     if response.status_code != 200:
-        raise FetchError(f"{response.request.method} {response.url} answered "
-                         f"{response.status_code}")
+        raise StatusError(f"{response.request.method} {response.url} answered "
+                          f"{response.status_code}", response.status_code)
     try:
         body = strictjson.loads(response.content)
     except strictjson.NonFiniteNumber as exc:

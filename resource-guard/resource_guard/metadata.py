@@ -1,7 +1,9 @@
-"""Authorization server metadata discovery (RFC 8414).
+"""Authorization server metadata discovery (RFC 8414, and OpenID Connect Discovery beside it).
 
 Backends are configured with an issuer only; the JWKS and introspection endpoints are read from
 ``/.well-known/oauth-authorization-server`` once and kept, so nothing is re-parsed per request.
+An issuer that answers that path with a 4xx is asked for ``/.well-known/openid-configuration``
+instead (RFC 8414 §5): Google, Auth0 and Entra ID publish only the OpenID Connect document.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from resource_guard.cache import Clock
-from resource_guard.httpclient import FetchError, Timeout, get_json
+from resource_guard.httpclient import FetchError, StatusError, Timeout, get_json
 
 if TYPE_CHECKING:
     import httpx
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
+OPENID_CONFIGURATION = "/.well-known/openid-configuration"
 
 
 def metadata_url(issuer: str) -> str:
@@ -27,6 +30,17 @@ def metadata_url(issuer: str) -> str:
     parts = urlsplit(issuer)
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, WELL_KNOWN + path, "", ""))
+
+
+def openid_configuration_url(issuer: str) -> str:
+    """OpenID Connect Discovery 1.0 §4: the well-known segment is appended to the issuer."""
+    return issuer.rstrip("/") + OPENID_CONFIGURATION
+
+
+def try_the_other(error: FetchError) -> bool:
+    """A 4xx says the server has no document there, so the other well-known URL may; no
+    answer at all (or a 5xx) says the server is in trouble, and a second request would not help."""
+    return isinstance(error, StatusError) and 400 <= error.status < 500
 
 
 class ServerMetadata:
@@ -41,7 +55,9 @@ class ServerMetadata:
                  clock: Clock = time.time, ttl: float = 3600.0,
                  retry_interval: float = 30.0, async_client: httpx.AsyncClient | None = None) -> None:
         self.issuer = issuer
+        # Where the document was last found, tried first; the other URL after a 4xx there.
         self.url = metadata_url(issuer)
+        self._other = openid_configuration_url(issuer)
         self._session = session
         self._async_client = async_client
         self._timeout = timeout
@@ -92,7 +108,13 @@ class ServerMetadata:
             try:
                 fetched, _ = get_json(self._session, self.url, self._timeout)
             except FetchError as exc:
-                return self._failed(now, exc)
+                if not try_the_other(exc):
+                    return self._failed(now, exc)
+                try:
+                    fetched, _ = get_json(self._session, self._other, self._timeout)
+                except FetchError as second:
+                    return self._failed(now, FetchError(f"{exc}, and {second}"))
+                self._found_at_other()
             return self._settle(now, fetched)
 
     async def _fetch_async(self) -> dict[str, Any]:
@@ -105,8 +127,18 @@ class ServerMetadata:
         try:
             fetched, _ = await aio.get_json(self._async_client, self.url, self._timeout)
         except FetchError as exc:
-            return self._failed(now, exc)
+            if not try_the_other(exc):
+                return self._failed(now, exc)
+            try:
+                fetched, _ = await aio.get_json(self._async_client, self._other, self._timeout)
+            except FetchError as second:
+                return self._failed(now, FetchError(f"{exc}, and {second}"))
+            self._found_at_other()
         return self._settle(now, fetched)
+
+    def _found_at_other(self) -> None:
+        """The document lives at the other URL: ask there first from now on."""
+        self.url, self._other = self._other, self.url
 
     def _settle(self, now: float, fetched: dict[str, Any]) -> dict[str, Any]:
         """Keep a fetched document if it names our issuer (RFC 8414 §3.3)."""

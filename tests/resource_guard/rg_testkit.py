@@ -88,6 +88,7 @@ class FakeIssuer:
     jwks_status: int = 200
     metadata_status: int = 200
     metadata_issuer: str | None = None   # None: the real URL
+    metadata_path: str = "/.well-known/oauth-authorization-server"  # or OpenID Connect's
     introspection_status: int = 200
     introspection: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> answer
     introspection_delay: float = 0.0
@@ -151,7 +152,7 @@ def _handler(state: FakeIssuer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.hits[self.path] += 1
-            if self.path == "/.well-known/oauth-authorization-server":
+            if self.path == state.metadata_path:
                 self._send(state.metadata_status, {
                     "issuer": state.metadata_issuer or state.url,
                     "jwks_uri": state.url + "/jwks",
