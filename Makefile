@@ -43,7 +43,7 @@ test: lint browser
 # ruff (lint + import order) over the tree; mypy --strict over both packages, the bench and the
 # tests (pyproject.toml names them), then over the examples, which are loose scripts, not a package.
 lint: $(STAMP)
-	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py
+	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py build_backend.py
 	$(BIN)/mypy
 	$(BIN)/mypy examples
 

@@ -129,6 +129,18 @@ def test_installing_the_checkout_gives_the_server_with_resource_guard(tmp_path: 
     assert upgraded.returncode == 0, upgraded.stderr
 
 
+@pytest.mark.parametrize("project", [ROOT, RESOURCE_GUARD], ids=["authserver", "resource-guard"])
+def test_an_editable_install_prints_no_warning(tmp_path: Path, project: Path) -> None:
+    """``pip install -e .`` as a contributor types it: no boxed setuptools notice to wonder about."""
+    pip, _ = venv(tmp_path / "venv")
+    pip_install(pip, "--upgrade", "pip")  # as make setup does: a current pip shows a backend's warnings
+    result = subprocess.run([str(pip), "install", "--disable-pip-version-check", "--no-deps", "-e", str(project)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "warning" not in output.lower(), output
+
+
 def test_the_development_install_sees_resource_guard_edits() -> None:
     """``make setup`` installs both editable: the checkout's source is what runs."""
     import authserver
