@@ -7,15 +7,14 @@ from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, select
 
 from ..appstate import state
-from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, Token
 from ..models.backchannel import BackchannelLogout
 from ..models.types import utcnow
-from ..oauth.revocation import revoke_family, revoke_user_tokens
+from ..oauth.revocation import revoke_family, revoke_user_tokens, revoke_where
 from .clients import find_client
 from .output import emit, fail, json_option
 from .users import find_user
@@ -46,11 +45,9 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
         emit({"revoked": "token", "family_id": token.family_id}, as_json)
     elif client_id is not None:
         client: Client = find_client(client_id)
-        result = db.session.execute(
-            update(Token).where(Token.client_pk == client.id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
-        )
+        revoked = revoke_where(Token.client_pk == client.id)
         db.session.commit()
-        emit({"revoked": rows_changed(result), "client_id": client_id}, as_json)
+        emit({"revoked": revoked, "client_id": client_id}, as_json)
     else:
         user = find_user(username or "")
         emit({"revoked": revoke_user_tokens(user.id), "user": user.username}, as_json)

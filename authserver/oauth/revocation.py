@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 
 from ..database import rows_changed
 from ..extensions import db
@@ -17,7 +17,8 @@ from .introspection import CLIENT_AUTH_METHODS, TokenParamsMixin
 def revoke_family(token: Token) -> None:
     """Revoke the token and, when it belongs to a grant, every token of that grant."""
     if token.family_id is None:
-        _revoke_where(Token.id == token.id)
+        revoke_where(Token.id == token.id)
+        db.session.commit()
     else:
         revoke_grant(token.family_id)
 
@@ -25,12 +26,15 @@ def revoke_family(token: Token) -> None:
 def revoke_grant(family_id: str) -> None:
     """Revoke every token descended from one authorization: the answer to a replayed code
     (RFC 6749 §4.1.2) or a reused refresh token (RFC 9700 §4.14.2)."""
-    _revoke_where(Token.family_id == family_id)
-
-
-def _revoke_where(condition: Any) -> None:
-    db.session.execute(update(Token).where(condition, Token.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    revoke_where(Token.family_id == family_id)
     db.session.commit()
+
+
+def revoke_where(*conditions: ColumnElement[bool]) -> int:
+    """The one UPDATE that revokes tokens: every live one matching ``conditions``, in the
+    caller's transaction (which commits it beside whatever else it changes); how many."""
+    statement = update(Token).where(*conditions, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
+    return rows_changed(db.session.execute(statement))
 
 
 class RevocationEndpoint(TokenParamsMixin, BaseRevocationEndpoint):
@@ -51,8 +55,6 @@ class RevocationEndpoint(TokenParamsMixin, BaseRevocationEndpoint):
 
 def revoke_user_tokens(user_id: int) -> int:
     """Revoke every live token issued on a user's behalf (a disabled user keeps none)."""
-    result = db.session.execute(
-        update(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
+    revoked = revoke_where(Token.user_id == user_id)
     db.session.commit()
-    return rows_changed(result)
+    return revoked

@@ -15,13 +15,14 @@ from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from ..appstate import state
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Consent, Session, Token
 from ..models.sessions import ENDED_BY_USER, end_sessions
 from ..models.types import utcnow
+from ..oauth.revocation import revoke_where
 from .csrf import csrf_ok
 from .login import CSRF_FAILED
 from .pages import error_page
@@ -137,7 +138,7 @@ def revoke_application(current: Session, client_id: str) -> ResponseReturnValue:
         return error_page(*NOT_YOURS)
     mine = {"user_id": current.user_id, "client_pk": client_pk}
     db.session.execute(delete(Consent).filter_by(**mine))
-    db.session.execute(update(Token).filter_by(**mine, revoked_at=None).values(revoked_at=utcnow()))
+    revoke_where(Token.user_id == current.user_id, Token.client_pk == client_pk)
     db.session.execute(delete(AuthorizationCode).filter_by(**mine, used_at=None))
     db.session.commit()
     return redirect(url_for("account.account_page"), 303)
