@@ -152,18 +152,16 @@ class TokenHasScope(BasePermission):
         return Guard.requirement(scopes=_required_scopes(view))
 
     def has_permission(self, request: DRFRequest, view: APIView) -> bool:
-        requirement = self.get_requirement(view)
-        guard = get_guard()
+        """The guard's own verdict (:meth:`~resource_guard.guard.Guard.decide`) on what
+        :class:`GuardAuthentication` found, raised as DRF raises a refusal."""
         principal = request.auth if isinstance(request.auth, Principal) else None
-        if principal is None:
-            if request.successful_authenticator is not None:
-                return False
-            needed = " ".join(sorted(requirement.needed_scopes(request.method or "GET")))
-            raise GuardRefusal(guard.refuse(guard_request(request._request),
-                                            AuthenticationRequired(needed_scope=needed)))
-        error = guard.authorize(principal, request.method or "GET", requirement, _item_id(view))
-        if error is not None:
-            raise GuardRefusal(guard.refuse(guard_request(request._request), error, principal))
+        if principal is None and request.successful_authenticator is not None:
+            return False
+        found = AuthResult() if principal is None else AuthResult.success(principal)
+        verdict = get_guard().decide(guard_request(request._request), self.get_requirement(view),
+                                     _item_id(view), found)
+        if verdict.error is not None:
+            raise GuardRefusal(verdict)
         return True
 
 
