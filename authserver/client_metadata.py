@@ -133,7 +133,8 @@ def check_jwks(jwks: Mapping[str, Any]) -> None:
         usable = {}
     if not any(alg in ASSERTION_SIGNING_ALGS for key in usable.values() for alg in key.algorithms):
         raise InvalidClientMetadata(
-            "jwks", "jwks has no public signing key this server verifies (RSA, EC P-256/384/521 or Ed25519)"
+            "jwks", "jwks has no public signing key this server verifies (RSA of 2048 bits or more, EC P-256/384/521 "
+            "or Ed25519)"
         )
 
 

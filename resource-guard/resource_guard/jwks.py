@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
 from resource_guard.cache import Clock
 from resource_guard.httpclient import FetchError, Timeout, get_json
-from resource_guard.jws import VERIFIERS, SignatureVerifier
+from resource_guard.jws import MIN_RSA_BITS, VERIFIERS, SignatureVerifier
 from resource_guard.metadata import ServerMetadata
 
 if TYPE_CHECKING:
@@ -62,23 +63,29 @@ def _algorithm_for(jwk: Mapping[str, Any]) -> str | None:
     return derived if alg is None or alg == derived else None
 
 
-def _build_key(jwk: Mapping[str, Any]) -> VerificationKey | None:
-    """A verification key for one JWK, or None when it cannot verify our tokens."""
+def _build_key(jwk: Mapping[str, Any]) -> VerificationKey | str:
+    """A verification key for one JWK, or why it cannot verify our tokens (for the log)."""
     if jwk.get("use", "sig") != "sig" or "d" in jwk:  # encryption keys; leaked private keys
-        return None
+        return "not a public signature key"
     ops = jwk.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return None
+        return "key_ops without verify"
     alg = _algorithm_for(jwk)
     kid = jwk.get("kid")
-    if alg is None or (kid is not None and not isinstance(kid, str)):
-        return None
+    if alg is None:
+        return "no algorithm of its type and curve (or alg names another)"
+    if kid is not None and not isinstance(kid, str):
+        return "kid is not a string"
     try:
         key = PyJWK(dict(jwk), algorithm=alg).key
     except (PyJWTError, ValueError, TypeError, KeyError):
-        return None
+        return "malformed"
     verifier = VERIFIERS[alg]
-    return VerificationKey(kid, key, {alg: verifier}) if verifier.accepts(key) else None
+    if verifier.accepts(key):
+        return VerificationKey(kid, key, {alg: verifier})
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"key_too_weak: RSA {key.key_size} bits, under the {MIN_RSA_BITS} RFC 7518 §3.3 requires"
+    return f"not a {alg} key"
 
 
 def parse_jwks(document: Mapping[str, Any]) -> dict[str | None, VerificationKey]:
@@ -88,11 +95,13 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str | None, VerificationKey]
     if not isinstance(entries, list):
         raise FetchError('JWKS has no "keys" list')
     for entry in entries:
-        built = _build_key(entry) if isinstance(entry, dict) else None
-        if built is None:
-            logger.info("Skipping a JWK that cannot verify signatures (kty=%s, kid=%s)",
-                        entry.get("kty") if isinstance(entry, dict) else None,
-                        entry.get("kid") if isinstance(entry, dict) else None)
+        if not isinstance(entry, dict):
+            logger.info("Skipping a JWKS entry that is not a JSON object")
+            continue
+        built = _build_key(entry)
+        if isinstance(built, str):
+            level = logging.WARNING if built.startswith("key_too_weak") else logging.INFO
+            logger.log(level, "Skipping a JWK (kty=%s, kid=%s): %s", entry.get("kty"), entry.get("kid"), built)
             continue
         keys[built.kid] = built
     return keys

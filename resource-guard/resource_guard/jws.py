@@ -63,8 +63,14 @@ class ECDSAVerifier(SignatureVerifier):
         key.verify(encode_dss_signature(r, s), signing_input, self._scheme)
 
 
+#: RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
+MIN_RSA_BITS = 2048
+
+
 class RSAVerifier(SignatureVerifier):
-    """RS* (PKCS #1 v1.5, RFC 7518 §3.3) and PS* (PSS, salt = hash size, §3.5)."""
+    """RS* (PKCS #1 v1.5, RFC 7518 §3.3) and PS* (PSS, salt = hash size, §3.5), with a
+    modulus of at least :data:`MIN_RSA_BITS`: a 1024-bit key is within reach of a factoring
+    budget, and a signature it makes proves nothing."""
 
     def __init__(self, alg: str, hash_alg: type[hashes.HashAlgorithm], *, pss: bool) -> None:
         super().__init__(alg)
@@ -74,7 +80,7 @@ class RSAVerifier(SignatureVerifier):
             if pss else padding.PKCS1v15())
 
     def accepts(self, key: Any) -> bool:
-        return isinstance(key, rsa.RSAPublicKey)
+        return isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
 
     def _verify(self, signing_input: bytes, key: Any, signature: bytes) -> None:
         key.verify(signature, signing_input, self._padding, self._hash)

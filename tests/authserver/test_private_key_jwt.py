@@ -39,6 +39,7 @@ from .tls_server import DocumentServer, Route, loopback
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+WEAK_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
 
 def public_jwk(key: Any, kid: str) -> dict[str, Any]:
@@ -266,6 +267,24 @@ def test_an_allow_listed_host_serves_a_self_registered_clients_keys(
     assert fetches(keys_server, key_set) == 1
     refused(redeem_made_up_code(app, self_register(app, keys_server.url(key_set, "127.0.0.1"))), SSRF_REFUSAL)
     assert fetches(keys_server, key_set) == 1
+
+
+def test_a_1024_bit_rsa_key_is_refused_at_registration(open_apps: dict[str, Flask]) -> None:
+    """RFC 7518 §3.3 asks for 2048 bits: a key set holding only a weaker key registers nothing."""
+    document = {"client_name": "weak", "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+                "private_key_jwt", "jwks": {"keys": [public_jwk(WEAK_RSA_KEY, "weak")]}}
+    response = open_apps[""].test_client().post("/oauth/register", json=document,
+                                                environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_client_metadata"
+    assert "2048" in response.get_json()["error_description"]
+
+
+def test_an_assertion_signed_by_a_1024_bit_rsa_key_is_refused(app: Flask) -> None:
+    """A weak key stored beside a strong one (registered before the rule) is never used."""
+    client_id = register(app, jwks={"keys": [public_jwk(KEY, "k1"), public_jwk(WEAK_RSA_KEY, "weak")]})
+    refused(post_token(app, assertion(app, client_id, WEAK_RSA_KEY, alg="RS256", kid="weak")))
+    assert post_token(app, assertion(app, client_id)).status_code == 200
 
 
 def test_a_replayed_assertion_is_refused(app: Flask) -> None:

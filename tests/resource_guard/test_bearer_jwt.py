@@ -12,6 +12,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from resource_guard import AuthResult, Expiry, Guard
 from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
@@ -576,3 +578,32 @@ def test_remembered_headers_do_not_skip_the_signature(issuer: FakeIssuer,
     assert_invalid_token(check(backend, f"{header}.{forged}.{signature}"), "signature")
     impostor = SigningKey.generate("EC", kid=issuer.keys[0].kid)
     assert_invalid_token(check(backend, issuer.sign(key=impostor, now=clock.now)), "signature")
+
+
+# --- key strength (RFC 7518 §3.3, §3.4) ----------------------------------------------------
+
+def _weak_rsa_key(kid: str) -> SigningKey:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key())) | {"kid": kid, "use": "sig"}
+    return SigningKey(kid, private, "RS256", jwk)
+
+
+def test_a_token_signed_by_a_1024_bit_rsa_key_in_the_jwks_is_refused(
+        issuer: FakeIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """The issuer publishes the weak key; the backend skips it (logged by kid), so its token fails."""
+    weak = _weak_rsa_key("weak-1024")
+    issuer.keys.append(weak)
+    backend = backend_for(issuer, clock)
+    assert_invalid_token(check(backend, issuer.sign(key=weak, now=clock.now)))
+    assert "weak-1024" in caplog.text and "key_too_weak" in caplog.text
+    assert check(backend, issuer.sign(now=clock.now)).principal is not None  # the strong key still works
+
+
+def test_an_ec_key_whose_curve_is_not_the_algorithms_is_refused(issuer: FakeIssuer, clock: FakeClock) -> None:
+    """A P-256 key advertised for ES384 verifies nothing: not ES384 (wrong curve), not ES256 (wrong alg)."""
+    p256 = SigningKey.generate("EC", "p256-as-es384", jwk_alg="ES384")
+    issuer.keys.append(p256)
+    backend = backend_for(issuer, clock)
+    assert_invalid_token(check(backend, issuer.sign(key=p256, alg="ES256", now=clock.now)))
+    header = {"alg": "ES384", "typ": "at+jwt", "kid": p256.kid}  # PyJWT will not sign this itself
+    assert_invalid_token(check(backend, sign_es256(header, claims(issuer, clock), p256.private)))
