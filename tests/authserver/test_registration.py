@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
 from authserver import create_app
@@ -20,6 +20,7 @@ from authserver.models.types import utcnow
 from authserver.registration_tokens import create_registration_token
 from authserver.scope_catalogue import create_scope, find_scope
 
+from ..query_count import counted_queries
 from .helpers import basic, introspect
 
 WEB_APP = {
@@ -143,18 +144,8 @@ def test_the_scope_check_makes_as_many_queries_for_fifty_scopes_as_for_one(apps)
     app = apps("open", registration_scopes=" ".join(many))
 
     def queries(scope: str) -> int:
-        statements: list[str] = []
-
-        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counted_queries(app) as statements:
             assert register(app, scope=scope).status_code == 201
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     assert queries(" ".join(many)) == queries(many[0])
