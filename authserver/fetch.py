@@ -1,7 +1,9 @@
 """Fetching a document from a URL a stranger chose, without letting them aim us inward (SSRF).
 
 Client ID Metadata Documents and ``jwks_uri`` key sets are fetched from URLs that whoever
-calls the authorization endpoint picks. ``fetch`` is the one way to do that:
+calls the authorization endpoint picks, and back-channel logout tokens are POSTed to the
+``backchannel_logout_uri`` a self-registered client chose. ``fetch`` and ``post_form`` are the
+one way to do that, and ``check_public_url`` the same address rule at registration:
 
 - ``https`` only, with the certificate verified for the URL's host name (SNI) against the
   bundle named by ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``, else the system's;
@@ -29,16 +31,17 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses to try, in order.
 Resolver = Callable[[str, int], Sequence[str]]
 
 CHUNK = 4096
+T = TypeVar("T")
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Ranges Python's ``is_global`` may miss on some versions: shared address space (RFC 6598),
 # benchmarking (RFC 2544) and the documentation ranges.
@@ -182,16 +185,57 @@ def _addresses(host: str, port: int, limits: FetchLimits, resolver: Resolver) ->
     addresses = list(resolver(host, port))
     if not addresses:
         raise FetchError(f"the host name {host} does not resolve")
+    _refuse_inward(host, addresses, limits)
+    return addresses
+
+
+def _refuse_inward(host: str, addresses: Sequence[str], limits: FetchLimits) -> None:
     if not limits.allow_private and host not in limits.allowed_hosts:
         refused = [a for a in addresses if not is_public_address(a)]
         if refused:
-            raise AddressRefused(f"{host} resolves to a non-public address ({refused[0]}), which is never fetched")
-    return addresses
+            raise AddressRefused(f"{host} resolves to a non-public address ({refused[0]}), which is never contacted")
+
+
+def check_public_url(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver) -> None:
+    """``AddressRefused`` when the URL's host is, or today resolves to, a non-public address:
+    the check at registration, so a stranger learns at once. A name that does not resolve
+    passes here; every use resolves and checks again (the answer may change)."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if host:
+        try:
+            port = parts.port or 443
+        except ValueError:
+            return  # the URL's own check says what is wrong with it
+        _refuse_inward(host, list(resolver(host, port)), limits)
 
 
 def fetch(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver,
           ca_file: str | None = None) -> Fetched:
     """GET ``url`` under the rules above; ``FetchError`` says what went wrong."""
+    return _over_checked_address(url, limits, resolver, ca_file,
+                                 lambda connection, path: _exchange(connection, url, path, limits))
+
+
+def post_form(url: str, form: Mapping[str, str], limits: FetchLimits, *, resolver: Resolver = system_resolver,
+              ca_file: str | None = None) -> int:
+    """POST ``form`` to ``url`` under the same rules (a redirect is answered, not followed);
+    the HTTP status. For deliveries to URLs a stranger registered (back-channel logout)."""
+    body = urlencode(form).encode()
+
+    def send(connection: _PinnedConnection, path: str) -> int:
+        connection.request("POST", path, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "identity"})
+        response = connection.getresponse()
+        response.read(limits.max_bytes)  # the answer is not used, and at most this much is read
+        return response.status
+
+    return _over_checked_address(url, limits, resolver, ca_file, send)
+
+
+def _over_checked_address(url: str, limits: FetchLimits, resolver: Resolver, ca_file: str | None,
+                          exchange: Callable[[_PinnedConnection, str], T]) -> T:
+    """``exchange`` over a connection to each checked address in turn, until one answers."""
     host, port, path = _target(url)
     deadline = time.monotonic() + limits.timeout
     addresses = _addresses(host, port, limits, resolver)
@@ -200,16 +244,16 @@ def fetch(url: str, limits: FetchLimits, *, resolver: Resolver = system_resolver
     for address in addresses:
         connection = _PinnedConnection(host, port, address, context, deadline)
         try:
-            return _exchange(connection, url, path, limits)
+            return exchange(connection, path)
         except ssl.SSLCertVerificationError as exc:
             raise FetchError(f"the TLS certificate of {host} is not trusted: {exc.verify_message}") from None
         except TimeoutError:
-            raise FetchError(f"fetching took longer than {limits.timeout:g} seconds") from None
+            raise FetchError(f"the exchange took longer than {limits.timeout:g} seconds") from None
         except (OSError, http.client.HTTPException) as exc:
             last = exc
         finally:
             connection.close()
-    raise FetchError(f"could not fetch from {host}: {last}")
+    raise FetchError(f"could not reach {host}: {last}")
 
 
 def _exchange(connection: _PinnedConnection, url: str, path: str, limits: FetchLimits) -> Fetched:

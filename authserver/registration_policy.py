@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .client_metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
-from .config import Settings
+from .config import Settings, parse_hosts
+from .fetch import AddressRefused, FetchLimits, check_public_url
 from .resources import OPENID_SCOPES, all_resources
 from .scope_catalogue import published_scopes
 
@@ -83,6 +84,20 @@ def check_self_registration(metadata: ClientMetadata, settings: Settings) -> Non
             raise InvalidClientMetadata(name, f"{name} is set by this server's administrator, not at registration")
     if not metadata.require_pkce:
         raise InvalidClientMetadata("require_pkce", "self-registered clients use PKCE")
+    if metadata.backchannel_logout_uri is not None:
+        check_outward(metadata.backchannel_logout_uri, settings)
+
+
+def check_outward(uri: str, settings: Settings) -> None:
+    """The server will POST logout tokens to ``uri``: not into its own network (SSRF), unless
+    the operator allow-listed the host (``cimd_allowed_hosts``, for development). Delivery
+    resolves and checks again, so a later DNS answer cannot aim it inward either."""
+    try:
+        check_public_url(uri, FetchLimits(allowed_hosts=parse_hosts(settings.cimd_allowed_hosts)))
+    except AddressRefused as exc:
+        raise InvalidClientMetadata(
+            "backchannel_logout_uri", f"backchannel_logout_uri must reach a public address: {exc.reason}"
+        ) from None
 
 
 def check_native_or_https_redirect(uri: str) -> None:

@@ -8,8 +8,12 @@ claimed with a conditional UPDATE (so two processes never both send it), POSTed 
 token keeps the row's ``jti`` on every attempt, so a client can drop repeats.
 
 Where tokens may go (SSRF): ``https`` URLs; ``http`` only to a loopback address and only
-while the issuer itself is ``http`` on loopback (a development server). Redirects are not
-followed; nothing of the token reaches the log.
+while the issuer itself is ``http`` on loopback (a development server). A self-registered
+client's URL goes through ``fetch.post_form``: its host is resolved at each attempt, every
+address must be public (unless the operator allow-listed the host), and the connection goes
+to the address checked, so a DNS answer changed after registration cannot aim it inward. An
+administrator's client may name an internal host. Redirects are not followed; nothing of the
+token reaches the log.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from sqlalchemy import select, update
 
 from ..database import rows_changed
 from ..extensions import db
+from ..fetch import AddressRefused, FetchError, FetchLimits, Resolver, system_resolver
+from ..fetch import post_form as post_form_checked
 from ..models.backchannel import DELIVERED, FAILED, BackchannelLogout
-from ..models.clients import is_loopback_http
+from ..models.clients import BY_ADMIN, is_loopback_http
 from ..models.types import utcnow
 from .keys import KeyRing
 
@@ -88,6 +94,8 @@ class LogoutDelivery:
     app: Flask
     keys: KeyRing
     issuer: str
+    allowed_hosts: frozenset[str] = frozenset()  # cimd_allowed_hosts: trusted for every client
+    resolver: Resolver = system_resolver
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def drain(self, now: datetime | None = None) -> int:
@@ -121,11 +129,13 @@ class LogoutDelivery:
         return True
 
     def _attempt(self, notice: BackchannelLogout, now: datetime) -> None:
-        uri, client_id, attempts = notice.client.backchannel_logout_uri, notice.client.client_id, notice.attempts
+        client = notice.client
+        uri, client_id, attempts = client.backchannel_logout_uri, client.client_id, notice.attempts
+        trusted = client.registered_by == BY_ADMIN
         # Dated by the wall clock, whatever clock schedules the attempts.
         token = logout_token(self.keys, self.issuer, notice, utcnow())
         db.session.commit()  # no transaction stays open while the client is called
-        problem = self._send(uri, token)
+        problem = self._send(uri, token, trusted=trusted)
         done = {"finished_at": now, "outcome": DELIVERED}
         if problem is not None and (attempts >= MAX_ATTEMPTS or uri is None):
             done["outcome"] = FAILED
@@ -140,14 +150,27 @@ class LogoutDelivery:
                            .execution_options(synchronize_session=False))
         db.session.commit()
 
-    def _send(self, uri: str | None, token: str) -> str | None:
-        """POST the token; what went wrong, in words for the log, or None."""
+    def _send(self, uri: str | None, token: str, *, trusted: bool) -> str | None:
+        """POST the token; what went wrong, in words for the log, or None. ``trusted``: an
+        administrator chose the URL, so an internal host is fine."""
         if uri is None:
             return "the client no longer has a backchannel_logout_uri"
         if not may_deliver_to(uri, self.issuer):
             return "its backchannel_logout_uri is not https (http is for loopback on a development issuer)"
+        form = {"logout_token": token}
+        trusted = trusted or urlsplit(uri).hostname in self.allowed_hosts
         try:
-            status = post_form(uri, {"logout_token": token})
+            if urlsplit(uri).scheme == "http":  # loopback, from a development issuer (above)
+                if not trusted:
+                    return "its backchannel_logout_uri aims inward and is never called: a loopback http URL"
+                status = post_form(uri, form)
+            else:
+                limits = FetchLimits(timeout=TIMEOUT, allow_private=trusted)
+                status = post_form_checked(uri, form, limits, resolver=self.resolver)
+        except AddressRefused as exc:
+            return f"its backchannel_logout_uri aims inward and is never called: {exc.reason}"
+        except FetchError as exc:
+            return f"it could not be reached ({exc.reason})"
         except requests.RequestException as exc:
             return f"it could not be reached ({type(exc).__name__})"
         return None if 200 <= status < 300 else f"it answered HTTP {status}"

@@ -82,7 +82,8 @@ class DocumentServer:
         self.ca_file, cert, key = make_ca_and_leaf(folder)
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
-        routes, seen = self.routes, self.requests
+        self.posts: list[tuple[str, bytes]] = []  # (path, body) of each POST: a delivery's arrival
+        routes, seen, posted = self.routes, self.requests, self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -102,6 +103,13 @@ class DocumentServer:
                             time.sleep(route.drip)  # the slow server under test, not a race
                 except OSError:  # the client gave up, as it should
                     pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                posted.append((self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
