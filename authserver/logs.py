@@ -2,38 +2,18 @@
 
 Libraries log more than they should at DEBUG (Authlib logs whole token responses), so
 rather than trusting each call site, one filter on every handler masks anything shaped
-like a credential — our prefixed tokens, JWTs, ``Basic``/``Bearer`` values and
-``key=value`` pairs whose key is sensitive (the Djblets ``SENSITIVE_CREDENTIALS_RE`` idea).
+like a credential: prefixed tokens, JWTs, ``Basic``/``Bearer`` values and ``key=value``
+pairs whose key is sensitive. The shapes are resource_guard's (``resource_guard.scrub``), so a
+credential masked in one package's logs is masked in the other's.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
-from .secrets import TokenKind
+from resource_guard.scrub import MASK, scrub
 
-MASK = "********"
-_PREFIXES = "|".join(k.value for k in TokenKind)
-_RULES = [
-    (re.compile(rf"\b(?:{_PREFIXES})_[0-9A-Za-z]{{8,}}"), MASK),
-    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), MASK),
-    (re.compile(r"(?i:\b(basic|bearer|token)\s+[\w\-.~+/=:]{8,})"), rf"\1 {MASK}"),
-    (
-        re.compile(r"(?i:((?:api|token|key|secret|password|signature|code|verifier)(?!_type|_hint)\w*['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,}]+)"),
-        rf"\1{MASK}",
-    ),
-]
-# Matches where any rule matches: most lines (every access-log line) need one scan, not four.
-_ANY_RULE = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _RULES))
-
-
-def scrub(text: str) -> str:
-    if _ANY_RULE.search(text) is None:
-        return text
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
-    return text
+__all__ = ["MASK", "ScrubbingFilter", "install", "scrub"]
 
 
 class ScrubbingFilter(logging.Filter):

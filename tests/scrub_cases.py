@@ -1,0 +1,34 @@
+"""Log lines and what scrubbing must do to them: one list for both packages' suites, so a
+credential masked in authserver's logs is masked in resource_guard's, and the reverse."""
+
+from __future__ import annotations
+
+# (line, the secret that must not survive)
+MASKED = [
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("Authorization: Bearer some-opaque-value-123", "some-opaque-value-123"),
+    ("Authorization: Bearer abcdefgh12", "abcdefgh12"),
+    ("{'access_token': 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'}", "eyJhbGciOiJFUzI1NiJ9"),
+    ("token eyJhbGc.eyJzdWIi.sig was refused", "eyJhbGc"),
+    ("client_secret=hunter2hunter2&grant_type=x", "hunter2hunter2"),
+    ("client_secret: s3 was wrong", "s3 "),
+    ("password=hunter2", "hunter2"),
+    ('{"password": "correct horse"}', "correct"),
+    ("code_verifier=abcdefghijk", "abcdefghijk"),
+    ("issued asat_" + "A" * 36 + " to someone", "asat_"),
+    ("refresh asrt_ARybp1YU1QZnxuAoeYypLhRUOMLhfh3r5wpS failed", "ARybp1YU1QZnxu"),
+    ("api token rgapi_" + "b" * 36 + " unknown", "rgapi_"),
+]
+
+# Lines with nothing secret in them, which must come out unchanged.
+KEPT = [
+    '127.0.0.1 "POST /oauth/token" 200 598 token_type=Bearer',
+    "token_type_hint=refresh_token",
+    "KeyError: 'user_id'",
+    "GET /health/ready 200",
+]
+
+# Lines an attacker can make (a header, a parameter echoed into a log) whose scan must stay
+# linear: each took seconds under the unbounded patterns (``'token' * 5000``: 4 s).
+HOSTILE = ["token" * 5000, "password" * 3000, "api_key" * 3000, "Bearer " * 5000, "token " + "\t" * 20000 + "=",
+           "eyJ" + "a" * 50000]
