@@ -18,7 +18,6 @@ ignored.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,6 +27,8 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import InvalidClientError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+
+from resource_guard import strictjson
 
 from ..client_metadata import ClientMetadata, InvalidClientMetadata
 from ..config import Settings, parse_hosts
@@ -94,8 +95,10 @@ def cache_seconds(cache_control: str | None) -> int:
 
 def _parsed(fetched: Fetched) -> dict[str, Any]:
     try:
-        document = json.loads(fetched.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = strictjson.loads(fetched.body.decode("utf-8"))
+    except strictjson.TooDeep:
+        raise ClientDocumentError(f"the document nests deeper than {strictjson.MAX_DEPTH} levels.") from None
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError among them
         raise ClientDocumentError("the document is not JSON.") from None
     if not isinstance(document, dict):
         raise ClientDocumentError("the document is not a JSON object.")

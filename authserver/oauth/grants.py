@@ -20,6 +20,10 @@ from ..resources import is_resource_indicator
 from .names import CONFIDENTIAL_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 
+# RFC 8707 sets no bound; a token names a handful of APIs, and one request's work (checks,
+# audience lists, the token's size) must not grow with what a stranger sends.
+MAX_RESOURCES = 16
+
 
 class InvalidTargetError(OAuth2Error):
     """RFC 8707 §2: the requested resource is not one this client may get tokens for."""
@@ -28,6 +32,8 @@ class InvalidTargetError(OAuth2Error):
 
 
 def _checked_indicators(resources: list[str]) -> None:
+    if len(resources) > MAX_RESOURCES:
+        raise InvalidTargetError(f"At most {MAX_RESOURCES} resource parameters may be sent in one request.")
     if not all(is_resource_indicator(r) for r in resources):
         raise InvalidTargetError("Each resource must be an absolute URI without a fragment (RFC 8707 section 2).")
 

@@ -14,6 +14,7 @@ from itertools import chain
 from flask import Request, request
 from flask.typing import ResponseReturnValue
 
+from ..oauth.grants import MAX_RESOURCES
 from .endpoints import is_machine_endpoint
 from .errors import OAuthErrorResponse
 from .pages import error_page
@@ -39,6 +40,9 @@ def check_form_request(request: Request, max_bytes: int) -> None:
     for key, values in request.form.lists():
         if len(values) > 1 and key != "resource":
             raise OAuthErrorResponse("invalid_request", f"The parameter {key} is repeated.")
+        if key == "resource" and len(values) > MAX_RESOURCES:  # before any lookup (RFC 8707 §2)
+            raise OAuthErrorResponse(
+                "invalid_target", f"At most {MAX_RESOURCES} resource parameters may be sent in one request.")
         if any("\x00" in v for v in values):
             raise OAuthErrorResponse("invalid_request", f"The parameter {key} contains a NUL byte.")
     if "client_assertion" in request.form and "client_secret" in request.form:

@@ -87,6 +87,9 @@ def _metadata_document() -> dict[str, Any]:
         raise RegistrationRefused("invalid_client_metadata", f"Send the client metadata as {JSON}.")
     try:
         document = strictjson.loads(request.get_data())
+    except strictjson.TooDeep:
+        too_deep = f"The client metadata nests deeper than {strictjson.MAX_DEPTH} levels."
+        raise RegistrationRefused("invalid_client_metadata", too_deep) from None
     except (ValueError, UnicodeDecodeError):
         raise RegistrationRefused("invalid_client_metadata", "The request body is not valid JSON.") from None
     if not isinstance(document, dict):

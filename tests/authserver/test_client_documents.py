@@ -170,6 +170,12 @@ def test_a_document_that_is_not_json_is_refused(cimd_app: Flask, documents: Docu
     assert "is not JSON" in _refusal(cimd_app, documents.url("/broken.json"))
 
 
+def test_a_document_nested_without_end_is_refused_not_a_500(cimd_app: Flask, documents: DocumentServer) -> None:
+    """2,500 levels (within the size bound) made the parser raise RecursionError before."""
+    documents.routes["/deep.json"] = Route(b"[" * 2500 + b"]" * 2500)
+    assert "nests deeper than 32 levels" in _refusal(cimd_app, documents.url("/deep.json"))
+
+
 def test_an_oversized_document_is_refused(cimd_app: Flask, documents: DocumentServer) -> None:
     client_id = publish(documents, padding="x" * 6000)
     assert "larger than 5120 bytes" in _refusal(cimd_app, client_id)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -18,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from authserver import create_app
 from authserver.appstate import state
+from authserver.oauth.grants import MAX_RESOURCES
 from tests.readme_tables import readme_table
 
 from .authorize_helpers import REDIRECT, authorize_url, consent, pkce_pair, query_of, refresh, signed_in_flow
@@ -101,6 +103,13 @@ def _token_invalid_scope(w: World) -> Iterator[TestResponse]:
 def _token_invalid_target(w: World) -> Iterator[TestResponse]:
     yield w.post("/oauth/token", {"grant_type": "client_credentials", "resource": "https://elsewhere.example"},
                  headers=basic(*w.machine))
+
+
+def _too_many_resources(w: World) -> Iterator[TestResponse]:
+    resources = [f"https://api{i}.example" for i in range(MAX_RESOURCES + 1)]
+    body = urlencode([("grant_type", "client_credentials"), *(("resource", r) for r in resources)])
+    yield w.app.test_client().post("/oauth/token", data=body, content_type="application/x-www-form-urlencoded",
+                                   headers=basic(*w.machine))
 
 
 def _bad_codes(w: World) -> Iterator[TestResponse]:
@@ -201,6 +210,7 @@ PRODUCERS: dict[tuple[str, str], Producer] = {
     ("a grant type the client is not registered for", "token"): _unauthorized_client,
     ("a scope outside the client's registered scopes", "token"): _token_invalid_scope,
     ("a `resource` that is not one of the client's audiences", "token"): _token_invalid_target,
+    ("more than 16 `resource` parameters", "token"): _too_many_resources,
     ("a code unknown, already used, issued to another client, or with the wrong redirect URI or verifier",
      "token"): _bad_codes,
     ("a refresh token unknown, rotated, revoked, or issued to another client", "token"): _bad_refresh_tokens,

@@ -18,6 +18,7 @@ from jwt.algorithms import RSAAlgorithm
 from resource_guard import AuthResult, Expiry, Guard
 from resource_guard.backends import ANY_AUDIENCE, BearerJWTBackend, IntrospectionBackend
 from resource_guard.claims import MAX_NUMERIC_DATE
+from resource_guard.strictjson import MAX_DEPTH
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
@@ -607,3 +608,13 @@ def test_an_ec_key_whose_curve_is_not_the_algorithms_is_refused(issuer: FakeIssu
     assert_invalid_token(check(backend, issuer.sign(key=p256, alg="ES256", now=clock.now)))
     header = {"alg": "ES384", "typ": "at+jwt", "kid": p256.kid}  # PyJWT will not sign this itself
     assert_invalid_token(check(backend, sign_es256(header, claims(issuer, clock), p256.private)))
+
+
+def test_claims_nested_past_the_depth_bound_are_an_invalid_token(issuer: FakeIssuer, clock: FakeClock) -> None:
+    """``strictjson.MAX_DEPTH`` holds for token segments too: refused as the token's fault."""
+    nested: list[Any] = []
+    for _ in range(MAX_DEPTH + 1):
+        nested = [nested]
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": issuer.keys[0].kid}
+    token = sign_es256(header, claims(issuer, clock, extra=nested), issuer.keys[0].private)
+    assert_invalid_token(check(backend_for(issuer, clock), token))

@@ -35,7 +35,7 @@ from resource_guard.jwks import JWKSCache, KeysUnavailable, VerificationKey
 from resource_guard.metadata import ServerMetadata
 from resource_guard.request import Request
 from resource_guard.results import AuthResult, Expiry, Principal
-from resource_guard.strictjson import DECODER
+from resource_guard.strictjson import raw_decode
 
 if TYPE_CHECKING:
     import httpx
@@ -63,7 +63,7 @@ def _json_object(segment: str) -> dict[str, Any]:
     """A JOSE header or claims set: one JSON object and nothing around it, with only finite
     numbers (ValueError otherwise)."""
     text = _b64decode(segment).decode()
-    value, end = DECODER.raw_decode(text)
+    value, end = raw_decode(text)
     if end != len(text) or not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
