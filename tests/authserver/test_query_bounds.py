@@ -77,3 +77,33 @@ def test_registration_metadata_within_the_depth_bound_registers(apps) -> None:
     document = {**WEB_APP, "x": [[[[["fine"]]]]]}
     response = app.test_client().post("/oauth/register", json=document, environ_base={"REMOTE_ADDR": "10.1.2.4"})
     assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+                                  "/oauth/jwks"])
+def test_discovery_documents_cost_one_query_whatever_the_url_carries(app: Flask, path: str) -> None:
+    """Metadata reads the published scopes, the key set reads the keys: one statement each,
+    with or without a query string a stranger pads."""
+    http = app.test_client()
+    http.get(path)
+    for url in (path, path + "?" + urlencode([("x", "y" * 100)] * 200)):
+        with counted_queries(app) as statements:
+            assert http.get(url).status_code == 200
+        assert len(statements) == 1, statements
+
+
+def test_the_consent_pages_queries_do_not_grow_with_the_scopes_asked_for(app: Flask, make_client, make_user) -> None:
+    """Describing 1 or 20 scopes on the consent page reads the catalogue once, not per scope."""
+    many = [f"notes:{i}" for i in range(20)]
+    client = make_client(scope=" ".join(many), grant_types=["authorization_code"], redirect_uris=[REDIRECT],
+                         public=True)
+    http = app.test_client()
+    assert sign_in(http, *make_user()).status_code == 303
+    counts = []
+    for scopes in (many[:1], many):
+        url = authorize_url(client.client_id, challenge=pkce_pair()[1], scope=" ".join(scopes))
+        http.get(url)  # warm: the client cache, the key ring
+        with counted_queries(app) as statements:
+            assert http.get(url).status_code == 200
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
