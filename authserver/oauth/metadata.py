@@ -18,6 +18,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import url_for
 
 from ..scope_catalogue import published_scopes
+from . import authlib_internals
 from .discovery import openid_provider_fields
 from .names import ASSERTION_SIGNING_ALGS, AuthMethod, DynamicRegistration
 
@@ -41,8 +42,8 @@ def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str
     def url(view: str) -> str:
         return issuer + url_for(view, _external=False)
 
-    token_grants = server.token_grants()
-    authorization_grants = server.authorization_grants()
+    token_grants = authlib_internals.token_grants(server)
+    authorization_grants = authlib_internals.authorization_grants(server)
     fields: dict[str, Any] = {
         "issuer": issuer,
         "token_endpoint": url("oauth.token"),
@@ -74,7 +75,7 @@ def server_metadata(server: AuthorizationServer, settings: Settings) -> dict[str
         )
     if server.documents.enabled:
         fields["client_id_metadata_document_supported"] = True
-    for name, endpoints in server.endpoints().items():
+    for name, endpoints in authlib_internals.endpoints(server).items():
         if name in ENDPOINT_VIEWS:
             fields[f"{name}_endpoint"] = url(ENDPOINT_VIEWS[name])
             fields[f"{name}_endpoint_auth_methods_supported"] = _unique(

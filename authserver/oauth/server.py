@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Client
 from ..models.resources import URI_LENGTH
+from .authlib_internals import authorization_grants
 from .client_assertion import InvalidClientAssertion
 from .client_documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from .clients import ClientCache
@@ -65,18 +66,6 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return IssuerRequest(flask_request, self.tokens.settings.issuer)
 
-    def token_grants(self) -> list[type[Any]]:
-        """The grant classes registered for the token endpoint (Authlib keeps them private)."""
-        return [grant for grant, _ in self._token_grants]
-
-    def authorization_grants(self) -> list[tuple[type[Any], list[Any]]]:
-        """The grant classes registered for the authorization endpoint, with their extensions."""
-        return [(grant, extensions or []) for grant, extensions in self._authorization_grants]
-
-    def endpoints(self) -> dict[str, list[Any]]:
-        """Registered endpoints (introspection, revocation, ...) by their ``ENDPOINT_NAME``."""
-        return {name: list(endpoints) for name, endpoints in self._endpoints.items()}
-
     def query_client(self, client_id: str) -> Client | None:
         """No client id holds a control character; PostgreSQL refuses a NUL in a query
         parameter outright, so such an id is unknown before any read. A URL names a
@@ -95,7 +84,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         ``\\``, and Authlib raises ``ValueError`` (a 500) for a description that quotes
         anything else. The error is redirected only to a registered redirect URI.
         """
-        if any(grant.check_authorization_endpoint(request) for grant, _ in self._authorization_grants):
+        if any(grant.check_authorization_endpoint(request) for grant, _ in authorization_grants(self)):
             return super().get_authorization_grant(request)
         raise UnsupportedResponseTypeError(
             request.payload.response_type,

@@ -9,6 +9,7 @@ from flask import Flask
 
 from authserver import create_app
 from authserver.appstate import state
+from authserver.oauth import authlib_internals
 
 METADATA = "/.well-known/oauth-authorization-server"
 
@@ -28,15 +29,15 @@ def _metadata(app: Flask) -> dict[str, Any]:
 def test_metadata_lists_exactly_what_the_registered_grants_and_endpoints_support(app: Flask) -> None:
     server = state(app).server
     body = _metadata(app)
-    token_grants = server.token_grants()
+    token_grants = authlib_internals.token_grants(server)
     assert body["grant_types_supported"] == [g.GRANT_TYPE for g in token_grants]
     assert set(body["token_endpoint_auth_methods_supported"]) == {
         m for g in token_grants for m in g.TOKEN_ENDPOINT_AUTH_METHODS
     }
     assert body["response_types_supported"] == [
-        r for g, _ in server.authorization_grants() for r in sorted(g.RESPONSE_TYPES)
+        r for g, _ in authlib_internals.authorization_grants(server) for r in sorted(g.RESPONSE_TYPES)
     ]
-    for name, endpoints in server.endpoints().items():
+    for name, endpoints in authlib_internals.endpoints(server).items():
         assert body[f"{name}_endpoint_auth_methods_supported"] == endpoints[0].CLIENT_AUTH_METHODS
     # Public clients use none at the token endpoint, never at introspection or revocation.
     assert "none" in body["token_endpoint_auth_methods_supported"]
