@@ -119,7 +119,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """Store what a grant issued (``token_store``); a client deleted meanwhile is
         ``invalid_client``."""
         try:
-            store_tokens(issued)
+            store_tokens(issued, self.tokens.settings)
         except IntegrityError:
             db.session.rollback()
             self._client_vanished(request)

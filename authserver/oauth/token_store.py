@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
-from ..appstate import state
+from ..config import Settings
 from ..database import DirectInsert
 from ..extensions import db
 from ..models import Token
@@ -30,10 +30,12 @@ TOKENS = Token.__table__
 insert_standalone = DirectInsert(TOKENS)
 
 
-def store_tokens(issued: Issued) -> None:
+def store_tokens(issued: Issued, settings: Settings) -> None:
+    """Given the settings by its caller, not the app's global state: the token service's
+    own (``durable_access_tokens`` chooses the commit)."""
     if issued.context.family_id is None and len(issued.rows) == 1:
         row = issued.rows[0]
-        may_lose = row["kind"] == ACCESS and not state().settings.durable_access_tokens
+        may_lose = row["kind"] == ACCESS and not settings.durable_access_tokens
         insert_standalone(db.engine, row, asynchronous_commit=may_lose)
         return
     db.session.execute(insert(TOKENS), issued.rows)

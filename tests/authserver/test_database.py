@@ -52,8 +52,8 @@ def test_both_write_paths_store_identical_rows_read_back_through_the_orm(app: Fl
     client_pk = _client_pk(make_client().client_id)
     standalone, in_family = _issued(client_pk, None), _issued(client_pk, "family-1")
     in_family.rows[0].update({k: v for k, v in standalone.rows[0].items() if k not in ("jti", "family_id")})
-    store_tokens(standalone)
-    store_tokens(in_family)
+    store_tokens(standalone, state(app).settings)
+    store_tokens(in_family, state(app).settings)
     db.session.expire_all()
     a, b = _stored(standalone.rows[0]["jti"]), _stored(in_family.rows[0]["jti"])
     assert a.pop("family_id") is None and b.pop("family_id") == "family-1"
@@ -71,14 +71,14 @@ def test_a_family_commits_with_the_sessions_pending_claim_a_standalone_token_alo
     user = db.session.scalar(select(User).where(User.username == name))
     assert user is not None
     user.is_active = False  # stands for the claim a grant leaves pending in the session
-    store_tokens(lone := _issued(client_pk, None))
+    store_tokens(lone := _issued(client_pk, None), state(app).settings)
     db.session.rollback()  # the standalone INSERT was not part of the session's transaction
     assert db.session.scalar(select(Token.id).where(Token.jti == lone.rows[0]["jti"])) is not None
     assert db.session.scalar(select(User.is_active).where(User.username == name)) is True
     user = db.session.scalar(select(User).where(User.username == name))
     assert user is not None
     user.is_active = False
-    store_tokens(_issued(client_pk, "family-2"))
+    store_tokens(_issued(client_pk, "family-2"), state(app).settings)
     db.session.rollback()  # nothing left to roll back: the claim committed with the tokens
     assert db.session.scalar(select(User.is_active).where(User.username == name)) is False
 
@@ -87,15 +87,15 @@ def test_a_family_commits_with_the_sessions_pending_claim_a_standalone_token_alo
 def test_write_errors_are_sqlalchemys_without_bound_values(app: Flask, make_client, family_id: str | None) -> None:
     client_pk = _client_pk(make_client().client_id)
     issued = _issued(client_pk, family_id)
-    store_tokens(issued)
+    store_tokens(issued, state(app).settings)
     with pytest.raises(IntegrityError) as raised:
-        store_tokens(issued)  # the same jti again
+        store_tokens(issued, state(app).settings)  # the same jti again
     db.session.rollback()
     assert "parameters hidden" in str(raised.value)  # bound values stay out of messages and logs
     with pytest.raises(IntegrityError):
-        store_tokens(_issued(client_pk + 10_000, family_id))  # no such client
+        store_tokens(_issued(client_pk + 10_000, family_id), state(app).settings)  # no such client
     db.session.rollback()
-    store_tokens(_issued(client_pk, family_id))  # the pool's connections still work
+    store_tokens(_issued(client_pk, family_id), state(app).settings)  # the pool's connections still work
 
 
 def test_a_database_that_refuses_the_connection_is_sqlalchemys_operational_error(
