@@ -25,7 +25,7 @@ _NAMES = r"api|token|key|secret|password|signature|code|verifier"
 _SHAPES = [
     (re.compile(r"\beyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*"), MASK),                      # JWS compact
     (re.compile(r"\b[a-z]{2,16}_[0-9A-Za-z]{36}\b"), MASK),    # prefixed tokens (authserver's asat_...)
-    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s{1,8}))[\w\-.~+/=:]{6,}"), rf"\1{MASK}"),  # schemes
+    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s{1,8}))[\w\-.~+/=:]{8,}"), rf"\1{MASK}"),  # schemes
     (re.compile(rf"(?i:((?:{_NAMES})(?!_type|_hint|\w{{0,64}}(?:Error|Exception|Warning)\b)"
                 r"\w{0,64}['\"]?\s{0,8}[:=]\s{0,8}['\"]?))"
                 r"[^\s'\"&,}]+"), rf"\1{MASK}"),  # name=value; not token_type=, "KeyError: ..."
