@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +22,6 @@ from ..extensions import Model, db
 from .clients import Client
 from .types import UTCDateTime, utcnow
 from .users import user_subject
-
-if TYPE_CHECKING:
-    from .sessions import Session
 
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -67,12 +63,13 @@ class BackchannelLogout(Model):
     client: Mapped[Client] = relationship(lazy="joined")
 
 
-def record_session_client(session: Session, client: Client) -> None:
-    """Remember that ``session`` signed the person in to ``client`` (once per pair)."""
-    known = select(SessionClient.id).where(SessionClient.session_id == session.id, SessionClient.client_pk == client.id)
+def record_session_client(session_id: int, client: Client) -> None:
+    """Remember that the session ``session_id`` signed the person in to ``client`` (once
+    per pair). It takes the id, not the row: sessions depend on this module, not back."""
+    known = select(SessionClient.id).where(SessionClient.session_id == session_id, SessionClient.client_pk == client.id)
     if db.session.scalar(known) is not None:
         return
-    db.session.add(SessionClient(session_id=session.id, client_pk=client.id))
+    db.session.add(SessionClient(session_id=session_id, client_pk=client.id))
     try:
         db.session.commit()
     except IntegrityError:  # the same session's other tab recorded it first

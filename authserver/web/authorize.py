@@ -153,7 +153,7 @@ def _issue(server: AuthorizationServer, grant: AuthorizationCodeGrant, signed_in
     """The code for the signed-in person, and a note that this session's sign-in reached the
     client (back-channel logout tells it when the session ends)."""
     response: Response = server.create_authorization_response(grant_user=signed_in.user, grant=grant)
-    record_session_client(signed_in, grant.client)
+    record_session_client(signed_in.id, grant.client)
     return _to_client(response)
 
 
