@@ -26,6 +26,7 @@ from authserver.models.types import utcnow
 from authserver.oauth.names import CLIENT_ASSERTION_TYPE
 from authserver.resources import create_resource
 
+from ..query_count import counted_queries
 from .authorize_helpers import NATIVE_REDIRECT, authorize_url, consent, csrf_of, query_of, signed_in_flow
 from .tls_server import DocumentServer, Route
 
@@ -316,3 +317,20 @@ def test_each_scope_must_belong_to_a_resource_asked_for(cimd_app: Flask, make_us
     both = authorize_url(client_id, NATIVE_REDIRECT, flow.challenge, scope=f"{resource[1]} {other_scope}")
     both += f"&resource={resource[0]}&resource={other_uri}"
     assert flow.http.get(both).status_code == 200
+
+
+def test_a_documents_first_fetch_costs_the_same_queries_whatever_its_size(
+        cimd_app: Flask, documents: DocumentServer, resource: tuple[str, str]) -> None:
+    """Reading a stranger's document for the first time: the statements do not grow with the
+    redirect URIs and scopes it lists (issue 23: work that grows with attacker input)."""
+    scope = resource[1]
+    many = [f"http://127.0.0.1:{9000 + i}/callback" for i in range(40)]
+    server = state(cimd_app).server
+    counts = []
+    for redirects, scopes in (([NATIVE_REDIRECT], scope), ([NATIVE_REDIRECT, *many], " ".join(
+            [scope, *(f"other:{i}" for i in range(40))]))):
+        client_id = publish(documents, redirect_uris=redirects, scope=scopes)
+        with counted_queries(cimd_app) as statements:
+            assert server.query_client(client_id) is not None
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
