@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from resource_guard.httpclient import FetchError
 from resource_guard.jwks import parse_jwks
 
+from .hosts import is_loopback, is_loopback_http
 from .oauth.names import (
     ASSERTION_SIGNING_ALGS,
     ID_TOKEN_ALGS,
@@ -30,8 +31,6 @@ from .oauth.names import (
 )
 from .validation import InvalidField
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 MAX_JWKS_BYTES = 16384
 MAX_URI_LENGTH = 2000
 # RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2: members only a private key has.
@@ -62,7 +61,7 @@ def check_redirect_uri(uri: str, field: str = "redirect_uris") -> None:
     parts = urlsplit(uri)
     if not parts.scheme or parts.fragment or "#" in uri:
         raise refuse(field, f"{what} {uri!r} must be absolute and carry no fragment")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise refuse(field, f"{what} {uri!r} must use https (http is for loopback only)")
     if parts.scheme in ("http", "https") and not parts.hostname:
         raise refuse(field, f"{what} {uri!r} has no host")
@@ -81,7 +80,7 @@ def check_backchannel_logout_uri(uri: str | None) -> None:
     if uri is None:
         return
     parts = urlsplit(uri)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_ADDRESSES)
+    secure = parts.scheme == "https" or is_loopback_http(uri, by_name=False)
     if not secure or not parts.hostname or parts.fragment or "#" in uri or len(uri) > 2000:
         raise InvalidClientMetadata(
             "backchannel_logout_uri",

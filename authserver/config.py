@@ -7,7 +7,6 @@ the stand-alone stores, so both see the same values.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import secrets
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .hosts import is_loopback
 from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
 ENV_PREFIX = "AUTHSERVER_"
@@ -86,7 +86,7 @@ class Settings:
             raise ConfigError(f"signing_alg must be one of {SIGNING_ALGS}")
         if not self.issuer.startswith(("https://", "http://")) or "?" in self.issuer or "#" in self.issuer:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
-        if self.issuer.startswith("http://") and not _is_loopback(urlsplit(self.issuer).hostname):
+        if self.issuer.startswith("http://") and not is_loopback(urlsplit(self.issuer).hostname):
             raise ConfigError(
                 f"issuer {self.issuer} is plain http on a host other than loopback, and OAuth needs TLS there "
                 "(RFC 9700 §2.6): set AUTHSERVER_ISSUER to the https URL clients use (TLS at a proxy in front "
@@ -185,15 +185,6 @@ def default_instance_path(environ: Mapping[str, str]) -> Path:
     """The per-user data folder (XDG Base Directory), the same from every directory."""
     data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "authserver"
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def default_issuer(host: str, port: int) -> str:

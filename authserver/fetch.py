@@ -25,7 +25,6 @@ client's ``jwks_uri``); every other rule still holds.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import math
 import os
 import socket
@@ -36,21 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from .hosts import is_public_address
+
 # (host, port) -> the addresses to try, in order.
 Resolver = Callable[[str, int], Sequence[str]]
 
 CHUNK = 4096
 T = TypeVar("T")
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Ranges Python's ``is_global`` may miss on some versions: shared address space (RFC 6598),
-# benchmarking (RFC 2544) and the documentation ranges.
-NOT_PUBLIC = tuple(
-    ipaddress.ip_network(n)
-    for n in ("100.64.0.0/10", "198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-)
-
-
 class FetchError(Exception):
     """The document could not be fetched; ``reason`` says why in words an operator can act on."""
 
@@ -84,35 +75,6 @@ def system_resolver(host: str, port: int) -> list[str]:
     except (OSError, UnicodeError):
         return []
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _embedded(address: IPAddress) -> list[IPAddress]:
-    """The address itself and any IPv4 address an IPv6 address carries to the same host."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return [address.ipv4_mapped]  # ::ffff:0:0/96 is itself "reserved"; judge the host it names
-    found: list[IPAddress] = [address]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.sixtofour is not None:
-            found.append(address.sixtofour)
-        if address.teredo is not None:
-            found.extend(address.teredo)
-        if address in NAT64:
-            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return found
-
-
-def is_public_address(value: str) -> bool:
-    """True only for an address on the public internet, however it is written."""
-    try:
-        address = ipaddress.ip_address(value.split("%", 1)[0])
-    except ValueError:
-        return False
-    return all(
-        a.is_global
-        and not (a.is_private or a.is_loopback or a.is_link_local or a.is_multicast or a.is_unspecified
-                 or a.is_reserved or any(a in n for n in NOT_PUBLIC if n.version == a.version))
-        for a in _embedded(address)
-    )
 
 
 def trust_store(ca_file: str | None = None) -> ssl.SSLContext:

@@ -10,7 +10,6 @@ clients re-read their documents then (within ``client_cache_ttl`` on other worke
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
+from .hosts import is_loopback
 from .models import Client, ProtectedResource
 from .models.resources import URI_LENGTH
 from .models.types import utcnow
@@ -39,15 +39,6 @@ def is_resource_indicator(value: str) -> bool:
         and not any(c.isspace() for c in value) and len(value) <= URI_LENGTH
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_resource_uri(uri: str) -> str:
     """A URI the registry accepts: a resource indicator on https, or http on loopback."""
     parts = urlsplit(uri)
@@ -55,7 +46,7 @@ def check_resource_uri(uri: str) -> str:
         raise ResourceError(f"resource {uri!r} must be an absolute URI without a fragment (RFC 8707 §2)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ResourceError(f"resource {uri!r} must be an https URI with a host, e.g. https://api.example/mcp")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ResourceError(f"resource {uri!r} must use https (http is for loopback only)")
     return uri
 

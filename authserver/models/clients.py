@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +11,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
+from ..hosts import is_loopback_http
 from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType, SigningAlg
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
@@ -20,16 +20,6 @@ from .types import UTCDateTime, utcnow
 BY_ADMIN = "admin"
 BY_SELF = "self"  # RFC 7591 registration
 BY_DOCUMENT = "document"  # a Client ID Metadata Document
-
-
-def is_loopback_http(uri: str) -> bool:
-    parts = urlsplit(uri)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def _without_port(uri: str) -> tuple[str, str, str, str, str]:
@@ -124,10 +114,10 @@ class Client(Model, ClientMixin):
         (RFC 8252 §7.3)."""
         if redirect_uri in self.redirect_uris:
             return True
-        if not (self.is_public and is_loopback_http(redirect_uri)):
+        if not (self.is_public and is_loopback_http(redirect_uri, by_name=False)):
             return False
         wanted = _without_port(redirect_uri)
-        return any(is_loopback_http(u) and _without_port(u) == wanted for u in self.redirect_uris)
+        return any(is_loopback_http(u, by_name=False) and _without_port(u) == wanted for u in self.redirect_uris)
 
     def bind_hasher(self, hasher: SecretHasher) -> None:
         """Give this client the server's keyed hash: Authlib calls ``check_client_secret``

@@ -34,8 +34,9 @@ from ..database import rows_changed
 from ..extensions import db
 from ..fetch import AddressRefused, FetchError, FetchLimits, Resolver, system_resolver
 from ..fetch import post_form as post_form_checked
+from ..hosts import is_loopback_http
 from ..models.backchannel import DELIVERED, FAILED, BackchannelLogout
-from ..models.clients import BY_ADMIN, is_loopback_http
+from ..models.clients import BY_ADMIN
 from ..models.types import utcnow
 from .keys import KeyRing
 
@@ -57,7 +58,7 @@ def may_deliver_to(uri: str, issuer: str) -> bool:
     parts = urlsplit(uri)
     if parts.scheme == "https" and parts.hostname:
         return True
-    return is_loopback_http(uri) and is_loopback_http(issuer)
+    return is_loopback_http(uri, by_name=False) and is_loopback_http(issuer, by_name=False)
 
 
 def logout_token(keys: KeyRing, issuer: str, notice: BackchannelLogout, now: datetime) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..client_metadata import LOOPBACK_HOSTS
+from ..hosts import is_loopback
 from ..models import Client
 from ..resources import resource_names
 
@@ -44,5 +44,5 @@ def self_registered_notes(client: Client) -> SelfRegisteredNotes | None:
     return SelfRegisteredNotes(
         document_host=urlsplit(client.client_id).hostname or client.client_id,
         redirect_hosts=list(dict.fromkeys(hosts)),
-        local_only=all(host in LOOPBACK_HOSTS for host in hosts),
+        local_only=all(is_loopback(host) for host in hosts),
     )
