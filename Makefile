@@ -15,13 +15,12 @@ PIP := $(BIN)/pip --disable-pip-version-check -qq
 
 .PHONY: run test bench setup browser wrk lint clean
 
-# authserver needs resource-guard by path (setup.py), which pip installs as a copy; the
-# second step makes it editable too, so an edit under resource-guard/ is seen at once.
-$(STAMP): pyproject.toml setup.py resource-guard/pyproject.toml
+# Both distributions editable, in one resolve: authserver's resource-guard requirement is
+# met by the checkout's resource-guard/, so an edit under either is seen at once.
+$(STAMP): pyproject.toml resource-guard/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[test,redis,bench,lint]'
-	$(PIP) install --no-deps -e ./resource-guard
+	$(PIP) install -e ./resource-guard -e '.[test,redis,bench,lint]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -43,7 +42,7 @@ test: lint browser
 # ruff (lint + import order) over the tree; mypy --strict over both packages, the bench and the
 # tests (pyproject.toml names them), then over the examples, which are loose scripts, not a package.
 lint: $(STAMP)
-	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config setup.py build_backend.py
+	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config build_backend.py
 	$(BIN)/mypy
 	$(BIN)/mypy examples
 

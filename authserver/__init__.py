@@ -1,4 +1,13 @@
-"""authserver: an OAuth 2.0 authorization server built on Flask and Authlib."""
+"""authserver: an OAuth 2.0 authorization server built on Flask and Authlib.
+
+``create_app`` is here. The modules beside it are plumbing that every part uses: settings
+(``config``), the database and its engine (``extensions``, ``database``), keyed hashes and
+encryption (``secrets``), logging (``logs``), the app's shared objects (``appstate``), and
+the standalone stores resource_guard plugs in (``stores``). The domain lives in packages:
+``clients``, ``people``, ``resources``, ``models`` (the tables), ``oauth`` (grants, tokens,
+keys and the endpoints Authlib serves), ``oidc``, and ``net`` (hosts and fetching). The front
+ends, ``web`` and ``cli``, import the domain; nothing in it imports them.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +24,9 @@ from resource_guard.ratelimit import RateLimiter
 
 from . import logs
 from .appstate import AppState, state
-from .config import ConfigError, Settings, load_settings, parse_hosts
+from .config import ConfigError, Settings, load_settings
 from .database import ENGINE_OPTIONS, configure, discard_session
 from .extensions import db, migrate
-from .login_throttle import LOGIN, DatabaseLimiter, FailureLimiter
 from .models import LoginFailure, RegistrationAttempt
 from .models.login_failures import CountedWindow
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
@@ -32,6 +40,7 @@ from .oauth.refresh import RefreshTokenGrant
 from .oauth.revocation import RevocationEndpoint
 from .oauth.server import AuthorizationServer
 from .oauth.tokens import TokenService
+from .people.throttle import LOGIN, DatabaseLimiter, FailureLimiter
 from .secrets import SecretHasher
 
 __all__ = ["AppState", "create_app", "migrations_directory", "state"]
@@ -113,7 +122,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     server.register_client_auth_method(
         AuthMethod.PRIVATE_KEY_JWT,
         PrivateKeyJWT(settings.issuer, settings.client_assertion_max_lifetime, hasher,
-                      ClientKeys(parse_hosts(settings.cimd_allowed_hosts))),
+                      ClientKeys(settings.cimd_allowed_hosts)),
     )
     AppState(
         settings, hasher, keys, tokens, server, _login_limiter(settings, hasher),

@@ -13,10 +13,10 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .login_throttle import FailureLimiter
     from .oauth.keys import KeyRing
     from .oauth.server import AuthorizationServer
     from .oauth.tokens import TokenService
+    from .people.throttle import FailureLimiter
     from .secrets import SecretHasher
 
 EXTENSION = "authserver"

@@ -12,22 +12,22 @@ import re
 import secrets
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .hosts import is_loopback
+from .net.hosts import is_loopback
 from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
 ENV_PREFIX = "AUTHSERVER_"
-SIGNING_ALGS = tuple(SigningAlg)
-TOKEN_FORMATS = tuple(TokenFormat)
+E = TypeVar("E", bound=StrEnum)
 ZERO_MEANS_OFF = ("client_cache_ttl", "db_ping_after_idle")  # 0: no cache; ping every time
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # The URL forms hosting guides print, each to the driver installed with authserver (psycopg 3);
@@ -45,6 +45,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, parsed once by ``load_settings`` into the type its users want: a list
+    setting is a frozenset, a choice its enum, a switch a bool. Nobody splits a string later."""
+
     database_url: str
     issuer: str
     host: str
@@ -52,8 +55,8 @@ class Settings:
     workers: int
     secret_key: str
     instance_path: str
-    access_token_format: str
-    signing_alg: str
+    access_token_format: TokenFormat
+    signing_alg: SigningAlg
     access_token_ttl: int
     refresh_token_ttl: int
     refresh_family_ttl: int
@@ -67,23 +70,19 @@ class Settings:
     key_refresh_interval: int
     max_form_bytes: int
     log_level: str
-    cors_allowed_origins: str
-    client_id_metadata_documents: str
-    cimd_allowed_hosts: str
-    dynamic_registration: str
+    cors_allowed_origins: frozenset[str]
+    client_id_metadata_documents: bool
+    cimd_allowed_hosts: frozenset[str]
+    dynamic_registration: DynamicRegistration
     registration_rate_limit: int
     registration_rate_window: int
-    registration_grant_types: str
-    registration_auth_methods: str
-    registration_scopes: str
+    registration_grant_types: frozenset[GrantType]
+    registration_auth_methods: frozenset[AuthMethod]
+    registration_scopes: frozenset[str]
     client_assertion_max_lifetime: int
     durable_access_tokens: bool
 
     def __post_init__(self) -> None:
-        if self.access_token_format not in TOKEN_FORMATS:
-            raise ConfigError(f"access_token_format must be one of {TOKEN_FORMATS}")
-        if self.signing_alg not in SIGNING_ALGS:
-            raise ConfigError(f"signing_alg must be one of {SIGNING_ALGS}")
         if not self.issuer.startswith(("https://", "http://")) or "?" in self.issuer or "#" in self.issuer:
             raise ConfigError("issuer must be an http(s) URL without query or fragment (RFC 8414 §2)")
         if self.issuer.startswith("http://") and not is_loopback(urlsplit(self.issuer).hostname):
@@ -94,41 +93,48 @@ class Settings:
             )
         if not 1 <= self.port <= 65535:
             raise ConfigError("port must be between 1 and 65535")
-        if not isinstance(self.cors_allowed_origins, str):  # e.g. a TOML array
-            raise ConfigError('cors_allowed_origins must be one string: "https://a.example https://b.example"')
-        parse_origins(self.cors_allowed_origins)
-        if self.client_id_metadata_documents not in ("off", "on"):
-            raise ConfigError("client_id_metadata_documents must be off or on")
-        if not isinstance(self.cimd_allowed_hosts, str):
-            raise ConfigError('cimd_allowed_hosts must be one string: "localhost mcp-client.example"')
-        self._check_registration()
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (value < 0 or (value == 0 and f.name not in ZERO_MEANS_OFF)):
                 raise ConfigError(f"{f.name} must be a positive number")
 
-    def _check_registration(self) -> None:
-        if self.dynamic_registration not in tuple(DynamicRegistration):
-            raise ConfigError(f"dynamic_registration must be one of {', '.join(DynamicRegistration)}")
-        for name, allowed in (("registration_grant_types", GrantType), ("registration_auth_methods", AuthMethod)):
-            unknown = set(getattr(self, name).split()) - set(allowed)
-            if unknown:
-                raise ConfigError(f"{name}: {', '.join(sorted(unknown))} unknown; choose among {', '.join(allowed)}")
+
+def _items(name: str, value: Any) -> list[str]:
+    """A list setting, spelled alike everywhere: a TOML array of strings, or one string
+    with spaces or commas between the items (an environment variable's only form)."""
+    if isinstance(value, str):
+        return value.replace(",", " ").split()
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ConfigError(f'{name} must be a list of strings, or one string with spaces between them: "a b"')
 
 
-def parse_hosts(value: str) -> frozenset[str]:
-    """Host names separated by spaces or commas, lower-cased as URLs compare them."""
-    return frozenset(item.lower() for item in value.replace(",", " ").split())
+def _choice(kind: type[E]) -> Callable[[str, Any], E]:
+    def parse(name: str, value: Any) -> E:
+        if value not in tuple(kind):
+            raise ConfigError(f"{name} must be one of {', '.join(kind)}, got {value!r}")
+        return kind(value)
+    return parse
 
 
-def parse_origins(value: str) -> frozenset[str]:
+def _choices(kind: type[E]) -> Callable[[str, Any], frozenset[E]]:
+    def parse(name: str, value: Any) -> frozenset[E]:
+        items = _items(name, value)
+        unknown = set(items) - set(kind)
+        if unknown:
+            raise ConfigError(f"{name}: {', '.join(sorted(unknown))} unknown; choose among {', '.join(kind)}")
+        return frozenset(kind(item) for item in items)
+    return parse
+
+
+def parse_origins(value: Iterable[str]) -> frozenset[str]:
     """The origins of ``cors_allowed_origins``, spelled as a browser sends ``Origin``
     (RFC 6454 §6.2: lower-case scheme and host, no default port), so a lookup is exact.
 
     ``*`` is refused: which sites may redeem codes and refresh tokens from a browser is the
     operator's decision, named site by site (as ORY Hydra advises for production)."""
     origins = set()
-    for item in value.replace(",", " ").split():
+    for item in value:
         origins.add(_origin(item))
     return frozenset(origins)
 
@@ -157,17 +163,6 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(files("authserver.defaults").joinpath("defaults.toml").read_text())
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    if isinstance(default, bool):  # before int: a bool is an int to Python
-        return _boolean(name, value)
-    if isinstance(default, int) and not isinstance(value, int):
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    return value
-
-
 BOOLEAN_WORDS = {**dict.fromkeys(("true", "1", "yes", "on"), True), **dict.fromkeys(("false", "0", "no", "off"), False)}
 
 
@@ -179,6 +174,32 @@ def _boolean(name: str, value: Any) -> bool:
     if word is None:
         raise ConfigError(f"{name} must be true or false, got {value!r}")
     return word
+
+
+PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "access_token_format": _choice(TokenFormat),
+    "signing_alg": _choice(SigningAlg),
+    "dynamic_registration": _choice(DynamicRegistration),
+    "client_id_metadata_documents": _boolean,  # "off" / "on" in the contract
+    "cors_allowed_origins": lambda name, value: parse_origins(_items(name, value)),
+    "cimd_allowed_hosts": lambda name, value: frozenset(host.lower() for host in _items(name, value)),
+    "registration_grant_types": _choices(GrantType),
+    "registration_auth_methods": _choices(AuthMethod),
+    "registration_scopes": lambda name, value: frozenset(_items(name, value)),
+}
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if name in PARSERS:
+        return PARSERS[name](name, value)
+    if isinstance(default, bool):  # before int: a bool is an int to Python
+        return _boolean(name, value)
+    if isinstance(default, int) and not isinstance(value, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    return value
 
 
 def default_instance_path(environ: Mapping[str, str]) -> Path:

@@ -21,7 +21,7 @@ from .config import load_settings
 from .database import make_engine
 from .models import APIToken, User
 from .models.users import user_named, user_subject
-from .passwords import verify_password
+from .people.passwords import verify_password
 from .secrets import SecretHasher, TokenKind, is_well_formed
 
 

@@ -15,14 +15,14 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from authserver import create_app
-from authserver.api_tokens import create_api_token
 from authserver.appstate import state
-from authserver.client_metadata import ClientMetadata
-from authserver.clients import register_client
+from authserver.clients.metadata import ClientMetadata
+from authserver.clients.registry import register_client
 from authserver.extensions import db
 from authserver.models import Client, Token, User
 from authserver.oauth.tokens import GrantContext
-from authserver.passwords import hash_password
+from authserver.people.api_tokens import create_api_token
+from authserver.people.passwords import hash_password
 from tests.databases import free_port
 
 SCOPE = "reports:read"

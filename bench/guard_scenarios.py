@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from authserver.passwords import hash_password, verify_password
+from authserver.people.passwords import hash_password, verify_password
 from resource_guard.backends import BearerJWTBackend
 from resource_guard.guard import Guard
 from resource_guard.request import Headers, Request

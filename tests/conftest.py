@@ -105,8 +105,8 @@ class Registered:
 @pytest.fixture
 def make_client(migrated_app: Flask):
     """Register a client directly (the same code path as ``authserver clients create``)."""
-    from authserver.client_metadata import ClientMetadata
-    from authserver.clients import client_record, register_client
+    from authserver.clients.metadata import ClientMetadata
+    from authserver.clients.registry import client_record, register_client
 
     def make(scope: str = "reports:read reports:write", grant_types: list[str] | None = None, *,
              name: str = "Test client", public: bool = False, token_format: str | None = None,
@@ -129,7 +129,7 @@ def make_client(migrated_app: Flask):
 def make_user(migrated_app: Flask):
     from authserver.extensions import db
     from authserver.models import User
-    from authserver.passwords import hash_password
+    from authserver.people.passwords import hash_password
 
     def make(password: str = "correct horse battery") -> tuple[str, str]:
         name = "user-" + uuid.uuid4().hex[:8]

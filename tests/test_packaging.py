@@ -1,8 +1,9 @@
 """Two distributions from one checkout: ``authserver`` (the server, with everything it needs)
 and ``resource-guard`` (the validator a resource server installs alone).
 
-The wheels carry what an installed server needs (migrations, defaults, pages); the installs
-are real ones, into fresh virtual environments, the way a user or a packager runs them.
+Both are built as a packager builds them (``python -m build``: an sdist, then the wheel from
+that sdist) and are publishable as they are. The wheels carry what an installed server needs
+(migrations, defaults, pages); the installs are real ones, into fresh virtual environments.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -29,17 +31,31 @@ SERVER_ONLY = ["flask", "authlib", "sqlalchemy", "flask_sqlalchemy", "psycopg", 
                "authserver"]
 
 
-def build_wheel(project: Path, out: Path) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(project)],
-        check=True, capture_output=True,
-    )
+def build(project: Path, out: Path) -> Path:
+    """``python -m build``: the sdist, and the wheel built from it (so a file the sdist
+    forgets is missing from the wheel too); the wheel is returned."""
+    result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-o", str(out), str(project)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(list(out.glob("*.tar.gz"))) == 1
     return next(out.glob("*.whl"))
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
+    return build(ROOT, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def guard_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(RESOURCE_GUARD, tmp_path_factory.mktemp("guard-dist"))
+
+
+def requirements(wheel: Path) -> list[str]:
+    archive = zipfile.ZipFile(wheel)
+    metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    return [line.removeprefix("Requires-Dist: ") for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist: ")]
 
 
 def venv(path: Path) -> tuple[Path, Path]:
@@ -69,16 +85,21 @@ def test_wheel_contains_migrations_defaults_and_typing_markers(wheel: Path) -> N
     assert not any(n.startswith("resource_guard/") for n in names)  # its own distribution
 
 
-def test_the_server_requires_resource_guard_from_this_checkout_never_an_index(wheel: Path) -> None:
-    """A project of that name on an index must never be installed in its place."""
-    metadata = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
-    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
-                if line.startswith("Requires-Dist: resource-guard")]
-    assert requires == [f"Requires-Dist: resource-guard @ {RESOURCE_GUARD.as_uri()}"]
+def test_both_wheels_are_publishable_with_plain_version_requirements(wheel: Path, guard_wheel: Path) -> None:
+    """No path or URL of this machine in either wheel's metadata: an index would refuse it,
+    and nobody else could install it. The server's range admits the checkout's resource-guard."""
+    from packaging.requirements import Requirement
+
+    server, guard = requirements(wheel), requirements(guard_wheel)
+    assert not [r for r in server + guard if "@" in r or "file:" in r or str(ROOT) in r]
+    (pinned,) = [Requirement(r) for r in server if r.startswith("resource-guard")]
+    version = tomllib.loads((RESOURCE_GUARD / "pyproject.toml").read_text())["project"]["version"]
+    assert pinned.specifier and pinned.specifier.contains(version)
+    assert guard_wheel.name.startswith(f"resource_guard-{version}-") and wheel.name.startswith("authserver-")
 
 
-def test_resource_guard_wheel_carries_the_package_alone(tmp_path: Path) -> None:
-    names = set(zipfile.ZipFile(build_wheel(RESOURCE_GUARD, tmp_path)).namelist())
+def test_resource_guard_wheel_carries_the_package_alone(guard_wheel: Path) -> None:
+    names = set(zipfile.ZipFile(guard_wheel).namelist())
     assert {"resource_guard/__init__.py", "resource_guard/backends/bearer_jwt.py", "resource_guard/py.typed"} <= names
     assert not any(n.startswith("authserver/") for n in names)
 
@@ -116,10 +137,16 @@ def test_resource_guard_installs_alone_and_each_adapter_with_its_extra(tmp_path:
     assert not importable(python, "authserver") and not importable(python, "sqlalchemy")
 
 
-def test_installing_the_checkout_gives_the_server_with_resource_guard(tmp_path: Path) -> None:
-    """``pip install <checkout>``: what users, packagers and black-box harnesses run."""
+@pytest.mark.parametrize("source", ["checkout", "wheels"])
+def test_installing_gives_the_server_with_resource_guard(tmp_path: Path, source: str, request: pytest.FixtureRequest,
+                                                         ) -> None:
+    """``pip install ./resource-guard .`` as a contributor types it, and the two built wheels
+    as a user gets them from an index."""
     pip, python = venv(tmp_path / "venv")
-    pip_install(pip, str(ROOT))
+    if source == "checkout":
+        pip_install(pip, str(RESOURCE_GUARD), str(ROOT))
+    else:
+        pip_install(pip, str(request.getfixturevalue("guard_wheel")), str(request.getfixturevalue("wheel")))
     site = subprocess.run([str(python), "-c", "import authserver, resource_guard; print(resource_guard.__file__)"],
                           capture_output=True, text=True, cwd=python.parent)
     assert site.returncode == 0 and str(tmp_path / "venv") in site.stdout, site.stderr

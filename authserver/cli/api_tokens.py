@@ -10,11 +10,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..api_tokens import api_token_record, create_api_token
 from ..appstate import state
 from ..extensions import db
 from ..models import APIToken
 from ..models.types import utcnow
+from ..people.api_tokens import api_token_record, create_api_token
 from ..validation import InvalidField
 from .output import emit, fail, fail_invalid, found, json_option
 from .users import find_user

@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..appstate import state
-from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import (
+from ..clients.metadata import ClientMetadata, InvalidClientMetadata
+from ..clients.registry import (
     apply_metadata,
     client_record,
     metadata_of,

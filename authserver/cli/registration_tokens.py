@@ -7,10 +7,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..appstate import state
+from ..clients.registration_tokens import create_registration_token, registration_token_record
 from ..extensions import db
 from ..models import RegistrationToken
 from ..models.types import utcnow
-from ..registration_tokens import create_registration_token, registration_token_record
 from ..validation import InvalidField
 from .output import emit, fail_invalid, found, json_option
 

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..models import ProtectedResource
-from ..resources import (
+from ..resources.registry import (
     ResourceError,
     all_resources,
     create_resource,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Scope
-from ..scope_catalogue import CatalogueError, create_scope, find_scope, scope_record, update_scope
+from ..resources.catalogue import CatalogueError, create_scope, find_scope, scope_record, update_scope
 from .output import emit, fail, found, json_option
 
 group = AppGroup("scopes", help="Manage the scope catalogue.")

@@ -73,13 +73,12 @@ def _app(overrides: dict[str, Any]) -> Any:
     """Each worker's app, built in the worker after the fork, with its back-channel logout
     delivery thread."""
     from .. import create_app
-    from ..config import parse_hosts
     from ..oauth.backchannel_logout import LogoutDelivery
 
     app = create_app(overrides)
     app_state = state(app)
     settings = app_state.settings
-    LogoutDelivery(app, app_state.keys, settings.issuer, parse_hosts(settings.cimd_allowed_hosts)).start()
+    LogoutDelivery(app, app_state.keys, settings.issuer, settings.cimd_allowed_hosts).start()
     return app
 
 

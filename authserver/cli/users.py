@@ -15,7 +15,7 @@ from ..models.sessions import DISABLED, PASSWORD_CHANGED, end_sessions
 from ..models.types import utcnow
 from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..oidc.profile import InvalidProfile, ProfileChange, apply_profile
-from ..passwords import MIN_LENGTH, hash_password
+from ..people.passwords import MIN_LENGTH, hash_password
 from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("users", help="Manage users.")

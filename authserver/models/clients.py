@@ -11,7 +11,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
-from ..hosts import is_loopback_http
+from ..net.hosts import is_loopback_http
 from ..oauth.names import SECRET_METHODS, AuthMethod, GrantType, ResponseType, SigningAlg
 from ..secrets import SecretHasher
 from .types import UTCDateTime, utcnow
@@ -60,12 +60,8 @@ class Client(Model, ClientMixin):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Set for a client defined by the Client ID Metadata Document at its ``client_id`` URL:
-    # the document is fetched again once this passes (``oauth.client_documents``).
+    # the document is fetched again once this passes (``clients.documents``).
     document_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def registered_by_document(self) -> bool:
-        return self.document_expires_at is not None
 
     @property
     def self_registered(self) -> bool:

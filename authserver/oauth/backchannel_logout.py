@@ -32,12 +32,12 @@ from sqlalchemy import select, update
 
 from ..database import rows_changed
 from ..extensions import db
-from ..fetch import AddressRefused, FetchError, FetchLimits, Resolver, system_resolver
-from ..fetch import post_form as post_form_checked
-from ..hosts import is_loopback_http
 from ..models.backchannel import DELIVERED, FAILED, BackchannelLogout
 from ..models.clients import BY_ADMIN
 from ..models.types import utcnow
+from ..net.fetch import AddressRefused, FetchError, FetchLimits, Resolver, system_resolver
+from ..net.fetch import post_form as post_form_checked
+from ..net.hosts import is_loopback_http
 from .keys import KeyRing
 
 log = logging.getLogger("authserver.backchannel_logout")

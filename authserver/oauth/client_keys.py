@@ -27,9 +27,9 @@ from requests.structures import CaseInsensitiveDict
 from resource_guard.cache import Clock
 from resource_guard.jwks import JWKSCache, KeysUnavailable, VerificationKey, parse_jwks
 
-from ..fetch import AddressRefused, FetchError, FetchLimits, Resolver, fetch, system_resolver
 from ..models import Client
 from ..models.clients import BY_ADMIN
+from ..net.fetch import AddressRefused, FetchError, FetchLimits, Resolver, fetch, system_resolver
 
 MAX_FETCH_BYTES = 65536
 MAX_FETCH_SECONDS = 10.0

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
 
+from ..clients.policy import ScopeOffer, scope_offer
 from ..models import Client
-from ..registration_policy import ScopeOffer, scope_offer
-from ..resources import is_resource_indicator
+from ..resources.registry import is_resource_indicator
 from .names import CONFIDENTIAL_METHODS, GrantType
 from .tokens import GrantContext, Issued, TokenService
 

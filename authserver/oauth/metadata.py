@@ -17,7 +17,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import url_for
 
-from ..scope_catalogue import published_scopes
+from ..resources.catalogue import published_scopes
 from . import authlib_internals
 from .discovery import openid_provider_fields
 from .names import ASSERTION_SIGNING_ALGS, AuthMethod, DynamicRegistration

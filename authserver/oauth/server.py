@@ -15,12 +15,12 @@ from flask import Request, Response
 from flask import request as flask_request
 from sqlalchemy.exc import IntegrityError
 
+from ..clients.documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from ..extensions import db
 from ..models import Client
 from ..models.resources import URI_LENGTH
 from .authlib_internals import authorization_grants
 from .client_assertion import InvalidClientAssertion
-from .client_documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from .clients import ClientCache
 from .token_store import store_tokens
 from .tokens import Issued, TokenService
@@ -57,7 +57,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         super().__init__()
         self.tokens = tokens
         self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
-        self.documents = ClientDocuments(tokens.settings, self.clients)
+        self.documents = ClientDocuments(tokens.settings, self.clients, tokens.hasher)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
 
     # RFC 9207: IssuerParameter (above) names the issuer in every authorization response.

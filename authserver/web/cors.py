@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from ..config import parse_origins
 from ..oauth.names import EndpointPath
 
 # The methods each browser-callable endpoint answers; every /.well-known/ document is a GET.
@@ -90,9 +89,8 @@ class Cors:
         return response
 
 
-def init_app(app: Flask, allowed_origins: str) -> None:
+def init_app(app: Flask, origins: frozenset[str]) -> None:
     """Install CORS when origins are listed; with none, install nothing."""
-    origins = parse_origins(allowed_origins)
     if not origins:
         return
     cors = Cors(origins)

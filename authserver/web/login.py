@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from ..appstate import state
 from ..extensions import db
 from ..models.users import user_named, username_key
-from ..passwords import verify_password
+from ..people.passwords import verify_password
 from .auth_request import demands_sign_in, login_hint
 from .csrf import csrf_ok
 from .pages import error_page

@@ -22,15 +22,15 @@ from sqlalchemy import select, update
 from resource_guard import strictjson
 
 from ..appstate import state
-from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..clients import apply_metadata, metadata_of, register_client
+from ..clients.metadata import ClientMetadata, InvalidClientMetadata
+from ..clients.policy import ADMINISTRATOR_FIELDS, check_self_registration
+from ..clients.registration_tokens import claim_use, is_usable
+from ..clients.registry import apply_metadata, metadata_of, register_client
 from ..database import rows_changed
 from ..extensions import db
 from ..models import Client
 from ..models.clients import BY_SELF
 from ..oauth.names import SECRET_METHODS, DynamicRegistration, EndpointPath
-from ..registration_policy import ADMINISTRATOR_FIELDS, check_self_registration
-from ..registration_tokens import claim_use, is_usable
 from ..secrets import TokenKind, new_secret
 
 bp = Blueprint("registration", __name__)

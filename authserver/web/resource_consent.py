@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..hosts import is_loopback
 from ..models import Client
-from ..resources import resource_names
+from ..models.clients import BY_DOCUMENT
+from ..net.hosts import is_loopback
+from ..resources.registry import resource_names
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def describe_resources(client: Client, audience: tuple[str, ...]) -> list[Resour
 
 
 def self_registered_notes(client: Client) -> SelfRegisteredNotes | None:
-    if not client.registered_by_document:
+    if client.registered_by != BY_DOCUMENT:
         return None
     hosts = [urlsplit(uri).hostname or uri for uri in client.redirect_uris]
     return SelfRegisteredNotes(

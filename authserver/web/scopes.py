@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..oauth.names import OIDCScope
-from ..scope_catalogue import descriptions
+from ..resources.catalogue import descriptions
 
 ACTIONS = {
     "read": "View your {resource}",

@@ -24,7 +24,7 @@ from authserver.extensions import db
 from authserver.models import Client
 from authserver.models.types import utcnow
 from authserver.oauth.names import CLIENT_ASSERTION_TYPE
-from authserver.resources import create_resource
+from authserver.resources.registry import create_resource
 
 from ..query_count import counted_queries
 from .authorize_helpers import NATIVE_REDIRECT, authorize_url, consent, csrf_of, query_of, signed_in_flow
@@ -286,15 +286,19 @@ def test_a_document_client_may_ask_only_for_registered_resources_and_their_scope
     assert allowed.status_code == 200  # the OpenID scopes are always on offer
 
 
-def test_a_new_resource_reaches_known_document_clients(cimd_app: Flask, documents: DocumentServer) -> None:
+def test_a_new_resource_reaches_known_document_clients(cimd_app: Flask, make_user, documents: DocumentServer) -> None:
+    """The registry is read at token time, not copied into the client's row: a resource
+    registered after the document was read is there to ask for, its scope with it."""
     client_id = publish(documents, headers={"Cache-Control": "max-age=3600"})
-    server = state(cimd_app).server
-    assert server.query_client(client_id) is not None
+    flow = signed_in_flow(cimd_app, make_user, client_id, redirect_uri=NATIVE_REDIRECT)
     uri = f"https://new-{uuid.uuid4().hex[:8]}.example/mcp"
+    assert _redirected(flow, client_id, resource=uri)["error"] == "invalid_target"
     create_resource(uri, "late:read")
-    server.clients.invalidate(client_id)  # what client_cache_ttl does on other workers
-    client = server.query_client(client_id)
-    assert client is not None and uri in client.audiences and "late:read" in client.scopes
+    state(cimd_app).server.clients.invalidate(client_id)  # what client_cache_ttl does on other workers
+    asked = flow.http.get(authorize_url(client_id, NATIVE_REDIRECT, flow.challenge, resource=uri, scope="late:read"))
+    assert asked.status_code == 200 and "late:read" in asked.text
+    stored = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    assert stored is not None and stored.audiences == [] and stored.registered_by == "document"
 
 
 def test_a_document_that_redirects_to_a_private_address_is_refused(cimd_app: Flask, documents: DocumentServer) -> None:

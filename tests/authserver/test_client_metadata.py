@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from authserver.client_metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
+from authserver.clients.metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
 
 WEB_APP = {
     "client_name": "Reports web",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from authserver.config import ConfigError, load_settings
+from authserver.oauth.names import DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
 
 def test_defaults_give_sqlite_under_the_instance_and_a_generated_secret(tmp_path: Path) -> None:
@@ -47,11 +48,33 @@ def test_file_then_environment_override_defaults(tmp_path: Path) -> None:
         ({"AUTHSERVER_ACCESS_TOKEN_TTL": "0"}, "access_token_ttl"),
         ({"AUTHSERVER_CLIENT_CACHE_TTL": "-1"}, "client_cache_ttl"),
         ({"AUTHSERVER_DB_PING_AFTER_IDLE": "-5"}, "db_ping_after_idle"),
+        ({"AUTHSERVER_DYNAMIC_REGISTRATION": "sometimes"}, "dynamic_registration must be one of off, initial-token"),
+        ({"AUTHSERVER_CLIENT_ID_METADATA_DOCUMENTS": "maybe"}, "client_id_metadata_documents must be true or false"),
+        ({"AUTHSERVER_REGISTRATION_GRANT_TYPES": "password"}, "registration_grant_types: password unknown"),
+        ({"AUTHSERVER_REGISTRATION_AUTH_METHODS": "none,tls_client_auth"}, "registration_auth_methods: tls_client"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_settings_are_parsed_once_into_the_types_their_users_want(tmp_path: Path) -> None:
+    """Every list setting takes spaces or commas alike (or a TOML array), and arrives as a
+    frozenset; a choice arrives as its enum, a switch as a bool."""
+    settings = load_settings(environ={
+        "AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_CLIENT_ID_METADATA_DOCUMENTS": "on",
+        "AUTHSERVER_CIMD_ALLOWED_HOSTS": "LocalHost, mcp.example", "AUTHSERVER_REGISTRATION_SCOPES": "a:read,b:write c",
+        "AUTHSERVER_REGISTRATION_GRANT_TYPES": "client_credentials, authorization_code",
+        "AUTHSERVER_DYNAMIC_REGISTRATION": "initial-token", "AUTHSERVER_SIGNING_ALG": "EdDSA",
+    })
+    assert settings.client_id_metadata_documents is True
+    assert settings.cimd_allowed_hosts == frozenset({"localhost", "mcp.example"})
+    assert settings.registration_scopes == frozenset({"a:read", "b:write", "c"})
+    assert settings.registration_grant_types == {GrantType.CLIENT_CREDENTIALS, GrantType.AUTHORIZATION_CODE}
+    assert settings.dynamic_registration is DynamicRegistration.INITIAL_TOKEN
+    assert settings.signing_alg is SigningAlg.EDDSA and settings.access_token_format is TokenFormat.JWT
+    assert load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path)}).client_id_metadata_documents is False
 
 
 def test_zero_turns_the_client_cache_off_and_pings_every_checkout(tmp_path: Path) -> None:

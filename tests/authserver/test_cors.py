@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from authserver.config import ConfigError, load_settings, parse_origins
+from authserver.config import ConfigError, load_settings
 
 from .helpers import basic
 
@@ -143,9 +143,12 @@ def test_off_by_default(app: Flask, make_client) -> None:
     assert preflight(client, "/oauth/token", SPA, "POST").status_code != 204
 
 
-def test_origins_are_kept_as_browsers_send_them() -> None:
-    assert parse_origins("") == frozenset()
-    assert parse_origins(" HTTPS://App.Example:443,http://[::1]:8002  http://127.0.0.1:80 ") == {
+def test_origins_are_kept_as_browsers_send_them(tmp_path) -> None:
+    def origins(value: str) -> frozenset[str]:
+        return load_settings(environ={"AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_SECRET_KEY": "s",
+                                      "AUTHSERVER_CORS_ALLOWED_ORIGINS": value}).cors_allowed_origins
+    assert origins("") == frozenset()
+    assert origins(" HTTPS://App.Example:443,http://[::1]:8002  http://127.0.0.1:80 ") == {
         "https://app.example", "http://[::1]:8002", "http://127.0.0.1",
     }
 
@@ -169,9 +172,11 @@ def test_bad_origins_are_refused_at_start_up(value: str, says: str, tmp_path) ->
     assert says in str(err.value)
 
 
-def test_a_toml_list_is_refused_with_the_form_to_use(tmp_path) -> None:
+def test_a_toml_list_is_taken_and_anything_else_refused_with_the_form_to_use(tmp_path) -> None:
     conf = tmp_path / "authserver.toml"
-    conf.write_text('cors_allowed_origins = ["https://a.example"]\n')
-    with pytest.raises(ConfigError, match="must be one string"):
-        load_settings(environ={"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path),
-                               "AUTHSERVER_SECRET_KEY": "s"})
+    env = {"AUTHSERVER_CONFIG": str(conf), "AUTHSERVER_INSTANCE_PATH": str(tmp_path), "AUTHSERVER_SECRET_KEY": "s"}
+    conf.write_text('cors_allowed_origins = ["https://A.example", "http://127.0.0.1:8002"]\n')
+    assert load_settings(environ=env).cors_allowed_origins == {"https://a.example", "http://127.0.0.1:8002"}
+    conf.write_text('cors_allowed_origins = {origin = "https://a.example"}\n')
+    with pytest.raises(ConfigError, match='cors_allowed_origins must be a list of strings, or one string'):
+        load_settings(environ=env)

@@ -156,8 +156,8 @@ def test_a_dropped_database_connection_is_a_503_then_the_pool_recovers(tmp_path:
     from flask_migrate import upgrade
 
     from authserver import create_app
-    from authserver.client_metadata import ClientMetadata
-    from authserver.clients import register_client
+    from authserver.clients.metadata import ClientMetadata
+    from authserver.clients.registry import register_client
 
     with new_database("postgresql", tmp_path) as url:
         app = create_app({"database_url": url, "instance_path": str(tmp_path / "instance"),

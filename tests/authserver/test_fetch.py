@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from authserver.fetch import FetchError, FetchLimits, fetch, trust_store
-from authserver.hosts import is_public_address
+from authserver.net.fetch import FetchError, FetchLimits, fetch, trust_store
+from authserver.net.hosts import is_public_address
 
 from .tls_server import DocumentServer, Route, loopback
 

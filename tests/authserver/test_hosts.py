@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from authserver.hosts import is_loopback, is_loopback_http
+from authserver.net.hosts import is_loopback, is_loopback_http
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1"])

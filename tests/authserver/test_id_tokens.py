@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from authserver.appstate import state
-from authserver.client_metadata import ClientMetadata, InvalidClientMetadata
+from authserver.clients.metadata import ClientMetadata, InvalidClientMetadata
 from authserver.extensions import db
 from authserver.models import AuthorizationCode, Client, Session, Token
 from authserver.models.types import utcnow

@@ -94,7 +94,7 @@ def test_revocation_never_touches_another_clients_token(app: Flask, make_client,
 
 
 def test_a_public_client_cannot_be_given_introspection(make_client) -> None:
-    from authserver.client_metadata import InvalidClientMetadata
+    from authserver.clients.metadata import InvalidClientMetadata
 
     for permission in ({"resource_servers": [API]}, {"introspect_any": True}):
         with pytest.raises(InvalidClientMetadata, match="public client cannot introspect"):

@@ -99,9 +99,9 @@ def test_a_window_ends_and_old_rows_are_cleared(app: Flask) -> None:
     from sqlalchemy import func, select
 
     from authserver.extensions import db
-    from authserver.login_throttle import DatabaseLimiter
     from authserver.models import LoginFailure
     from authserver.models.types import utcnow
+    from authserver.people.throttle import DatabaseLimiter
 
     now = [utcnow()]
     limiter = DatabaseLimiter(state(app).hasher, 2, 60, clock=lambda: now[0])
@@ -137,7 +137,7 @@ def test_the_database_limiter_admits_exactly_the_limit_under_concurrency(migrate
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from authserver.login_throttle import DatabaseLimiter
+    from authserver.people.throttle import DatabaseLimiter
 
     limiter = DatabaseLimiter(state(migrated_app).hasher, 5, 60)
     name, start = "c-" + uuid.uuid4().hex, Barrier(10)

@@ -25,8 +25,8 @@ from werkzeug.test import TestResponse
 
 from authserver import create_app
 from authserver.appstate import state
-from authserver.client_metadata import ClientMetadata
-from authserver.clients import register_client
+from authserver.clients.metadata import ClientMetadata
+from authserver.clients.registry import register_client
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.models.clients import BY_ADMIN, BY_DOCUMENT, BY_SELF

@@ -14,11 +14,11 @@ from werkzeug.test import TestResponse
 
 from authserver import create_app
 from authserver.appstate import state
+from authserver.clients.registration_tokens import create_registration_token
 from authserver.extensions import db
 from authserver.models import Client, RegistrationToken, Token
 from authserver.models.types import utcnow
-from authserver.registration_tokens import create_registration_token
-from authserver.scope_catalogue import create_scope, find_scope
+from authserver.resources.catalogue import create_scope, find_scope
 
 from ..query_count import counted_queries
 from .helpers import basic, introspect

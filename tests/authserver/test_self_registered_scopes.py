@@ -14,7 +14,7 @@ from flask import Flask
 
 from authserver.extensions import db
 from authserver.models import ProtectedResource, Scope
-from authserver.resources import create_resource
+from authserver.resources.registry import create_resource
 
 from .authorize_helpers import authorize_url, consent, query_of, refresh, signed_in_flow
 from .helpers import basic

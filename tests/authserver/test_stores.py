@@ -9,13 +9,13 @@ from typing import Any, Literal
 import pytest
 from flask import Flask
 
-from authserver.api_tokens import create_api_token
 from authserver.appstate import state
 from authserver.config import ConfigError
 from authserver.extensions import db
 from authserver.models import APIToken, User
 from authserver.models.types import utcnow
-from authserver.passwords import hash_password
+from authserver.people.api_tokens import create_api_token
+from authserver.people.passwords import hash_password
 from authserver.stores import APITokenStore, UserPasswordVerifier
 from resource_guard import AuthResult, Guard
 from resource_guard.backends import BasicAuthBackend
@@ -112,7 +112,7 @@ def test_unknown_users_still_cost_a_password_verification(app: Flask, stores, mo
     """The dummy hash is verified for a name with no account, so timing does not tell."""
     from argon2 import PasswordHasher
 
-    from authserver import passwords
+    from authserver.people import passwords
 
     verified: list[str] = []
 

@@ -66,8 +66,8 @@ def _set_allow_connections(database: str, allow: bool) -> None:
 @pytest.fixture(scope="module")
 def outage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
     from authserver import create_app
-    from authserver.client_metadata import ClientMetadata
-    from authserver.clients import register_client
+    from authserver.clients.metadata import ClientMetadata
+    from authserver.clients.registry import register_client
     from authserver.extensions import db
 
     tmp = tmp_path_factory.mktemp("outage")

@@ -24,7 +24,7 @@ import jwt
 import pytest
 import requests
 
-from authserver.client_metadata import InvalidClientMetadata
+from authserver.clients.metadata import InvalidClientMetadata
 from authserver.extensions import db
 from authserver.models import Session, User
 

@@ -2,17 +2,18 @@
 
 A client that meets this server for the first time may use, as its ``client_id``, the https
 URL of a JSON document describing it. With ``client_id_metadata_documents = "on"`` the server
-fetches that document (``authserver.fetch``: public addresses only, small, quick, no
+fetches that document (``authserver.net.fetch``: public addresses only, small, quick, no
 redirects), checks it, and keeps it as a ``clients`` row marked by ``document_expires_at``,
 so codes and tokens reference it like any other client. The row is refreshed from the
 document once the cache time (the document's ``Cache-Control: max-age``, kept between
 ``MIN_CACHE_SECONDS`` and ``MAX_CACHE_SECONDS``) has passed.
 
 What such a client may have is decided here, not by the document: it is public (``none``)
-or authenticates with ``private_key_jwt``; it never has a secret; its audiences are the
-registered protected resources and its scopes theirs plus the OpenID Connect ones
-(``authserver.resources``). Server extensions (audiences, introspection) in the document are
-ignored.
+or authenticates with ``private_key_jwt``; it never has a secret; it may ask for any
+registered protected resource (``authserver.resources``, read at token time, never copied
+into the row) and the scopes ``clients.policy`` offers. Server extensions (audiences,
+introspection) in the document are ignored. The row is written by ``registry.apply_metadata``,
+as every other client's is.
 """
 
 from __future__ import annotations
@@ -30,17 +31,19 @@ from sqlalchemy.exc import IntegrityError
 
 from resource_guard import strictjson
 
-from ..client_metadata import ClientMetadata, InvalidClientMetadata
-from ..config import Settings, parse_hosts
+from ..config import Settings
 from ..extensions import db
-from ..fetch import Fetched, FetchError, FetchLimits, fetch
 from ..models import Client
 from ..models.clients import BY_DOCUMENT
 from ..models.resources import URI_LENGTH
 from ..models.types import utcnow
-from ..registration_policy import ScopeOffer, scope_offer
-from .clients import ClientCache
-from .names import AuthMethod
+from ..net.fetch import Fetched, FetchError, FetchLimits, fetch
+from ..oauth.clients import ClientCache
+from ..oauth.names import AuthMethod
+from ..secrets import SecretHasher
+from .metadata import ClientMetadata, InvalidClientMetadata
+from .policy import ScopeOffer, scope_offer
+from .registry import apply_metadata
 
 MAX_DOCUMENT_BYTES = 5 * 1024  # the draft's example limit
 FETCH_TIMEOUT_SECONDS = 5.0
@@ -117,10 +120,10 @@ def _auth_method(document: dict[str, Any]) -> str:
     return str(method)
 
 
-def checked_document(client_id: str, document: dict[str, Any], offer: ScopeOffer) -> tuple[ClientMetadata, str]:
+def checked_document(client_id: str, document: dict[str, Any], offer: ScopeOffer) -> ClientMetadata:
     """The client the document describes, within what this server allows (a scope it does
-    not offer is dropped, not refused: a document is not a negotiation); with its
-    ``token_endpoint_auth_method``."""
+    not offer is dropped, not refused: a document is not a negotiation). No audiences: the
+    resources it may ask for are the registry's at token time (``ScopeOffer``), not a copy."""
     if document.get("client_id") != client_id:
         raise ClientDocumentError("the document's client_id is not exactly the URL it was fetched from.")
     if any(key.startswith("client_secret") for key in document):
@@ -135,26 +138,26 @@ def checked_document(client_id: str, document: dict[str, Any], offer: ScopeOffer
         raise ClientDocumentError("scope must be a string.")
     offered = offer.registrable()
     fields["scope"] = " ".join(s for s in asked.split() if s in offered) if asked else " ".join(sorted(offered))
-    audiences = list(offer.resources)
     try:
         # Checked as a public client: no secret, no client_credentials, PKCE required.
-        metadata = ClientMetadata.from_json({**fields, "token_endpoint_auth_method": AuthMethod.NONE.value,
-                                             "audiences": audiences})
+        metadata = ClientMetadata.from_json({**fields, "token_endpoint_auth_method": AuthMethod.NONE.value})
         if method == AuthMethod.PRIVATE_KEY_JWT:  # then its keys, checked as a registration's are
             metadata = dataclasses.replace(metadata, token_endpoint_auth_method=method,
                                            jwks=document.get("jwks"), jwks_uri=document.get("jwks_uri"))
     except InvalidClientMetadata as exc:
         raise ClientDocumentError(exc.description + ".") from None
-    return metadata, method
+    return metadata
 
 
 class ClientDocuments:
     """Fetches, checks, stores and refreshes metadata-document clients."""
 
-    def __init__(self, settings: Settings, clients: ClientCache, fetcher: Fetcher = fetch) -> None:
+    def __init__(self, settings: Settings, clients: ClientCache, hasher: SecretHasher,
+                 fetcher: Fetcher = fetch) -> None:
         self.settings = settings
-        self.enabled = settings.client_id_metadata_documents == "on"
-        self.allowed_hosts = parse_hosts(settings.cimd_allowed_hosts)
+        self.hasher = hasher
+        self.enabled = settings.client_id_metadata_documents
+        self.allowed_hosts = settings.cimd_allowed_hosts
         self.limits = FetchLimits(MAX_DOCUMENT_BYTES, FETCH_TIMEOUT_SECONDS, self.allowed_hosts)
         self.clients = clients
         self.fetcher = fetcher
@@ -174,29 +177,21 @@ class ClientDocuments:
             fetched = self.fetcher(client_id, self.limits)
         except FetchError as exc:
             raise ClientDocumentError(exc.reason + ".") from None
-        metadata, method = checked_document(client_id, _parsed(fetched), scope_offer(self.settings))
+        metadata = checked_document(client_id, _parsed(fetched), scope_offer(self.settings))
         expires = utcnow() + timedelta(seconds=cache_seconds(fetched.headers.get("cache-control")))
-        self._store(client_id, metadata, method, expires)
+        self._store(client_id, metadata, expires)
         self.clients.invalidate(client_id)
         return self.clients.get(client_id)
 
-    def _store(self, client_id: str, metadata: ClientMetadata, method: str, expires: datetime) -> None:
+    def _store(self, client_id: str, metadata: ClientMetadata, expires: datetime) -> None:
         """Insert or refresh the row; of two workers inserting the same new client, the
         loser updates the winner's row."""
         for _ in range(2):
             row: Client | None = db.session.scalar(select(Client).where(Client.client_id == client_id))
             if row is None:
-                row = Client(client_id=client_id, client_secret_hash=None)
+                row = Client(client_id=client_id, registered_by=BY_DOCUMENT)
                 db.session.add(row)
-            row.name = metadata.client_name
-            row.grant_types = list(metadata.grant_types)
-            row.scope = metadata.scope
-            row.redirect_uris = list(metadata.redirect_uris)
-            row.audiences = list(metadata.audiences)
-            row.token_endpoint_auth_method = method
-            row.jwks, row.jwks_uri = metadata.jwks, metadata.jwks_uri
-            row.registered_by = BY_DOCUMENT
-            row.require_pkce = True
+            apply_metadata(self.hasher, row, metadata)  # never a secret: none or private_key_jwt
             row.document_expires_at = expires
             try:
                 db.session.commit()

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from .database import rows_changed
-from .extensions import db
-from .models import RegistrationToken
-from .models.types import utcnow
-from .records import record
-from .secrets import SecretHasher, TokenKind, is_well_formed, new_secret
-from .validation import InvalidField
+from ..database import rows_changed
+from ..extensions import db
+from ..models import RegistrationToken
+from ..models.types import utcnow
+from ..records import record
+from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
+from ..validation import InvalidField
 
 
 def create_registration_token(

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from resource_guard.httpclient import FetchError
 from resource_guard.jwks import parse_jwks
 
-from .hosts import is_loopback, is_loopback_http
-from .oauth.names import (
+from ..net.hosts import is_loopback, is_loopback_http
+from ..oauth.names import (
     ASSERTION_SIGNING_ALGS,
     ID_TOKEN_ALGS,
     AuthMethod,
@@ -29,7 +29,7 @@ from .oauth.names import (
     SigningAlg,
     TokenFormat,
 )
-from .validation import InvalidField
+from ..validation import InvalidField
 
 MAX_JWKS_BYTES = 16384
 MAX_URI_LENGTH = 2000

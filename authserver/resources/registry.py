@@ -3,7 +3,7 @@
 Each is named by its RFC 8707 resource indicator, the ``aud`` of the tokens issued for it.
 A client that registered itself (RFC 7591, or a Client ID Metadata Document) may ask only for
 these resources, and a token for one carries only that resource's scopes and the server-wide
-ones (``registration_policy.ScopeOffer``); a client registered by an administrator keeps its
+ones (``clients.policy.ScopeOffer``); a client registered by an administrator keeps its
 own ``audiences``. A change to the registry holds at the next token request; document
 clients re-read their documents then (within ``client_cache_ttl`` on other workers).
 """
@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .hosts import is_loopback
-from .models import Client, ProtectedResource
-from .models.resources import URI_LENGTH
-from .models.types import utcnow
-from .oauth.names import OIDCScope
-from .scope_catalogue import CatalogueError, check_scope_name
+from ..extensions import db
+from ..models import Client, ProtectedResource
+from ..models.resources import URI_LENGTH
+from ..models.types import utcnow
+from ..net.hosts import is_loopback
+from ..oauth.names import OIDCScope
+from .catalogue import CatalogueError, check_scope_name
 
 # What every self-registered client may ask for besides the resources' scopes.
 OPENID_SCOPES = tuple(OIDCScope)
@@ -70,7 +70,7 @@ def _expire_client_documents() -> None:
     """Metadata-document clients hold the scope the registry offered when their document was
     read: expire them all, so each re-reads its document against the new registry. RFC 7591
     clients need nothing: each of their tokens is checked against the registry as it is then
-    (``registration_policy.ScopeOffer``)."""
+    (``clients.policy.ScopeOffer``)."""
     db.session.execute(
         update(Client).where(Client.document_expires_at.is_not(None)).values(document_expires_at=utcnow())
     )

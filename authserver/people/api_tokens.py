@@ -7,12 +7,12 @@ from typing import Any
 
 from resource_guard.policy import validate_policy
 
-from .extensions import db
-from .models import APIToken, User
-from .models.types import utcnow
-from .records import record
-from .secrets import SecretHasher, TokenKind, new_secret
-from .validation import InvalidField
+from ..extensions import db
+from ..models import APIToken, User
+from ..models.types import utcnow
+from ..records import record
+from ..secrets import SecretHasher, TokenKind, new_secret
+from ..validation import InvalidField
 
 
 def create_api_token(

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .client_metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
-from .config import Settings, parse_hosts
-from .fetch import AddressRefused, FetchLimits, check_public_url
-from .resources import OPENID_SCOPES, all_resources
-from .scope_catalogue import published_scopes
+from ..config import Settings
+from ..net.fetch import AddressRefused, FetchLimits, check_public_url
+from ..resources.catalogue import published_scopes
+from ..resources.registry import OPENID_SCOPES, all_resources
+from .metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
 
 # Fields a self-registered client may not set to anything but their defaults.
 ADMINISTRATOR_FIELDS = ("audiences", "resource_servers", "introspect_any")
@@ -54,24 +54,24 @@ def scope_offer(settings: Settings) -> ScopeOffer:
     """Two queries, whatever the request asks for: the resources and the published scopes."""
     resources = {resource.uri: frozenset(resource.scopes) for resource in all_resources()}
     claimed = frozenset[str]().union(*resources.values())
-    unclaimed = {*published_scopes(), *settings.registration_scopes.split()} - claimed
+    unclaimed = {*published_scopes(), *settings.registration_scopes} - claimed
     return ScopeOffer(resources, frozenset({*OPENID_SCOPES, *unclaimed}))
 
 
 def check_self_registration(metadata: ClientMetadata, settings: Settings) -> None:
     """Raise ``InvalidClientMetadata`` (or ``InvalidRedirectURI``) naming the first field
     this server's policy refuses."""
-    refused = set(metadata.grant_types) - set(settings.registration_grant_types.split())
+    refused = set(metadata.grant_types) - settings.registration_grant_types
     if refused:
         raise InvalidClientMetadata(
             "grant_types",
             f"grant type {', '.join(sorted(refused))} is not available to self-registered clients; "
-            f"choose among {', '.join(settings.registration_grant_types.split())}",
+            f"choose among {', '.join(sorted(settings.registration_grant_types))}",
         )
-    if metadata.token_endpoint_auth_method not in settings.registration_auth_methods.split():
+    if metadata.token_endpoint_auth_method not in settings.registration_auth_methods:
         raise InvalidClientMetadata(
             "token_endpoint_auth_method",
-            f"token_endpoint_auth_method must be among {', '.join(settings.registration_auth_methods.split())}",
+            f"token_endpoint_auth_method must be among {', '.join(sorted(settings.registration_auth_methods))}",
         )
     for uri in metadata.redirect_uris:
         check_native_or_https_redirect(uri)
@@ -93,7 +93,7 @@ def check_outward(uri: str, settings: Settings) -> None:
     the operator allow-listed the host (``cimd_allowed_hosts``, for development). Delivery
     resolves and checks again, so a later DNS answer cannot aim it inward either."""
     try:
-        check_public_url(uri, FetchLimits(allowed_hosts=parse_hosts(settings.cimd_allowed_hosts)))
+        check_public_url(uri, FetchLimits(allowed_hosts=settings.cimd_allowed_hosts))
     except AddressRefused as exc:
         raise InvalidClientMetadata(
             "backchannel_logout_uri", f"backchannel_logout_uri must reach a public address: {exc.reason}"

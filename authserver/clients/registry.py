@@ -8,16 +8,16 @@ from typing import Any
 
 from resource_guard.tokens import BASE62
 
-from .client_metadata import (
+from ..extensions import db
+from ..models import Client
+from ..models.clients import BY_ADMIN
+from ..oauth.names import SECRET_METHODS, GrantType
+from ..records import record
+from ..secrets import SecretHasher, TokenKind, new_secret
+from .metadata import (
     ClientMetadata,
     InvalidClientMetadata,
 )
-from .extensions import db
-from .models import Client
-from .models.clients import BY_ADMIN
-from .oauth.names import SECRET_METHODS, GrantType
-from .records import record
-from .secrets import SecretHasher, TokenKind, new_secret
 
 
 def new_client_id() -> str:

@@ -20,12 +20,12 @@ from typing import Protocol
 
 from sqlalchemy import case, delete, literal, update
 
-from .database import conflict_insert
-from .extensions import db
-from .models import LoginFailure
-from .models.login_failures import CountedWindow
-from .models.types import UTCDateTime, utcnow
-from .secrets import SecretHasher
+from ..database import conflict_insert
+from ..extensions import db
+from ..models import LoginFailure
+from ..models.login_failures import CountedWindow
+from ..models.types import UTCDateTime, utcnow
+from ..secrets import SecretHasher
 
 LOGIN = "login-failure"
 
