@@ -13,14 +13,14 @@ WORKERS ?= $(or $(AUTHSERVER_WORKERS),2)
 # -qq: pip's errors still print; its warnings (and build back-ends' chatter) do not.
 PIP := $(BIN)/pip --disable-pip-version-check -qq
 
-.PHONY: run test bench setup browser wrk lint clean
+.PHONY: run test test-fast docs docs-serve bench setup browser wrk lint clean
 
 # Both distributions editable, in one resolve: authserver's resource-guard requirement is
 # met by the checkout's resource-guard/, so an edit under either is seen at once.
 $(STAMP): pyproject.toml resource-guard/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e ./resource-guard -e '.[test,redis,bench,lint]'
+	$(PIP) install -e ./resource-guard -e '.[test,redis,bench,lint,docs]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,16 +35,31 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium); \
 	  else sudo apt-get install -y -q chromium; fi; }
 
-# Lint and types first: a finding fails the run before the suite starts.
-test: lint browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Lint, types and the documentation first: a finding fails the run before the suite starts.
+# The suite runs in parallel (pytest-xdist): each worker has its own databases and ports.
+TEST_WORKERS ?= 3
+test: lint docs browser
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# Everything but the tests marked slow (packaging, restart cycles, outages): for iterating.
+test-fast: $(STAMP) browser
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+
+# The documentation site (MkDocs, Material theme) into site/; --strict: a broken link, a
+# missing page or a generated part that fails stops the build.
+export NO_MKDOCS_2_WARNING := 1
+docs: $(STAMP)
+	@$(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # ruff (lint + import order) over the tree; mypy --strict over both packages, the bench and the
 # tests (pyproject.toml names them), then over the examples, which are loose scripts, not a package.
 lint: $(STAMP)
-	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config build_backend.py
+	$(BIN)/ruff check authserver resource-guard tests bench examples migrations config docs build_backend.py
 	$(BIN)/mypy
-	$(BIN)/mypy examples
+	$(BIN)/mypy examples docs/hooks.py
 
 # Debian's wrk generates the benchmark load (bench/lua/ scripts its requests).
 wrk:
@@ -57,4 +72,4 @@ bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache

@@ -176,7 +176,7 @@ class Bench:
         t.row("guard.check, JWT cache hit", f"{p.guard_hit:.1f}", f"{p.guard_hit / p.verify_cryptography:.2f}")
         t.row("guard.check, JWT cache miss (fresh token)", f"{p.guard_miss:.1f}",
               f"{p.guard_miss / p.verify_cryptography:.2f}", "target ≤ 1.5×")
-        t.row("argon2id verify (authserver.passwords, argon2-cffi defaults)", f"{p.argon2_verify:,.0f}",
+        t.row("argon2id verify (authserver.people.passwords, argon2-cffi defaults)", f"{p.argon2_verify:,.0f}",
               f"{p.argon2_verify / p.verify_cryptography:,.0f}", "every Basic request pays this")
 
     def drf(self, server: Process, fx: Fixtures) -> None:

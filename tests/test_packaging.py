@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds and installs into fresh virtual environments
+
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCE_GUARD = ROOT / "resource-guard"
 # Each adapter of resource_guard and the extra it needs; those not written yet are skipped.

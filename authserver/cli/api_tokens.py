@@ -64,7 +64,8 @@ def list_tokens(username: str, as_json: bool) -> None:
 
 @group.command("revoke")
 @click.argument("token_id", type=int)
-@click.option("--reason", default="Revoked by an administrator.", show_default=True)
+@click.option("--reason", default="Revoked by an administrator.", show_default=True,
+              help="Told to whoever presents the token from now on.")
 @json_option
 def revoke(token_id: int, reason: str, as_json: bool) -> None:
     """Invalidate an API token; requests with it then say when and why."""

@@ -93,7 +93,8 @@ def find_client(client_id: str) -> Client:
 @group.command("create")
 @click.option("--name", required=True, help="Shown to people on the consent page.")
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice([g.value for g in GrantType]),
-              default=[GrantType.CLIENT_CREDENTIALS.value], show_default=True)
+              default=[GrantType.CLIENT_CREDENTIALS.value], show_default=True,
+              help="A grant the client may use (repeatable).")
 @click.option("--scope", default="", help='Scopes the client may request, space separated: "a b".')
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
 @click.option("--public", is_flag=True, help="A client without a secret (native or browser apps); PKCE is required.")

@@ -70,7 +70,8 @@ def _purge(
 
 
 @group.command("purge")
-@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000),
+              help="Rows deleted per transaction, so no lock is held long.")
 @json_option
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired tokens, codes and sessions.

@@ -1,5 +1,5 @@
 """Fixed-window counters in the database, so every worker and server shares one budget:
-failed sign-ins, and registration requests (``login_throttle.DatabaseLimiter``)."""
+failed sign-ins, and registration requests (``people.throttle.DatabaseLimiter``)."""
 
 from __future__ import annotations
 

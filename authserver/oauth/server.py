@@ -69,7 +69,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str) -> Client | None:
         """No client id holds a control character; PostgreSQL refuses a NUL in a query
         parameter outright, so such an id is unknown before any read. A URL names a
-        metadata document client (``client_documents``); a document that cannot be used
+        metadata document client (``clients.documents``); a document that cannot be used
         raises ``ClientDocumentError`` with the reason."""
         if not client_id or len(client_id) > URI_LENGTH or not client_id.isprintable():
             return None

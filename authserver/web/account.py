@@ -95,6 +95,8 @@ def _form_action(view: Callable[..., ResponseReturnValue]) -> Callable[..., Resp
 
 @bp.get("/account")
 def account_page() -> ResponseReturnValue:
+    """The account page: a person's sessions (on which devices they are signed in) and the
+    applications they approved."""
     current = current_session()
     if current is None:
         return redirect(url_for("login.login_page"), 303)
@@ -110,6 +112,7 @@ def account_page() -> ResponseReturnValue:
 @bp.post("/account/sessions/<public_id>/end")
 @_form_action
 def end_session(current: Session, public_id: str) -> ResponseReturnValue:
+    """End one of the person's sessions (this one signs them out here); its refresh tokens stop working."""
     if public_id == current.public_id:
         log_out()
         return redirect(url_for("login.login_page", signed_out=1), 303)
@@ -121,6 +124,7 @@ def end_session(current: Session, public_id: str) -> ResponseReturnValue:
 @bp.post("/account/sessions/end-others")
 @_form_action
 def end_other_sessions(current: Session) -> ResponseReturnValue:
+    """End every session of the person but this one: "sign out everywhere else"."""
     end_sessions(current.user_id, ENDED_BY_USER, keep=current.id)
     return redirect(url_for("account.account_page"), 303)
 

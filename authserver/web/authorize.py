@@ -107,6 +107,8 @@ def _hinted_subject(grant: AuthorizationCodeGrant) -> str | None:
 
 @bp.route(EndpointPath.AUTHORIZE, methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
+    """The authorization endpoint (RFC 6749 §3.1, OpenID Connect Core §3.1.2): signs the person in,
+    asks their consent, redirects with a code; POST carries the consent answer."""
     answering = _is_consent_answer()
     if answering and not csrf_ok():
         return error_page(*CSRF_FAILED)

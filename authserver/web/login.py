@@ -66,9 +66,10 @@ def _login_form(
 
 @bp.get("/login")
 def login_page() -> ResponseReturnValue:
-    """The form; a person already signed in goes on, unless the request they came from
-    demands a fresh sign-in (``prompt=login``, ``max_age``): then the form, prefilled with
-    who they are."""
+    """The sign-in form.
+
+    A person already signed in goes on, unless the request they came from demands a fresh
+    sign-in (``prompt=login``, ``max_age``): then the form, prefilled with who they are."""
     next_url = safe_next(request.args.get("next"))
     user = current_user()
     if user is not None and not demands_sign_in(next_url):
@@ -78,6 +79,7 @@ def login_page() -> ResponseReturnValue:
 
 @bp.post("/login")
 def login() -> ResponseReturnValue:
+    """The sign-in form's answer: the password checked (throttled per name and address), a server-side session begun."""
     if not csrf_ok():
         return error_page(*CSRF_FAILED)
     next_url = safe_next(request.form.get("next"))
@@ -101,6 +103,7 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out here: the session ends, and clients with a back-channel logout URI hear of it."""
     if not csrf_ok():
         return error_page(*CSRF_FAILED)
     log_out()

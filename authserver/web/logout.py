@@ -37,6 +37,8 @@ def _signed_out(logout: LogoutRequest) -> ResponseReturnValue:
 
 @bp.route(EndpointPath.LOGOUT, methods=["GET", "POST"])
 def end_session() -> ResponseReturnValue:
+    """OpenID Connect RP-Initiated Logout 1.0: a client sends the person here to sign out, with a
+    confirmation page unless its id_token_hint proves who asks."""
     confirming = request.method == "POST" and CONFIRM in request.form
     if confirming and not csrf_ok():
         return error_page(*CSRF_FAILED)

@@ -23,25 +23,31 @@ def refuse_malformed() -> None:
 
 @bp.post(EndpointPath.TOKEN)
 def token() -> Response:
+    """The token endpoint (RFC 6749 §3.2): client_credentials, authorization_code with PKCE and
+    refresh_token; errors as RFC 6749 §5.2 JSON."""
     response: Response = state().server.create_token_response()
     return response
 
 
 @bp.post(EndpointPath.INTROSPECT)
 def introspect() -> Response:
+    """Token introspection (RFC 7662), for an authenticated client the token concerns."""
     response: Response = state().server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
     return response
 
 
 @bp.post(EndpointPath.REVOKE)
 def revoke() -> Response:
+    """Token revocation (RFC 7009), with its grant family; always 200 for a token of the calling client."""
     response: Response = state().server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
     return response
 
 
 @bp.get(EndpointPath.METADATA)
 def metadata() -> Response:
-    """RFC 8414 metadata and OpenID Connect Discovery: one document (``oauth/metadata.py``)."""
+    """Authorization server metadata (RFC 8414) and OpenID Connect Discovery: one document.
+
+    Built by ``oauth/metadata.py`` from the registered grants, endpoints and routes."""
     app_state = state()
     resp = jsonify(server_metadata(app_state.server, app_state.settings))
     resp.headers["Cache-Control"] = "public, max-age=300"
@@ -53,7 +59,9 @@ bp.add_url_rule(EndpointPath.OPENID_CONFIGURATION, "openid_configuration", metad
 
 @bp.get(EndpointPath.JWKS)
 def jwks() -> Response:
-    """Public keys only. Short max-age: resource servers also refetch on an unknown kid."""
+    """The public signing keys (RFC 7517), cached for 300 s.
+
+    Public keys only. Short max-age: resource servers also refetch on an unknown kid."""
     resp = jsonify(state().keys.jwks())
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

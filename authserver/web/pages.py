@@ -36,7 +36,7 @@ def error_page(title: str, message: str, status: int = 400, detail: str | None =
 
 
 def home() -> str:
-    """``GET /``: what this server is, its issuer, where its metadata and the account page are."""
+    """What this server is, its issuer, and links to its metadata and the account page."""
     return render_template("home.html", issuer=state().settings.issuer)
 
 

@@ -126,6 +126,8 @@ def _client_information(client: Client, registration_token: str, secret: str | N
 
 @bp.post(EndpointPath.REGISTER)
 def register() -> tuple[Response, int]:
+    """Dynamic client registration (RFC 7591), open or with an initial access token as
+    AUTHSERVER_DYNAMIC_REGISTRATION says; 404 when it is off."""
     app_state = state()
     mode = app_state.settings.dynamic_registration
     if mode == DynamicRegistration.OFF:
@@ -178,6 +180,8 @@ def _rotate(client: Client, old_hash: str) -> str:
 
 @bp.route(EndpointPath.REGISTER + "/<client_id>", methods=["GET", "PUT", "DELETE"])
 def configuration(client_id: str) -> Response | tuple[str, int]:
+    """Client configuration (RFC 7592): read, replace or delete a self-registered client
+    with its registration access token."""
     client, token_hash = _authenticated(client_id)
     if request.method == "DELETE":
         # Its tokens, codes and consents go with it (foreign keys ON DELETE CASCADE).

@@ -49,6 +49,8 @@ def _presented_token() -> str | AuthError:
 
 @bp.route(EndpointPath.USERINFO, methods=["GET", "POST"])
 def userinfo() -> Response:
+    """OpenID Connect UserInfo (Core §5.3): the claims the access token's scopes allow, for a
+    Bearer token from this server."""
     presented = _presented_token()
     if isinstance(presented, AuthError):
         return _refusal(presented)

@@ -50,6 +50,7 @@ def test_a_missing_sqlite_database_names_the_fix_and_is_not_created(env, tmp_pat
     assert not database.exists()
 
 
+@pytest.mark.slow
 def test_an_earlier_versions_database_in_dot_instance_is_named_not_replaced(env, tmp_path: Path) -> None:
     """Before the default moved to the per-user folder, ``make run`` kept its data in
     ./instance: the commands say so in one line and start no new, empty server."""
@@ -65,6 +66,7 @@ def test_an_earlier_versions_database_in_dot_instance_is_named_not_replaced(env,
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_an_unmigrated_database_names_the_fix(env, tmp_path: Path) -> None:
     env["AUTHSERVER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     (tmp_path / "empty.sqlite3").touch()
@@ -152,6 +154,7 @@ def test_users_create_without_a_terminal_points_at_password_stdin(env, tmp_path:
     assert created.returncode == 0, created.stderr
 
 
+@pytest.mark.slow
 def test_help_lists_only_this_servers_commands_in_full_sentences(env, tmp_path: Path) -> None:
     top = run(env, "--help", cwd=tmp_path)
     assert top.returncode == 0

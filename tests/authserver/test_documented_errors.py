@@ -1,4 +1,4 @@
-"""Every refusal in the README's table ("Refusals, as the test suite produces them") is
+"""Every refusal in the table of docs/reference/endpoints.md ("Refusals, as the test suite produces them") is
 produced against the app, with the documented status and ``error``. A row without a way to
 produce it here, or a producer without its row, fails the test: the table and the server
 cannot drift apart."""
@@ -20,12 +20,12 @@ from werkzeug.test import TestResponse
 from authserver import create_app
 from authserver.appstate import state
 from authserver.oauth.grants import MAX_RESOURCES
-from tests.readme_tables import readme_table
+from tests.docs_tables import docs_table
 
 from .authorize_helpers import REDIRECT, authorize_url, consent, pkce_pair, query_of, refresh, signed_in_flow
 from .helpers import basic
 
-HEADING = "#### Refusals, as the test suite produces them"
+HEADING = "Refusals, as the test suite produces them"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Row:
 
 def documented_rows() -> list[Row]:
     rows: list[Row] = []
-    for situation, endpoint, status, error in readme_table(HEADING):
+    for situation, endpoint, status, error in docs_table(HEADING):
         found = re.match(r"\d{3}", status)
         assert found, status
         rows.append(Row(situation, endpoint, int(found.group()), None if error == "—" else error.strip("`"),

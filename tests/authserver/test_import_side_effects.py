@@ -13,11 +13,11 @@ PROBE = """
 import warnings
 import authlib.jose, flask, joserfc.jws, requests, sqlalchemy  # libraries may add filters of their own
 before = list(warnings.filters)
-import authserver, authserver.passwords, authserver.oauth.keys, authserver.stores, authserver.cli
+import authserver, authserver.people.passwords, authserver.oauth.keys, authserver.stores, authserver.cli
 from authserver.appstate import state
 app = authserver.create_app({"secret_key": "s", "instance_path": sys.argv[1], "key_refresh_interval": 7})
 assert warnings.filters == before, [f for f in warnings.filters if f not in before]
-assert authserver.passwords._dummy_hash.cache_info().currsize == 0, "an argon2 hash ran at import"
+assert authserver.people.passwords._dummy_hash.cache_info().currsize == 0, "an argon2 hash ran at import"
 assert state(app).keys._refresh_interval == 7
 """
 

@@ -29,7 +29,7 @@ from authserver.appstate import state
 from ..conftest import BACKENDS, LiveServer, start_server, stop_server
 from ..databases import PG_ADMIN, free_port, new_database
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres,
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.skipif("postgresql" not in BACKENDS, reason="an outage needs a database server")]
 
 OUTAGE_SECONDS = 3.0

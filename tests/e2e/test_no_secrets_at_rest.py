@@ -15,7 +15,7 @@ from authserver.extensions import db
 
 from .authorize_flow import approve, pkce_pair, query_of
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _database_text(app: Flask) -> str:

@@ -170,6 +170,7 @@ def test_sigterm_stops_the_workers_and_exits_cleanly(served) -> None:
         requests.get(url + "/", timeout=2)
 
 
+@pytest.mark.slow
 def test_the_access_log_has_the_request_line_without_its_query_string(served) -> None:
     url, _, process = served
     secret = "s3cr3t-" + os.urandom(8).hex()

@@ -53,8 +53,9 @@ def _typo(token: str) -> str:
     return token[:-1] + ("1" if token[-1] == "0" else "0")
 
 
-@pytest.mark.parametrize("value", ["nope", "rgat_short", _typo(generate_token("rgat")), "x" * 5000])
+@pytest.mark.parametrize("value", ["nope", "rgat_short", "typo", "x" * 5000], ids=["nope", "short", "typo", "long"])
 def test_malformed_tokens_never_reach_the_store(clock: FakeClock, value: str) -> None:
+    value = _typo(generate_token("rgat")) if value == "typo" else value
     store = MemoryStore()
     result = check(APITokenBackend(store=store, clock=clock), f"token {value}")
     assert result.status == 401

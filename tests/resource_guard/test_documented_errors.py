@@ -1,4 +1,4 @@
-"""Every refusal in the README's resource_guard table ("### Errors") is produced through the
+"""Every refusal in the resource_guard table of docs/reference/resource-guard.md ("Errors") is produced through the
 real Flask adapter against the real local issuer, with the documented status, ``error``,
 ``WWW-Authenticate`` challenge and ``Retry-After``. A row without a producer here, or a
 producer without its row, fails: the table and the library cannot drift apart.
@@ -28,7 +28,7 @@ from resource_guard.backends import (
     IntrospectionBackend,
 )
 from resource_guard.flask import FlaskGuard
-from tests.readme_tables import readme_table
+from tests.docs_tables import docs_table
 from tests.resource_guard.rg_testkit import (
     AUDIENCE,
     FakeClock,
@@ -39,7 +39,7 @@ from tests.resource_guard.rg_testkit import (
     basic,
 )
 
-HEADING = "### Errors"
+HEADING = "Errors"
 CHALLENGE = "WWW-Authenticate: "
 
 
@@ -62,7 +62,7 @@ def _pattern(documented: str) -> re.Pattern[str]:
 
 def documented_rows() -> list[Row]:
     rows: list[Row] = []
-    for situation, status, error, headers in readme_table(HEADING):
+    for situation, status, error, headers in docs_table(HEADING):
         quoted = re.findall(r"`([^`]+)`", headers)
         challenges = [q.removeprefix(CHALLENGE) for q in quoted if q.startswith(CHALLENGE)]
         scopes = {s for c in challenges for s in re.findall(r'scope="([^".]+)"', c)}
@@ -235,7 +235,7 @@ def _check(row: Row, resp: TestResponse) -> None:
 @pytest.mark.parametrize("row", documented_rows(), ids=lambda r: r.situation[:60])
 def test_each_documented_refusal_is_produced_as_documented(issuer: FakeIssuer, clock: FakeClock, row: Row) -> None:
     producer = PRODUCERS.get(row.situation)
-    assert producer is not None, f"no producer for the README row {row.situation!r}"
+    assert producer is not None, f"no producer for the documented row {row.situation!r}"
     produced = list(producer(Site(issuer, MemoryStore(), clock)))
     assert produced
     for resp in produced:

@@ -1,0 +1,122 @@
+"""Stopping ``authserver serve`` as a terminal or a supervisor does, again and again, under load.
+
+``make run`` in a terminal is one process group: Ctrl-C sends SIGINT to all of it, and a
+supervisor stopping the group sends SIGTERM to all of it, so the master and its workers get
+the signal at the same moment. Each cycle starts the server (two workers), loads it with
+token requests until it has answered some, signals the whole group, and then requires that
+the master exits and that no process of the group is left: not a worker, not a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.databases import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CYCLES = 20
+LOAD_THREADS = 3
+ANSWERS_BEFORE_SIGNAL = 12  # the workers are busy, with requests in flight, when it comes
+EXIT_BOUND = 40.0  # GRACEFUL_TIMEOUT (30 s) is the most a request may hold a worker
+
+
+@dataclass(frozen=True)
+class Instance:
+    env: dict[str, str]
+    basic: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    folder = tmp_path_factory.mktemp("shutdown")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env["AUTHSERVER_INSTANCE_PATH"] = str(folder)
+    cli = [sys.executable, "-m", "authserver.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=folder)
+    made = subprocess.run([*cli, "clients", "create", "--name", "load", "--scope", "reports:read", "--json"],
+                          env=env, check=True, capture_output=True, text=True, cwd=folder)
+    record = json.loads(made.stdout)
+    yield Instance(env, (record["client_id"], record["client_secret"]))
+
+
+def group_members(pgid: int) -> list[int]:
+    """Every live process whose process group is ``pgid`` (field 5 of /proc/PID/stat)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def load(url: str, basic: tuple[str, str], answered: list[int], stop: threading.Event) -> None:
+    """Token requests (a database write each) until told to stop; failures once the
+    server goes away are expected and ignored."""
+    with requests.Session() as http:
+        while not stop.is_set():
+            try:
+                if http.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=basic,
+                             timeout=10).status_code == 200:
+                    answered.append(1)
+            except requests.RequestException:
+                if stop.is_set():
+                    return
+
+
+def cycle(instance: Instance, server: str, sig: signal.Signals, log: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", "2",
+             "--server", server],
+            env={**instance.env, "AUTHSERVER_ISSUER": url}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, as a terminal gives `make run`
+        )
+    answered: list[int] = []
+    stop = threading.Event()
+    threads = [threading.Thread(target=load, args=(url, instance.basic, answered, stop)) for _ in range(LOAD_THREADS)]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(answered) < ANSWERS_BEFORE_SIGNAL:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.01)
+        os.killpg(process.pid, sig)
+        assert process.wait(timeout=EXIT_BOUND) in (0, -sig, 128 + sig), log.read_text(errors="replace")
+        deadline = time.monotonic() + 10  # the master is gone; its workers must be going too
+        while left := group_members(process.pid):
+            assert time.monotonic() < deadline, f"left alive after {sig.name}: {left}\n{log.read_text()}"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if group_members(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_signalling_the_group_under_load_leaves_no_process(instance: Instance, server: str, sig: signal.Signals,
+                                                           tmp_path: Path) -> None:
+    for n in range(CYCLES):
+        cycle(instance, server, sig, tmp_path / f"serve-{n}.log")
