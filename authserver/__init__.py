@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from resource_guard.ratelimit import RateLimiter
 from . import logs
 from .appstate import AppState, state
 from .config import ConfigError, Settings, load_settings
-from .database import ENGINE_OPTIONS, configure, discard_session
+from .database import configure, discard_session, engine_options
 from .extensions import db, migrate
 from .models import LoginFailure, RegistrationAttempt
 from .models.login_failures import CountedWindow
@@ -41,16 +40,10 @@ from .oauth.revocation import RevocationEndpoint
 from .oauth.server import AuthorizationServer
 from .oauth.tokens import TokenService
 from .people.throttle import LOGIN, DatabaseLimiter, FailureLimiter
+from .schema import migrations_directory
 from .secrets import SecretHasher
 
 __all__ = ["AppState", "create_app", "migrations_directory", "state"]
-
-
-def migrations_directory() -> str:
-    """``migrations/`` of the checkout, installed as ``authserver.migrations``."""
-    spec = find_spec("authserver.migrations")
-    assert spec is not None and spec.submodule_search_locations
-    return str(Path(next(iter(spec.submodule_search_locations))))
 
 
 def _login_limiter(settings: Settings, hasher: SecretHasher) -> FailureLimiter:
@@ -87,7 +80,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=ENGINE_OPTIONS,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         SESSION_COOKIE_NAME="authserver_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -129,12 +122,25 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         _registration_limiter(settings, hasher),
     ).install(app)
 
-    from .web import account, authorize, cors, errors, login, logout, oauth_routes, pages, registration, userinfo
+    from .web import (
+        account,
+        authorize,
+        cors,
+        errors,
+        health,
+        login,
+        logout,
+        oauth_routes,
+        pages,
+        registration,
+        userinfo,
+    )
 
     errors.register_error_handlers(app)
     pages.init_app(app)
     cors.init_app(app, settings.cors_allowed_origins)
     app.register_blueprint(oauth_routes.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(account.bp)

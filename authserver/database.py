@@ -62,13 +62,23 @@ def configure(engine: Engine, ping_after_idle: float = PING_AFTER_IDLE) -> Engin
     return engine
 
 
-# Bound values (hashes, usernames, client ids) stay out of SQLAlchemy's exception messages
-# and logs; the statement alone says what failed.
-ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+# A PostgreSQL server that does not answer (a host gone, a network partition) costs a request
+# this long, not the kernel's TCP timeout of minutes; a refused connection fails at once.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Bound values (hashes, usernames, client ids) stay out of SQLAlchemy's exception
+    messages and logs, the statement alone says what failed; PostgreSQL connects or fails
+    within ``CONNECT_TIMEOUT_SECONDS``."""
+    options: dict[str, Any] = {"hide_parameters": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return options
 
 
 def make_engine(url: str) -> Engine:
-    return configure(create_engine(url, **ENGINE_OPTIONS))
+    return configure(create_engine(url, **engine_options(url)))
 
 
 def rows_changed(result: Result[Any]) -> int:

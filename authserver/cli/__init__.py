@@ -64,11 +64,10 @@ class AuthserverGroup(FlaskGroup):
             return
         if name in NO_DATABASE_CHECK:
             return
-        from .. import migrations_directory
         from ..extensions import db
 
         with app.app_context():
-            check_database(db.engine, migrations_directory())
+            check_database(db.engine)
 
     @staticmethod
     def _app(ctx: click.Context) -> Flask:

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+from ..schema import schema_of
 
 UPGRADE = "run `authserver db upgrade`"
 
@@ -49,34 +48,25 @@ def database_error(url: str, exc: DBAPIError) -> str:
     return f"database error on {describe(url)}: {first}"
 
 
-def check_database(engine: Engine, migrations: str) -> None:
+def check_database(engine: Engine) -> None:
     """Stop with one line unless the database is reachable and at this code's migration head."""
     url = str(engine.url.render_as_string(hide_password=False))
     if is_missing_sqlite_file(url):
         raise click.ClickException(f"no database at {describe(url)}: {UPGRADE} to create it")
-    script = ScriptDirectory(migrations)
-    heads = set(script.get_heads())
     try:
         with engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
+            schema = schema_of(conn)
     except DBAPIError as exc:
         raise click.ClickException(database_error(url, exc)) from None
-    if not current:
+    if not schema.current:
         raise click.ClickException(f"the database {describe(url)} has no schema yet: {UPGRADE}")
-    if current != heads:
-        if all(_known(script, rev) for rev in current):
-            raise click.ClickException(
-                f"the database {describe(url)} is at migration {', '.join(sorted(current))}, "
-                f"this authserver needs {', '.join(sorted(heads))}: {UPGRADE}"
-            )
+    if schema.from_newer_code:
         raise click.ClickException(
-            f"the database {describe(url)} is at migration {', '.join(sorted(current))}, which this "
+            f"the database {describe(url)} is at migration {', '.join(sorted(schema.current))}, which this "
             "authserver does not know: it was upgraded by a newer authserver; install that version"
         )
-
-
-def _known(script: ScriptDirectory, revision: str) -> bool:
-    try:
-        return script.get_revision(revision) is not None
-    except RevisionError:
-        return False
+    if not schema.at_head:
+        raise click.ClickException(
+            f"the database {describe(url)} is at migration {', '.join(sorted(schema.current))}, "
+            f"this authserver needs {', '.join(sorted(schema.heads))}: {UPGRADE}"
+        )

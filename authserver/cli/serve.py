@@ -21,6 +21,7 @@ from flask.cli import with_appcontext
 from ..appstate import state
 from ..extensions import db
 from ..oauth.names import EndpointPath
+from .draining import Draining, WSGIApp
 from .readiness import describe
 
 SERVERS = ("granian", "gunicorn")
@@ -82,6 +83,13 @@ def _app(overrides: dict[str, Any]) -> Any:
     return app
 
 
+def _granian_app(overrides: dict[str, Any]) -> WSGIApp:
+    """A granian worker's app: ``_app``, in a worker that stops when told (``draining``)."""
+    draining = Draining()
+    draining.watch()
+    return draining.wrap(_app(overrides))
+
+
 def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any]) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.server import Server
@@ -93,7 +101,7 @@ def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[s
         workers=workers, blocking_threads=threads,
         respawn_failed_workers=True, workers_kill_timeout=GRACEFUL_TIMEOUT,
         log_access=True, log_access_format=GRANIAN_ACCESS_FORMAT, log_dictconfig=GRANIAN_LOG_CONFIG,
-    ).serve(target_loader=partial(_app, overrides), wrap_loader=False)
+    ).serve(target_loader=partial(_granian_app, overrides), wrap_loader=False)
 
 
 def _gunicorn(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """Which paths serve programs and which serve people.
 
 The OAuth endpoints other than ``/oauth/authorize`` and ``/oauth/logout`` (token,
-introspection, revocation, UserInfo, JWKS, metadata) answer programs: JSON errors, and no
-browser session. Everything else is a page.
+introspection, revocation, UserInfo, JWKS, metadata) and the health probes answer programs:
+JSON errors, and no browser session. Everything else is a page.
 """
 
 from __future__ import annotations

@@ -173,3 +173,35 @@ def test_an_outage_under_load_answers_503_with_retry_after_and_loses_no_token(ou
     assert not lost, f"{len(lost)} of {len(issued)} tokens answered 200 were not stored"
     log = outage_server.server.log_text()
     assert "Traceback" not in log and "unhandled error" not in log
+
+
+def _until(probe: Callable[[], bool], bound: float) -> float:
+    """Seconds until ``probe()`` holds, polled; fails past ``bound``."""
+    started = time.monotonic()
+    while not probe():
+        assert time.monotonic() - started < bound, f"not within {bound} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_readiness_follows_the_database_and_liveness_does_not(outage_server: Outage) -> None:
+    """What an orchestrator sees: /health/ready goes 503 naming the database while it is
+    gone and 200 once it is back, on the same server process; /health/live stays 200."""
+    url = outage_server.server.url
+
+    def ready() -> requests.Response:
+        return requests.get(url + "/health/ready", timeout=10)
+
+    assert ready().status_code == 200
+    _set_allow_connections(outage_server.database, False)
+    try:
+        _until(lambda: ready().status_code == 503, RECOVERY_BOUND)
+        down = ready()
+        assert down.status_code == 503 and down.json() == {"status": "unavailable", "checks": {
+            "database": "unreachable", "schema": "not checked", "signing_key": "not checked"}}
+        assert requests.get(url + "/health/live", timeout=10).json() == {"status": "ok"}
+    finally:
+        _set_allow_connections(outage_server.database, True)
+    _until(lambda: ready().status_code == 200, RECOVERY_BOUND)
+    assert outage_server.server.process.poll() is None  # the same process, not restarted
+    assert "Traceback" not in outage_server.server.log_text()
