@@ -88,7 +88,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_ttl),
         MAX_CONTENT_LENGTH=settings.max_form_bytes * 4,
     )
-    logs.install(settings.log_level)
+    logs.install(settings.log_level, settings.log_format)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -133,9 +133,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         oauth_routes,
         pages,
         registration,
+        request_id,
         userinfo,
     )
 
+    request_id.init_app(app, settings.log_format)
     errors.register_error_handlers(app)
     pages.init_app(app)
     cors.init_app(app, settings.cors_allowed_origins)

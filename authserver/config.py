@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .logs import LogFormat
 from .net.hosts import is_loopback
 from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
 
@@ -70,6 +71,7 @@ class Settings:
     key_refresh_interval: int
     max_form_bytes: int
     log_level: str
+    log_format: LogFormat
     cors_allowed_origins: frozenset[str]
     client_id_metadata_documents: bool
     cimd_allowed_hosts: frozenset[str]
@@ -179,6 +181,7 @@ def _boolean(name: str, value: Any) -> bool:
 PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "access_token_format": _choice(TokenFormat),
     "signing_alg": _choice(SigningAlg),
+    "log_format": _choice(LogFormat),
     "dynamic_registration": _choice(DynamicRegistration),
     "client_id_metadata_documents": _boolean,  # "off" / "on" in the contract
     "cors_allowed_origins": lambda name, value: parse_origins(_items(name, value)),

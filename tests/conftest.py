@@ -159,13 +159,14 @@ class LiveServer:
 
 
 def start_server(settings: dict[str, Any], log_path: Path, workers: int = 2,
-                 extra_env: dict[str, str] | None = None) -> LiveServer:
+                 extra_env: dict[str, str] | None = None, server: str = "granian") -> LiveServer:
     """``settings`` become ``AUTHSERVER_*`` variables; ``extra_env`` is passed as it is."""
     port = int(settings["issuer"].rsplit(":", 1)[1])
     env = {**os.environ, **{f"AUTHSERVER_{k.upper()}": str(v) for k, v in settings.items()}, **(extra_env or {})}
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", str(workers),
+         "--server", server],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     url = settings["issuer"]

@@ -10,6 +10,7 @@ line without its query string.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import sys
 from functools import partial
@@ -20,10 +21,12 @@ from flask.cli import with_appcontext
 
 from ..appstate import state
 from ..extensions import db
+from ..logs import LogFormat
 from ..oauth.names import EndpointPath
 from .draining import Draining, WSGIApp
 from .readiness import describe
 
+log = logging.getLogger(__name__)
 SERVERS = ("granian", "gunicorn")
 # Seconds a worker gets to finish its requests on SIGTERM or a restart before it is killed.
 GRACEFUL_TIMEOUT = 30
@@ -39,6 +42,11 @@ GRANIAN_LOG_CONFIG: dict[str, Any] = {
     "handlers": {"console": {**_HANDLER, "stream": "ext://sys.stderr"},
                  "access": {**_HANDLER, "formatter": "access", "stream": "ext://sys.stdout"}},
 }
+# log_format = "json": the servers' own lines as JSON too; the access log is the app's
+# (``web.request_id``), which has the request id the servers' access lines cannot carry.
+JSON_FORMATTER = {"()": "authserver.logs.JSONFormatter"}
+GRANIAN_JSON_LOG_CONFIG: dict[str, Any] = {
+    **GRANIAN_LOG_CONFIG, "formatters": {**GRANIAN_LOG_CONFIG["formatters"], "plain": JSON_FORMATTER}}
 
 
 def _ensure_free(host: str, port: int) -> None:
@@ -90,7 +98,7 @@ def _granian_app(overrides: dict[str, Any]) -> WSGIApp:
     return draining.wrap(_app(overrides))
 
 
-def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any]) -> None:
+def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any], json_logs: bool) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.server import Server
 
@@ -100,19 +108,20 @@ def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[s
         # threads: the app's threads per worker; granian's own I/O runs in native threads.
         workers=workers, blocking_threads=threads,
         respawn_failed_workers=True, workers_kill_timeout=GRACEFUL_TIMEOUT,
-        log_access=True, log_access_format=GRANIAN_ACCESS_FORMAT, log_dictconfig=GRANIAN_LOG_CONFIG,
+        log_access=not json_logs, log_access_format=GRANIAN_ACCESS_FORMAT,
+        log_dictconfig=GRANIAN_JSON_LOG_CONFIG if json_logs else GRANIAN_LOG_CONFIG,
     ).serve(target_loader=partial(_granian_app, overrides), wrap_loader=False)
 
 
-def _gunicorn(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any]) -> None:
+def _gunicorn(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any], json_logs: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
-    options = {
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": "-",
+        "accesslog": None if json_logs else "-",
         "access_log_format": GUNICORN_ACCESS_FORMAT,
         "errorlog": "-",
         "keepalive": 5,
@@ -120,6 +129,9 @@ def _gunicorn(host: str, port: int, workers: int, threads: int, overrides: dict[
         # one shared control socket per user would collide between servers on a box
         "control_socket_disable": True,
     }
+    if json_logs:
+        from .gunicorn_json import JSONLogger
+        options["logger_class"] = JSONLogger
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:
@@ -160,8 +172,14 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int,
     # through this app context's teardown) would interleave on it and hang at shutdown.
     db.session.remove()
     db.engine.dispose()
-    _banner(settings.issuer, f"http://{host}:{port}", workers, server, describe(settings.database_url))
-    (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides)
+    url = f"http://{host}:{port}"
+    json_logs = settings.log_format == LogFormat.JSON
+    if json_logs:  # no banner in a stream of JSON lines: one line says the same
+        log.info("authserver on %s (%s, %d workers), issuer %s", url, server, workers, settings.issuer, extra={
+            "fields": {"url": url, "server": server, "workers": workers, "issuer": settings.issuer}})
+    else:
+        _banner(settings.issuer, url, workers, server, describe(settings.database_url))
+    (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides, json_logs)
 
 
 group = serve

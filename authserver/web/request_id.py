@@ -1,0 +1,56 @@
+"""Request ids: every request has one, every log line of it carries it, the response echoes it.
+
+An ``X-Request-ID`` from the client or the proxy in front is kept when it is short and made
+of the characters ids are made of (UUIDs, AWS and Cloudflare trace ids), so one id follows a
+request through every hop; anything else (too long, spaces, quotes, control characters,
+non-ASCII) is replaced by a fresh one rather than written into logs and audit records.
+
+With ``log_format = "json"`` the access log is written here too (``authserver.access``: method,
+path without its query string, status, duration, request id), since the HTTP servers' own
+access lines cannot carry the id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from ..logs import LogFormat
+
+HEADER = "X-Request-ID"
+ACCEPTED = re.compile(r"[A-Za-z0-9._:;/+=@-]{1,128}")
+access_log = logging.getLogger("authserver.access")
+
+
+def _begin() -> None:
+    offered = request.headers.get(HEADER, "")
+    g.request_id = offered if ACCEPTED.fullmatch(offered) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def _echo(response: Response) -> Response:
+    if "request_id" in g:
+        response.headers[HEADER] = g.request_id
+    return response
+
+
+def _log_access(response: Response) -> Response:
+    started = g.get("request_started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 3) if started is not None else None
+    access_log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": {
+        "method": request.method, "path": request.path, "status": response.status_code,
+        "duration_ms": duration_ms, "remote_addr": request.remote_addr,
+    }})
+    return response
+
+
+def init_app(app: Flask, log_format: LogFormat) -> None:
+    """First of the app's hooks, so that every other one, and every error page, has the id."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin)
+    app.after_request(_echo)
+    if log_format == LogFormat.JSON:
+        app.after_request(_log_access)
