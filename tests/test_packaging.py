@@ -9,6 +9,7 @@ that sdist) and are publishable as they are. The wheels carry what an installed 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -33,9 +34,20 @@ SERVER_ONLY = ["flask", "authlib", "sqlalchemy", "flask_sqlalchemy", "psycopg", 
                "authserver"]
 
 
+def copy_of(project: Path, into: Path) -> Path:
+    """The checkout's files without what a build or a run leaves: setuptools writes its sdist
+    tree and build/ inside the project, so two test workers building one checkout at once
+    would remove each other's files."""
+    ignored = shutil.ignore_patterns(".git", ".venv", "site", "build", "dist", "*.egg-info", "__pycache__",
+                                     ".pytest_cache", "node_modules", ".mypy_cache", ".ruff_cache")
+    return Path(shutil.copytree(project, into / project.name, ignore=ignored))
+
+
 def build(project: Path, out: Path) -> Path:
     """``python -m build``: the sdist, and the wheel built from it (so a file the sdist
     forgets is missing from the wheel too); the wheel is returned."""
+    project = copy_of(project, out / "source")
+    out = out / "dist"
     result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-o", str(out), str(project)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -122,7 +134,8 @@ def test_installed_package_migrates_a_fresh_database(wheel: Path, tmp_path: Path
 
 def test_resource_guard_installs_alone_and_each_adapter_with_its_extra(tmp_path: Path) -> None:
     pip, python = venv(tmp_path / "venv")
-    pip_install(pip, str(RESOURCE_GUARD))
+    guard = copy_of(RESOURCE_GUARD, tmp_path)
+    pip_install(pip, str(guard))
     core = subprocess.run([str(python), "-c", "import resource_guard, resource_guard.backends, resource_guard.cache"],
                           capture_output=True, text=True, cwd=python.parent)
     assert core.returncode == 0, core.stderr
@@ -131,7 +144,7 @@ def test_resource_guard_installs_alone_and_each_adapter_with_its_extra(tmp_path:
                for extra, mods in ADAPTERS.items()}
     written = [extra for extra, mods in modules.items() if mods]
     assert "flask" in written
-    pip_install(pip, f"{RESOURCE_GUARD}[{','.join([*written, 'redis'])}]")
+    pip_install(pip, f"{guard}[{','.join([*written, 'redis'])}]")
     imports = ", ".join([m for mods in modules.values() for m in mods] + ["redis"])
     adapters = subprocess.run([str(python), "-c", f"import {imports}"], capture_output=True, text=True,
                               cwd=python.parent)
@@ -146,7 +159,8 @@ def test_installing_gives_the_server_with_resource_guard(tmp_path: Path, source:
     as a user gets them from an index."""
     pip, python = venv(tmp_path / "venv")
     if source == "checkout":
-        pip_install(pip, str(RESOURCE_GUARD), str(ROOT))
+        sources = tmp_path / "checkout"
+        pip_install(pip, str(copy_of(RESOURCE_GUARD, sources)), str(copy_of(ROOT, sources)))
     else:
         pip_install(pip, str(request.getfixturevalue("guard_wheel")), str(request.getfixturevalue("wheel")))
     site = subprocess.run([str(python), "-c", "import authserver, resource_guard; print(resource_guard.__file__)"],
@@ -163,7 +177,8 @@ def test_an_editable_install_prints_no_warning(tmp_path: Path, project: Path) ->
     """``pip install -e .`` as a contributor types it: no boxed setuptools notice to wonder about."""
     pip, _ = venv(tmp_path / "venv")
     pip_install(pip, "--upgrade", "pip")  # as make setup does: a current pip shows a backend's warnings
-    result = subprocess.run([str(pip), "install", "--disable-pip-version-check", "--no-deps", "-e", str(project)],
+    result = subprocess.run([str(pip), "install", "--disable-pip-version-check", "--no-deps", "-e",
+                             str(copy_of(project, tmp_path))],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr

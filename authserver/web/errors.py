@@ -60,7 +60,11 @@ def register_error_handlers(app: Flask) -> None:
         parameters in the log): RFC 6749 ``temporarily_unavailable`` JSON for programs,
         an error page for people."""
         cause = getattr(exc, "orig", None) or exc
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(cause).__name__)
+        # The driver's first line ("database is locked", "connection refused"): never the SQL
+        # or its parameters, which SQLAlchemy's own message carries.
+        reason = (str(cause).splitlines() or [""])[0][:200]
+        log.warning("database unavailable on %s %s: %s: %s", request.method, request.path, type(cause).__name__,
+                    reason)
         retry = {"Retry-After": RETRY_AFTER}
         if not is_machine_endpoint(request.path):
             page, status = error_page("Try again in a moment", "The server cannot reach its database.", 503)
