@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from resource_guard import metrics
 from resource_guard.backends.base import AuthBackend
 from resource_guard.errors import (
     AuthenticationRequired,
@@ -50,6 +51,12 @@ class Requirement:
         if self.resource is None:
             return self.scopes
         return self.scopes | {scope_for(self.resource, method)}
+
+
+def _counted(backend: str, result: AuthResult) -> AuthResult:
+    """Count the chain's decision (``resource_guard.metrics``, a no-op unless enabled)."""
+    metrics.authentication(backend, "success" if result.principal is not None else "failure")
+    return result
 
 
 class Guard:
@@ -93,7 +100,7 @@ class Guard:
             except Exception as exc:  # a broken store must not become a 500 or an accept
                 return self._broken(backend, request, exc)
             if result is not None:
-                return result
+                return _counted(backend.name, result)
         return self._unclaimed(request)
 
     async def _run_chain_async(self, request: Request) -> AuthResult:
@@ -105,18 +112,19 @@ class Guard:
             except Exception as exc:  # as in _run_chain (cancellation is not an Exception)
                 return self._broken(backend, request, exc)
             if result is not None:
-                return result
+                return _counted(backend.name, result)
         return self._unclaimed(request)
 
     def _query_token_refusal(self, request: Request) -> AuthResult:
-        return self.backends[0].fail(request, InvalidRequest(
+        return _counted(self.backends[0].name, self.backends[0].fail(request, InvalidRequest(
             "Access tokens are not accepted in the query string; send them in the "
-            "Authorization header."))
+            "Authorization header.")))
 
     @staticmethod
     def _broken(backend: AuthBackend, request: Request, exc: Exception) -> AuthResult:
         logger.error("%s backend failed; answering 503\n%s", backend.name,
                      scrubbed_traceback(exc, presented_secrets(request.authorization)))
+        metrics.authentication(backend.name, "error")
         return backend.fail(request, TemporarilyUnavailable(
             "The credentials could not be checked right now; retry later."))
 
@@ -128,7 +136,9 @@ class Guard:
             scheme = header.split(" ", 1)[0].lower()
             backend = self._schemes.get(scheme)
             if backend is not None:
-                return backend.fail(request, InvalidToken("The access token is not recognised."))
+                unknown = InvalidToken("The access token is not recognised.")
+                return _counted(backend.name, backend.fail(request, unknown))
+        metrics.authentication("none", "anonymous")
         return _ANONYMOUS
 
     def check(self, request: Request, requirement: Requirement,

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
+from resource_guard import metrics
 from resource_guard.cache import Clock
 from resource_guard.httpclient import FetchError, Timeout, get_json
 from resource_guard.jws import MIN_RSA_BITS, VERIFIERS, SignatureVerifier
@@ -265,6 +266,7 @@ class JWKSCache:
             keys = parse_jwks(document)
         except FetchError as exc:
             return self._failed(now, exc)
+        metrics.jwks_fetch("ok")
         self._last_failed = False
         self._keys = keys
         self._expires_at = now + cache_lifetime(
@@ -274,6 +276,7 @@ class JWKSCache:
     def _failed(self, now: float, exc: FetchError) -> dict[str | None, VerificationKey]:
         """After a failed fetch: the last good keys, retried after ``refetch_interval``."""
         self._last_failed = True
+        metrics.jwks_fetch("error")
         logger.warning("JWKS fetch failed (%s); %s", exc,
                        "keeping the last good keys" if self._keys else "no keys yet")
         if self._keys is None:

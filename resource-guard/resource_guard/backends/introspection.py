@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import requests
 
+from resource_guard import metrics
 from resource_guard.backends.base import AuthBackend, Credentials, GetCredentialsResult
 from resource_guard.cache import Cache, Clock, MemoryCache
 from resource_guard.claims import (
@@ -169,12 +170,15 @@ class IntrospectionBackend(AuthBackend):
         An answer holding NaN or Infinity is not valid JSON about this token: it counts as
         inactive, so the token is refused rather than retried forever."""
         endpoint = self._endpoint or self._metadata.endpoint("introspection_endpoint")
+        started = time.perf_counter()
         try:
             response = self._session.post(
                 endpoint, data=self._form(token), auth=self._auth, timeout=self._timeout,
                 allow_redirects=False, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
             raise FetchError(f"POST {endpoint} failed: {type(exc).__name__}") from None
+        finally:
+            metrics.introspection(time.perf_counter() - started)
         return self._answer(endpoint, response)
 
     async def introspect_async(self, token: str) -> dict[str, Any]:
@@ -182,8 +186,12 @@ class IntrospectionBackend(AuthBackend):
         from resource_guard import aio
 
         endpoint = self._endpoint or await self._metadata.endpoint_async("introspection_endpoint")
-        response = await aio.post_form(self._async_client, endpoint, self._form(token), self._auth,
-                                       self._timeout)
+        started = time.perf_counter()
+        try:
+            response = await aio.post_form(self._async_client, endpoint, self._form(token), self._auth,
+                                           self._timeout)
+        finally:
+            metrics.introspection(time.perf_counter() - started)
         return self._answer(endpoint, response)
 
     @staticmethod
