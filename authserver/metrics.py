@@ -55,15 +55,11 @@ def multiprocess_directory() -> Iterator[Path]:
         return
     directory = Path(tempfile.mkdtemp(prefix="authserver-metrics-"))
     os.environ[MULTIPROCESS_DIR] = str(directory)
-    owner = os.getpid()
     try:
         yield directory
     finally:
-        # A forked worker that exits unwinds through here too (gunicorn's sys.exit on a
-        # reload): only the server's own process may remove what its workers count in.
-        if os.getpid() == owner:
-            del os.environ[MULTIPROCESS_DIR]
-            shutil.rmtree(directory, ignore_errors=True)
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def bounded(value: str | None, allowed: Iterable[str]) -> str:

@@ -3,7 +3,6 @@ and ``/metrics`` answers only the allowed addresses."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 
@@ -13,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from authserver.appstate import state
 from authserver.config import ConfigError, load_settings
-from authserver.metrics import MULTIPROCESS_DIR, multiprocess_directory
 
 from .authorize_helpers import refresh, sign_in, signed_in_flow
 from .helpers import introspect, revoke, token
@@ -127,19 +125,3 @@ def test_a_bad_allow_list_is_one_line_naming_the_setting(allow: str) -> None:
 
 def test_each_app_counts_in_its_own_registry(app: Flask, apps) -> None:
     assert state(apps(metrics_allow="127.0.0.1")).metrics.registry is not state(app).metrics.registry
-
-
-def test_a_worker_leaving_through_the_fork_keeps_the_servers_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """gunicorn's workers exit by SystemExit through the stack they were forked in: on a
-    reload (SIGHUP) the old ones must not remove the directory the new ones count in."""
-    monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
-    try:
-        with multiprocess_directory() as directory:
-            pid = os.fork()
-            if pid == 0:
-                raise SystemExit(0)  # the worker leaving, as gunicorn's does
-            os.waitpid(pid, 0)
-            assert directory.is_dir() and os.environ[MULTIPROCESS_DIR] == str(directory)
-    except SystemExit:  # only the child gets here
-        os._exit(0)
-    assert not directory.exists() and MULTIPROCESS_DIR not in os.environ  # the server's own exit cleans up
