@@ -102,18 +102,11 @@ class Metrics:
                                      ["endpoint", "status"], registry=registry)
         self.http_seconds = Histogram("authserver_http_request_seconds", "HTTP answer time by route template.",
                                       ["endpoint"], buckets=BUCKETS, registry=registry)
-        # The labelled series of the hot paths, looked up once: the label sets are bounded.
-        self._token_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
-        self._http_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def token_request(self, grant_type: str | None, error: str | None, seconds: float) -> None:
         grant = bounded(grant_type, GRANT_TYPES)
-        key = (grant, ISSUED if error is None else bounded(error, TOKEN_ERRORS))
-        children = self._token_children.get(key)
-        if children is None:  # prometheus-client's labels() costs more than the increment
-            children = self._token_children[key] = (self.token_requests.labels(*key), self.token_seconds.labels(grant))
-        children[0].inc()
-        children[1].observe(seconds)
+        self.token_requests.labels(grant, ISSUED if error is None else bounded(error, TOKEN_ERRORS)).inc()
+        self.token_seconds.labels(grant).observe(seconds)
 
     def introspection(self, active: bool) -> None:
         self.introspections.labels("true" if active else "false").inc()
@@ -122,13 +115,8 @@ class Metrics:
         self.sign_ins.labels(bounded(outcome, SIGN_IN_OUTCOMES)).inc()
 
     def http_request(self, endpoint: str, status: int, seconds: float) -> None:
-        key = (endpoint, status)
-        children = self._http_children.get(key)
-        if children is None:
-            children = self._http_children[key] = (self.http_requests.labels(endpoint, str(status)),
-                                                   self.http_seconds.labels(endpoint))
-        children[0].inc()
-        children[1].observe(seconds)
+        self.http_requests.labels(endpoint, str(status)).inc()
+        self.http_seconds.labels(endpoint).observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format, summed over every worker's files in multiprocess mode."""
