@@ -13,7 +13,6 @@ import errno
 import logging
 import socket
 import sys
-from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
@@ -23,7 +22,6 @@ from flask.cli import with_appcontext
 from ..appstate import state
 from ..extensions import db
 from ..logs import LogFormat
-from ..metrics import multiprocess_directory
 from ..oauth.names import EndpointPath
 from .draining import Draining, WSGIApp
 from .readiness import describe
@@ -181,8 +179,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int,
             "fields": {"url": url, "server": server, "workers": workers, "issuer": settings.issuer}})
     else:
         _banner(settings.issuer, url, workers, server, describe(settings.database_url))
-    with multiprocess_directory() if settings.metrics else nullcontext():
-        (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides, json_logs)
+    (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides, json_logs)
 
 
 group = serve
