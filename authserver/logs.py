@@ -93,13 +93,13 @@ def install(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
     for logger_name in ("authserver", "authlib"):
         logger = logging.getLogger(logger_name)
         logger.setLevel(level)
-        ours = [h for h in logger.handlers if getattr(h, "_authserver", False)]
-        if not ours:
-            ours = [logging.StreamHandler()]
-            ours[0]._authserver = True  # type: ignore[attr-defined]  # our mark on a stdlib handler
-            logger.addHandler(ours[0])
+        handler = next((h for h in logger.handlers if getattr(h, "_authserver", False)), None)
+        if handler is None:
+            handler = logging.StreamHandler()
+            handler._authserver = True  # type: ignore[attr-defined]  # our mark on a stdlib handler
+            logger.addHandler(handler)
             logger.propagate = False
-        ours[0].setFormatter(formatter(log_format))
+        handler.setFormatter(formatter(log_format))  # a later app may ask for the other format
     for name in FILTERED:
         for existing in logging.getLogger(name).handlers:
             if _FILTER not in existing.filters:
