@@ -58,6 +58,19 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     yield Instance(env, (record["client_id"], record["client_secret"]))
 
 
+def describe(pids: list[int]) -> str:
+    """Each process's state and what it is blocked in (``/proc``), for a stop that hangs."""
+    lines = []
+    for pid in pids:
+        proc = Path(f"/proc/{pid}")
+        try:
+            state = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("State:"))
+            lines.append(f"{pid} {state.split(':', 1)[1].strip()} in {(proc / 'wchan').read_text() or '-'}")
+        except (OSError, StopIteration):
+            lines.append(f"{pid} gone")
+    return "; ".join(lines) or "no process of the group"
+
+
 def group_members(pgid: int) -> list[int]:
     """Every live process whose process group is ``pgid`` (field 5 of /proc/PID/stat)."""
     members = []
@@ -107,7 +120,12 @@ def cycle(instance: Instance, server: str, sig: signal.Signals, log: Path, answe
             assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
             time.sleep(0.01)
         os.killpg(process.pid, sig)
-        assert process.wait(timeout=EXIT_BOUND) in (0, -sig, 128 + sig), log.read_text(errors="replace")
+        try:
+            code = process.wait(timeout=EXIT_BOUND)
+        except subprocess.TimeoutExpired:  # say who is still there, and what they printed
+            pytest.fail(f"still running {EXIT_BOUND} s after {sig.name}: {describe(group_members(process.pid))}\n"
+                        f"{log.read_text(errors='replace')}")
+        assert code in (0, -sig, 128 + sig), log.read_text(errors="replace")
         assert "refused to gracefully stop" not in log.read_text(errors="replace")
         deadline = time.monotonic() + 10  # the master is gone; its workers must be going too
         while left := group_members(process.pid):
