@@ -23,7 +23,7 @@ from ..appstate import state
 from ..extensions import db
 from ..logs import LogFormat
 from ..oauth.names import EndpointPath
-from .draining import Draining, WSGIApp
+from .draining import Draining, WSGIApp, hold_stops_until_watched
 from .readiness import describe
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[s
     from granian.constants import HTTPModes, Interfaces
     from granian.server import Server
 
+    hold_stops_until_watched()
     Server(
         "authserver:create_app",  # its name in granian's log lines; workers load through _app
         address=host, port=port, interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False,

@@ -8,6 +8,8 @@ left, no worker killed) is ``tests/e2e/test_shutdown.py``.
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from typing import Any
 
 import granian._signals
@@ -49,3 +51,41 @@ def test_once_told_to_stop_every_response_closes_its_connection() -> None:
     headers = _served(wrapped)
     assert [value for name, value in headers if name.lower() == "connection"] == ["close"]
     assert ("Content-Type", "text/plain") in headers
+
+
+# A granian master: its own (Python) stop handler, copied into each worker by the fork, does
+# nothing useful there. The worker is told to stop as soon as it exists, long before its loader
+# calls ``watch``; it must still know, once ``watch`` runs.
+_FORKED_WORKER = """
+import os, signal, sys, time
+from authserver.cli.draining import Draining, hold_stops_until_watched
+
+signal.signal(signal.SIGTERM, lambda *_: None)
+if sys.argv[1] == "held":
+    hold_stops_until_watched()
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.3)  # the worker still loading, the stop already sent
+    draining = Draining()
+    draining.watch()
+    deadline = time.monotonic() + 5
+    while not draining.stopping.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os._exit(0 if draining.stopping.is_set() else 3)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def _fork_and_stop_at_once(mode: str) -> int:
+    return subprocess.run([sys.executable, "-c", _FORKED_WORKER, mode], capture_output=True, timeout=60).returncode
+
+
+def test_a_stop_sent_before_the_worker_watches_is_held_for_it() -> None:
+    assert _fork_and_stop_at_once("held") == 0
+
+
+def test_without_the_hold_that_stop_is_lost() -> None:
+    """The race the hold closes, shown to exist: the control for the test above."""
+    assert _fork_and_stop_at_once("unheld") == 3
