@@ -26,6 +26,7 @@ from .appstate import AppState, state
 from .config import ConfigError, Settings, load_settings
 from .database import configure, discard_session, engine_options
 from .extensions import db, migrate
+from .metrics import Metrics
 from .models import LoginFailure, RegistrationAttempt
 from .models.login_failures import CountedWindow
 from .oauth.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
@@ -105,7 +106,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         refresh_interval=settings.key_refresh_interval,
     )
     tokens = TokenService(settings, hasher, keys)
-    server = AuthorizationServer(tokens)
+    metrics = Metrics()
+    server = AuthorizationServer(tokens, metrics)
     server.init_app(app)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(ClientCredentialsGrant)
@@ -119,7 +121,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     AppState(
         settings, hasher, keys, tokens, server, _login_limiter(settings, hasher),
-        _registration_limiter(settings, hasher),
+        _registration_limiter(settings, hasher), metrics,
     ).install(app)
 
     from .web import (
@@ -136,8 +138,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         request_id,
         userinfo,
     )
+    from .web import (
+        metrics as metrics_routes,
+    )
 
     request_id.init_app(app, settings.log_format)
+    metrics_routes.init_app(app, settings.metrics)
     errors.register_error_handlers(app)
     pages.init_app(app)
     cors.init_app(app, settings.cors_allowed_origins)

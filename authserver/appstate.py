@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .metrics import Metrics
     from .oauth.keys import KeyRing
     from .oauth.server import AuthorizationServer
     from .oauth.tokens import TokenService
@@ -33,6 +34,7 @@ class AppState:
     server: AuthorizationServer
     login_limiter: FailureLimiter
     registration_limiter: FailureLimiter
+    metrics: Metrics
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from importlib.resources import files
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +27,8 @@ from sqlalchemy.exc import ArgumentError
 from .logs import LogFormat
 from .net.hosts import is_loopback
 from .oauth.names import AuthMethod, DynamicRegistration, GrantType, SigningAlg, TokenFormat
+
+IPNetwork = IPv4Network | IPv6Network
 
 ENV_PREFIX = "AUTHSERVER_"
 E = TypeVar("E", bound=StrEnum)
@@ -72,6 +75,8 @@ class Settings:
     max_form_bytes: int
     log_level: str
     log_format: LogFormat
+    metrics: bool
+    metrics_allow: frozenset[IPNetwork]
     cors_allowed_origins: frozenset[str]
     client_id_metadata_documents: bool
     cimd_allowed_hosts: frozenset[str]
@@ -161,6 +166,14 @@ def _origin(item: str) -> str:
     return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
 
 
+def parse_networks(name: str, items: Iterable[str]) -> frozenset[IPNetwork]:
+    """CIDRs (``10.0.0.0/8``) or single addresses (``10.1.2.3``)."""
+    try:
+        return frozenset(ip_network(item, strict=False) for item in items)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}; write addresses or CIDRs, e.g. 127.0.0.1/8 ::1 10.0.0.0/8") from None
+
+
 def _defaults() -> dict[str, Any]:
     return tomllib.loads(files("authserver.defaults").joinpath("defaults.toml").read_text())
 
@@ -189,6 +202,7 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "registration_grant_types": _choices(GrantType),
     "registration_auth_methods": _choices(AuthMethod),
     "registration_scopes": lambda name, value: frozenset(_items(name, value)),
+    "metrics_allow": lambda name, value: parse_networks(name, _items(name, value)),
 }
 
 

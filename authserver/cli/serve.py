@@ -13,6 +13,7 @@ import errno
 import logging
 import socket
 import sys
+from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
@@ -22,6 +23,7 @@ from flask.cli import with_appcontext
 from ..appstate import state
 from ..extensions import db
 from ..logs import LogFormat
+from ..metrics import multiprocess_directory
 from ..oauth.names import EndpointPath
 from .draining import Draining, WSGIApp, hold_stops_until_watched
 from .readiness import describe
@@ -180,7 +182,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int,
             "fields": {"url": url, "server": server, "workers": workers, "issuer": settings.issuer}})
     else:
         _banner(settings.issuer, url, workers, server, describe(settings.database_url))
-    (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides, json_logs)
+    with multiprocess_directory() if settings.metrics else nullcontext():
+        (_granian if server == "granian" else _gunicorn)(host, port, workers, threads, overrides, json_logs)
 
 
 group = serve

@@ -43,9 +43,9 @@ class IntrospectionEndpoint(TokenParamsMixin, BaseIntrospectionEndpoint):
 
     def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
         # Anything not active answers exactly {"active": false} (RFC 7662 §2.2).
-        if token is None or not token.is_active(utcnow()) or token.rotated_at is not None:
-            return {"active": False}
-        return self.introspect_token(token)
+        active = token is not None and token.is_active(utcnow()) and token.rotated_at is None
+        self.server.metrics.introspection(active)
+        return self.introspect_token(token) if token is not None and active else {"active": False}
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
         payload: dict[str, Any] = {

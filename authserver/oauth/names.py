@@ -92,7 +92,7 @@ class DynamicRegistration(StrEnum):
 
 
 # Machine endpoints live under these prefixes (every path above but these pages).
-MACHINE_PREFIXES = ("/oauth/", "/.well-known/", "/health/")
+MACHINE_PREFIXES = ("/oauth/", "/.well-known/", "/health/", "/metrics")
 PAGE_PATHS = (EndpointPath.AUTHORIZE, EndpointPath.LOGOUT)
 
 

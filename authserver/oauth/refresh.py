@@ -8,7 +8,7 @@ decided by one conditional UPDATE, committed with the new tokens.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import update
@@ -38,12 +38,17 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         if row is None or row.kind != REFRESH:
             return None
         if row.rotated_at is not None:
-            revoke_family(row)
-            raise InvalidGrantError(REUSED)
+            self._reused(row)
         now = utcnow()
         if not row.is_active(now) or (row.family_expires_at is not None and row.family_expires_at <= now):
             return None
         return row
+
+    def _reused(self, token: Token) -> NoReturn:
+        """RFC 9700 §4.14.2: a rotated token presented again revokes its whole family."""
+        revoke_family(token)
+        self.server.metrics.refresh_reuse.inc()
+        raise InvalidGrantError(REUSED)
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         user = refresh_token.user
@@ -73,8 +78,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
         )
         if rows_changed(claimed) != 1:
             db.session.rollback()
-            revoke_family(token)
-            raise InvalidGrantError(REUSED)
+            self._reused(token)
         # A family from before sign-ins were recorded has none: its refreshes get no ID token.
         sign_in = SignIn(token.auth_time, token.sid, tuple(token.amr or ())) if token.auth_time else None
         self.context = GrantContext(audience, scope, family_id=token.family_id,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..clients.documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from ..extensions import db
+from ..metrics import Metrics
 from ..models import Client
 from ..models.resources import URI_LENGTH
 from .authlib_internals import authorization_grants
@@ -53,9 +54,10 @@ class IssuerRequest(FlaskOAuth2Request):
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, metrics: Metrics) -> None:
         super().__init__()
         self.tokens = tokens
+        self.metrics = metrics
         self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
         self.documents = ClientDocuments(tokens.settings, self.clients, tokens.hasher)
         self.register_extension(IssuerParameter(tokens.settings.issuer))

@@ -85,18 +85,22 @@ def login() -> ResponseReturnValue:
     next_url = safe_next(request.form.get("next"))
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    limiter = state().login_limiter
+    app_state = state()
+    limiter = app_state.login_limiter
     account = username_key(username)  # "Alice" and "alice" share one budget, as one account
     wait = limiter.reserve(account, request.remote_addr)
     if wait is not None:  # counted before the password is checked, so a burst gets no more
+        app_state.metrics.sign_in("throttled")
         message = f"Too many failed sign-ins. Try again in {wait} seconds."
         return _login_form(next_url, message, username, 429, {"Retry-After": str(wait)})
     user = db.session.scalar(user_named(username)) if 0 < len(username) <= 150 else None
     # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
+        app_state.metrics.sign_in("failure")
         return _login_form(next_url, "That username and password do not match an account.", username, 400)
     limiter.release(account, request.remote_addr)  # a right password does not spend the budget
+    app_state.metrics.sign_in("success")
     log_in(user)
     return redirect(next_url or url_for("login.login_page"), 303)
 

@@ -3,6 +3,8 @@ Connect Discovery) and JWKS."""
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, jsonify, request
 
 from ..appstate import state
@@ -25,8 +27,18 @@ def refuse_malformed() -> None:
 def token() -> Response:
     """The token endpoint (RFC 6749 §3.2): client_credentials, authorization_code with PKCE and
     refresh_token; errors as RFC 6749 §5.2 JSON."""
-    response: Response = state().server.create_token_response()
+    started = time.perf_counter()
+    app_state = state()
+    response: Response = app_state.server.create_token_response()
+    # Only a refusal's body is read back, for its error code: issuance pays nothing for it.
+    error = None if response.status_code == 200 else _error_code(response)
+    app_state.metrics.token_request(request.form.get("grant_type"), error, time.perf_counter() - started)
     return response
+
+
+def _error_code(response: Response) -> str | None:
+    body = response.get_json(silent=True)
+    return body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
 
 
 @bp.post(EndpointPath.INTROSPECT)
@@ -39,7 +51,10 @@ def introspect() -> Response:
 @bp.post(EndpointPath.REVOKE)
 def revoke() -> Response:
     """Token revocation (RFC 7009), with its grant family; always 200 for a token of the calling client."""
-    response: Response = state().server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+    app_state = state()
+    response: Response = app_state.server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+    if response.status_code == 200:
+        app_state.metrics.revocations.inc()
     return response
 
 

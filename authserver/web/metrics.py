@@ -1,0 +1,57 @@
+"""``GET /metrics`` for Prometheus, and the per-request HTTP counters behind it.
+
+Only a peer whose address is in ``metrics_allow`` may read it: the TCP peer's address
+(``remote_addr``), never a forwarded header a client could write. The route template, not
+the path, labels each request, so ``/oauth/register/<client_id>`` is one series however many
+clients there are, and a path that matches no route is ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import time
+from ipaddress import ip_address
+
+from flask import Blueprint, Flask, Response, abort, g, request
+
+from ..appstate import state
+
+bp = Blueprint("metrics", __name__)
+PATH = "/metrics"
+UNMATCHED = "unmatched"
+# The text format every Prometheus reads (the names here need none of 1.0.0's escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _allowed(remote_addr: str | None) -> bool:
+    try:
+        address = ip_address(remote_addr or "")
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:  # a dual-stack socket's IPv4 peer
+        address = address.ipv4_mapped
+    return any(address in network for network in state().settings.metrics_allow)
+
+
+@bp.get(PATH)
+def metrics() -> Response:
+    """Prometheus text exposition of the server's counters, summed over its workers."""
+    if not _allowed(request.remote_addr):
+        abort(403, "metrics are answered only to the addresses in AUTHSERVER_METRICS_ALLOW")
+    response = Response(state().metrics.exposition(), content_type=CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _count(response: Response) -> Response:
+    started = g.get("request_started")  # set first thing by web.request_id
+    if started is not None:
+        endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        state().metrics.http_request(endpoint, response.status_code, time.perf_counter() - started)
+    return response
+
+
+def init_app(app: Flask, enabled: bool) -> None:
+    """Count every answer; serve ``/metrics`` unless ``metrics = false``."""
+    app.after_request(_count)
+    if enabled:
+        app.register_blueprint(bp)
