@@ -23,6 +23,7 @@ from resource_guard.ratelimit import RateLimiter
 
 from . import logs
 from .appstate import AppState, state
+from .audit import sink as audit_sink
 from .config import ConfigError, Settings, load_settings
 from .database import configure, discard_session, engine_options
 from .extensions import db, migrate
@@ -90,6 +91,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_form_bytes * 4,
     )
     logs.install(settings.log_level, settings.log_format)
+    audit_sink.install(app, settings.audit_log)
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)

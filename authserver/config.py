@@ -77,6 +77,7 @@ class Settings:
     log_format: LogFormat
     metrics: bool
     metrics_allow: frozenset[IPNetwork]
+    audit_log: str | None
     cors_allowed_origins: frozenset[str]
     client_id_metadata_documents: bool
     cimd_allowed_hosts: frozenset[str]
@@ -178,6 +179,20 @@ def _defaults() -> dict[str, Any]:
     return tomllib.loads(files("authserver.defaults").joinpath("defaults.toml").read_text())
 
 
+def parse_audit_log(name: str, value: Any) -> str | None:
+    """``db`` (the table only), ``db+stderr`` or ``db+FILE``: where the JSON-lines copy of
+    the audit trail goes, or None."""
+    text = str(value).strip()
+    if text == "db":
+        return None
+    target = text.removeprefix("db+")
+    if target == text or not target:
+        raise ConfigError(f"{name} must be db, db+stderr or db+FILE, got {value!r}")
+    if target != "stderr" and not Path(target).parent.is_dir():
+        raise ConfigError(f"{name}: the folder of {target!r} does not exist; create it or name another file")
+    return target if target == "stderr" else str(Path(target).resolve())
+
+
 BOOLEAN_WORDS = {**dict.fromkeys(("true", "1", "yes", "on"), True), **dict.fromkeys(("false", "0", "no", "off"), False)}
 
 
@@ -203,6 +218,7 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "registration_auth_methods": _choices(AuthMethod),
     "registration_scopes": lambda name, value: frozenset(_items(name, value)),
     "metrics_allow": lambda name, value: parse_networks(name, _items(name, value)),
+    "audit_log": parse_audit_log,
 }
 
 

@@ -17,9 +17,9 @@ NO_DATABASE_CHECK = frozenset({"db", "routes", "shell"})
 
 
 def register_commands(app: Flask) -> None:
-    from . import api_tokens, clients, keys, registration_tokens, resources, scopes, serve, tokens, users
+    from . import api_tokens, audit, clients, keys, registration_tokens, resources, scopes, serve, tokens, users
 
-    for module in (users, clients, scopes, keys, tokens, api_tokens, registration_tokens, serve, resources):
+    for module in (users, clients, scopes, keys, tokens, api_tokens, registration_tokens, serve, resources, audit):
         app.cli.add_command(module.group)
 
 

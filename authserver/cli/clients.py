@@ -11,6 +11,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import audit
 from ..appstate import state
 from ..clients.metadata import ClientMetadata, InvalidClientMetadata
 from ..clients.registry import (
@@ -183,6 +184,7 @@ def delete(client_id: str, as_json: bool) -> None:
     client = find_client(client_id)
     record = client_record(client)
     db.session.delete(client)
+    audit.record(audit.EventType.CLIENT_DELETED, audit.Actor.CLI, client_id=client_id)
     db.session.commit()
     state().server.clients.invalidate(client_id)
     emit(record, as_json)
@@ -262,6 +264,7 @@ def update(
         changes["token_endpoint_auth_method"] = method
     try:
         secret = apply_metadata(state().hasher, client, dataclasses.replace(metadata_of(client), **changes))
+        audit.record(audit.EventType.CLIENT_UPDATED, audit.Actor.CLI, client_id=client_id, changed=sorted(changes))
         db.session.commit()
     except InvalidClientMetadata as exc:
         db.session.rollback()

@@ -10,11 +10,12 @@ from flask.cli import AppGroup
 from sqlalchemy import ColumnElement, delete, select
 
 from ..appstate import state
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, Token
 from ..models.backchannel import BackchannelLogout
 from ..models.types import utcnow
-from ..oauth.revocation import revoke_family, revoke_user_tokens, revoke_where
+from ..oauth.revocation import record_revocation, revoke_family, revoke_user_tokens, revoke_where
 from .clients import find_client
 from .output import emit, fail, json_option
 from .users import find_user
@@ -41,15 +42,18 @@ def revoke(token_value: str | None, client_id: str | None, username: str | None,
         if token is None:
             fail("no such token")
         assert token is not None
+        record_revocation(token, Actor.CLI)
         revoke_family(token)
         emit({"revoked": "token", "family_id": token.family_id}, as_json)
     elif client_id is not None:
         client: Client = find_client(client_id)
         revoked = revoke_where(Token.client_pk == client.id)
+        record(EventType.TOKEN_REVOKED, Actor.CLI, client_id=client.client_id, revoked=revoked)
         db.session.commit()
         emit({"revoked": revoked, "client_id": client_id}, as_json)
     else:
         user = find_user(username or "")
+        record(EventType.TOKEN_REVOKED, Actor.CLI, user=user.username)
         emit({"revoked": revoke_user_tokens(user.id), "user": user.username}, as_json)
 
 

@@ -9,13 +9,15 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import User
-from ..models.sessions import DISABLED, PASSWORD_CHANGED, end_sessions
+from ..models.sessions import DISABLED, PASSWORD_CHANGED
 from ..models.types import utcnow
 from ..models.users import USERNAME_KEY_LENGTH, user_named, username_key
 from ..oidc.profile import InvalidProfile, ProfileChange, apply_profile
 from ..people.passwords import MIN_LENGTH, hash_password
+from ..people.sessions import end_sessions
 from .output import emit, fail, fail_invalid, found, json_option
 
 group = AppGroup("users", help="Manage users.")
@@ -137,6 +139,7 @@ def disable(name: str, as_json: bool) -> None:
 
     user = find_user(name)
     user.is_active = False
+    record(EventType.USER_DISABLED, Actor.CLI, user=user.username)
     db.session.commit()
     end_sessions(user.id, DISABLED)
     revoke_user_tokens(user.id)

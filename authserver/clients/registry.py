@@ -8,6 +8,7 @@ from typing import Any
 
 from resource_guard.tokens import BASE62
 
+from .. import audit
 from ..extensions import db
 from ..models import Client
 from ..models.clients import BY_ADMIN
@@ -37,6 +38,11 @@ def register_client(
     )
     secret = apply_metadata(hasher, client, metadata)
     db.session.add(client)
+    by_admin = registered_by == BY_ADMIN
+    audit.record(audit.EventType.CLIENT_CREATED if by_admin else audit.EventType.REGISTRATION_CREATED,
+                 audit.Actor.CLI if by_admin else audit.Actor.CLIENT, client_id=client.client_id,
+                 name=client.name, grant_types=client.grant_types, scope=client.scope,
+                 auth_method=client.token_endpoint_auth_method)
     db.session.commit()
     return client, secret
 
@@ -101,6 +107,7 @@ def rotate_client_secret(hasher: SecretHasher, client: Client) -> str:
         )
     secret = new_secret(TokenKind.CLIENT_SECRET)
     client.client_secret_hash = hasher.hash(secret)
+    audit.record(audit.EventType.CLIENT_SECRET_ROTATED, audit.Actor.CLI, client_id=client.client_id)
     db.session.commit()
     return secret
 

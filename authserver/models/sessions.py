@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text, update
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import Model, db
-from .backchannel import queue_logouts
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 from .users import User
 
@@ -58,21 +57,3 @@ class Session(Model):
     def is_live(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at
 
-
-def end_sessions(user_id: int, reason: str, *, public_id: str | None = None, keep: int | None = None) -> int:
-    """End a user's live sessions (one by ``public_id``, or all but ``keep``); commits and
-    returns how many ended. Filtering on ``user_id`` is what keeps one person from ending
-    another's session by naming it. The back-channel logouts the ended sessions owe are
-    queued in the same transaction."""
-    query = update(Session).where(Session.user_id == user_id, Session.ended_at.is_(None))
-    if public_id is not None:
-        query = query.where(Session.public_id == public_id)
-    if keep is not None:
-        query = query.where(Session.id != keep)
-    now = utcnow()
-    ended = db.session.execute(
-        query.values(ended_at=now, end_reason=reason).returning(Session.id, Session.public_id)
-    ).all()
-    queue_logouts(user_id, [(row.id, row.public_id) for row in ended], now)
-    db.session.commit()
-    return len(ended)

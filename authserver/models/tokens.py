@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from ..oauth.names import TokenFormat
+from .audit import ADDRESS_LENGTH, REQUEST_ID_LENGTH
 from .clients import Client
 from .types import UTCDateTime, utcnow
 from .users import User
@@ -61,6 +62,10 @@ class Token(Model):
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sid: Mapped[str | None] = mapped_column(String(32))
     amr: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # Where the token request came from: a client-credentials token's row is its own
+    # ``token.issued`` audit event (``audit.trail``), so issuing writes nothing else.
+    remote_addr: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User | None] = relationship(lazy="joined")

@@ -33,11 +33,13 @@ def user_subject(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+USERNAME_LENGTH = 150
+
 class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(150), unique=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_LENGTH), unique=True)
     # Unique, so no two accounts differ only by case or Unicode form; sign-in looks this up.
     username_key: Mapped[str] = mapped_column(
         String(USERNAME_KEY_LENGTH), unique=True, default=_key_of_inserted_username

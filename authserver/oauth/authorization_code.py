@@ -18,6 +18,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth
 from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 
+from ..audit import Actor, EventType, record
 from ..database import rows_changed
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, User
@@ -123,7 +124,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         if row is None or row.client_pk != client.id:
             return None
         if row.used_at is not None:
-            revoke_grant(row.family_id)
+            _replayed(row)
             return None
         return row if row.expires_at > utcnow() else None
 
@@ -144,7 +145,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
         )
         if rows_changed(claimed) != 1:
             db.session.rollback()
-            revoke_grant(code.family_id)
+            _replayed(code)
             raise InvalidGrantError("This authorization code was already used.")
         sign_in = SignIn(code.auth_time, code.sid, tuple(code.amr or ()))
         self.context = GrantContext(audience, scope, family_id=code.family_id, sign_in=sign_in, nonce=code.nonce)
@@ -167,3 +168,10 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Kept, marked used, until ``tokens purge``: a later replay must still be recognised."""
+
+
+def _replayed(code: AuthorizationCode) -> None:
+    """RFC 6749 §4.1.2: a code redeemed twice revokes everything its first redemption issued."""
+    record(EventType.CODE_REPLAYED, Actor.CLIENT, user=code.user.username, client_id=code.client.client_id,
+           family_id=code.family_id)
+    revoke_grant(code.family_id)

@@ -19,6 +19,7 @@ from cryptography.fernet import InvalidToken
 from joserfc import jwk
 from sqlalchemy import or_, select
 
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
@@ -98,6 +99,7 @@ class KeyRing:
             old.publish_until = now + self._grace
         new = generate_signing_key(alg, self._hasher)
         db.session.add(new)
+        record(EventType.KEY_ROTATED, Actor.CLI, alg=alg, kid=new.kid)
         db.session.commit()
         self._checked_at[alg] = 0.0
         return new

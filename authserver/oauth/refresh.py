@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NoReturn
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import update
 
+from ..audit import Actor, EventType, record
 from ..database import rows_changed
 from ..extensions import db
 from ..models import REFRESH, Token, User
@@ -46,6 +47,8 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):
 
     def _reused(self, token: Token) -> NoReturn:
         """RFC 9700 §4.14.2: a rotated token presented again revokes its whole family."""
+        record(EventType.REFRESH_REUSE_DETECTED, Actor.CLIENT, user=token.user.username if token.user else None,
+               client_id=token.client.client_id, family_id=token.family_id)
         revoke_family(token)
         self.server.metrics.refresh_reuse.inc()
         raise InvalidGrantError(REUSED)

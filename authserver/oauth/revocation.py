@@ -7,6 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from sqlalchemy import ColumnElement, update
 
+from ..audit import Actor, EventType, record
 from ..database import rows_changed
 from ..extensions import db
 from ..models import Client, Token
@@ -21,6 +22,12 @@ def revoke_family(token: Token) -> None:
         db.session.commit()
     else:
         revoke_grant(token.family_id)
+
+
+def record_revocation(token: Token, actor: Actor) -> None:
+    """``token.revoked`` for one token and its family, committed with the revocation."""
+    record(EventType.TOKEN_REVOKED, actor, user=token.user.username if token.user else None,
+           client_id=token.client.client_id, kind=token.kind, family_id=token.family_id)
 
 
 def revoke_grant(family_id: str) -> None:
@@ -50,6 +57,7 @@ class RevocationEndpoint(TokenParamsMixin, BaseRevocationEndpoint):
         return token
 
     def revoke_token(self, token: Token, request: Any) -> None:
+        record_revocation(token, Actor.CLIENT)
         revoke_family(token)
 
 

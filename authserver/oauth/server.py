@@ -15,6 +15,8 @@ from flask import Request, Response
 from flask import request as flask_request
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import Actor, EventType, record
+from ..audit import sink as audit_sink
 from ..clients.documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from ..extensions import db
 from ..metrics import Metrics
@@ -23,7 +25,7 @@ from ..models.resources import URI_LENGTH
 from .authlib_internals import authorization_grants
 from .client_assertion import InvalidClientAssertion
 from .clients import ClientCache
-from .token_store import store_tokens
+from .token_store import is_standalone, store_tokens
 from .tokens import Issued, TokenService
 
 CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
@@ -120,11 +122,22 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def save_issued(self, issued: Issued, request: OAuth2Request) -> None:
         """Store what a grant issued (``token_store``); a client deleted meanwhile is
         ``invalid_client``."""
+        client: Client = request.client
+        standalone = is_standalone(issued)
+        if not standalone:  # a lone client-credentials row is its own event (``audit.trail``)
+            user = getattr(request, "user", None)
+            record(EventType.TOKEN_ISSUED, Actor.CLIENT, user=user.username if user else None,
+                   client_id=client.client_id, grant_type=request.payload.grant_type, scope=issued.context.scope)
         try:
             store_tokens(issued, self.tokens.settings)
         except IntegrityError:
             db.session.rollback()
             self._client_vanished(request)
+        target = audit_sink.current()
+        if standalone and target is not None:
+            row = issued.rows[0]
+            target.write(audit_sink.token_line(row["issued_at"], client.client_id, row["scope"], row["token_format"],
+                                               row["remote_addr"], row["request_id"]))
 
     def _client_vanished(self, request: OAuth2Request) -> None:
         """A client deleted by another process while cached here fails its foreign key:

@@ -30,10 +30,15 @@ TOKENS = Token.__table__
 insert_standalone = DirectInsert(TOKENS)
 
 
+def is_standalone(issued: Issued) -> bool:
+    """A lone token of no family: client credentials, one autocommitted INSERT."""
+    return issued.context.family_id is None and len(issued.rows) == 1
+
+
 def store_tokens(issued: Issued, settings: Settings) -> None:
     """Given the settings by its caller, not the app's global state: the token service's
     own (``durable_access_tokens`` chooses the commit)."""
-    if issued.context.family_id is None and len(issued.rows) == 1:
+    if is_standalone(issued):
         row = issued.rows[0]
         may_lose = row["kind"] == ACCESS and not settings.durable_access_tokens
         insert_standalone(db.engine, row, asynchronous_commit=may_lose)

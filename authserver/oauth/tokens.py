@@ -17,6 +17,7 @@ from typing import Any
 from joserfc import jwt
 from sqlalchemy import select
 
+from ..audit import request_origin
 from ..config import Settings
 from ..extensions import db
 from ..models import ACCESS, REFRESH, Client, Token, User
@@ -47,12 +48,14 @@ def token_row(
     """One ``tokens`` row as a dict; every row has the same keys, so a grant's rows go to
     the database in one multi-row INSERT."""
     sign_in = context.sign_in
+    remote_addr, request_id = request_origin()
     return {
         "kind": kind, "token_hash": token_hash, "jti": jti, "family_id": context.family_id, "client_pk": client.id,
         "user_id": user.id if user else None, "scope": scope, "audience": list(context.audience),
         "token_format": token_format, "issued_at": issued_at, "expires_at": expires_at,
         "family_expires_at": family_expires_at, "auth_time": sign_in.auth_time if sign_in else None,
         "sid": sign_in.sid if sign_in else None, "amr": list(sign_in.amr) if sign_in else None,
+        "remote_addr": remote_addr, "request_id": request_id,
     }
 
 

@@ -18,11 +18,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import delete, select
 
 from ..appstate import state
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Consent, Session, Token
-from ..models.sessions import ENDED_BY_USER, end_sessions
+from ..models.sessions import ENDED_BY_USER
 from ..models.types import utcnow
 from ..oauth.revocation import revoke_where
+from ..people.sessions import end_sessions
 from .csrf import csrf_ok
 from .login import CSRF_FAILED
 from .pages import error_page
@@ -142,7 +144,9 @@ def revoke_application(current: Session, client_id: str) -> ResponseReturnValue:
         return error_page(*NOT_YOURS)
     mine = {"user_id": current.user_id, "client_pk": client_pk}
     db.session.execute(delete(Consent).filter_by(**mine))
-    revoke_where(Token.user_id == current.user_id, Token.client_pk == client_pk)
+    revoked = revoke_where(Token.user_id == current.user_id, Token.client_pk == client_pk)
     db.session.execute(delete(AuthorizationCode).filter_by(**mine, used_at=None))
+    record(EventType.CONSENT_REVOKED, Actor.USER, user=current.user.username, client_id=client_id,
+           tokens_revoked=revoked)
     db.session.commit()
     return redirect(url_for("account.account_page"), 303)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import Client, Consent, User
 
@@ -29,10 +30,19 @@ def has_consent(user: User, client: Client, scope: str) -> bool:
 
 
 def remember_consent(user: User, client: Client, scope: str) -> None:
-    if has_consent(user, client, scope):
-        return
-    db.session.add(Consent(user_id=user.id, client_pk=client.id, scope=scope_key(scope)))
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same approval from another tab won the insert
-        db.session.rollback()
+    """Keep the approval, and record it (``consent.granted``) every time it is given."""
+    if not has_consent(user, client, scope):
+        db.session.add(Consent(user_id=user.id, client_pk=client.id, scope=scope_key(scope)))
+        _granted(user, client, scope)
+        try:
+            db.session.commit()
+            return
+        except IntegrityError:  # the same approval from another tab won the insert
+            db.session.rollback()
+    _granted(user, client, scope)
+    db.session.commit()
+
+
+def _granted(user: User, client: Client, scope: str) -> None:
+    record(EventType.CONSENT_GRANTED, Actor.USER, user=user.username, client_id=client.client_id,
+           scope=scope_key(scope))

@@ -7,14 +7,16 @@ cannot be turned into an open redirect. That request's ``login_hint`` prefills t
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..appstate import state
+from ..audit import Actor, EventType, record
 from ..extensions import db
-from ..models.users import user_named, username_key
+from ..models.users import USERNAME_LENGTH, User, user_named, username_key
 from ..people.passwords import verify_password
 from .auth_request import demands_sign_in, login_hint
 from .csrf import csrf_ok
@@ -91,18 +93,32 @@ def login() -> ResponseReturnValue:
     wait = limiter.reserve(account, request.remote_addr)
     if wait is not None:  # counted before the password is checked, so a burst gets no more
         app_state.metrics.sign_in("throttled")
+        _record_refusal(EventType.USER_LOCKED_OUT, _named(username), retry_after=wait)
         message = f"Too many failed sign-ins. Try again in {wait} seconds."
         return _login_form(next_url, message, username, 429, {"Retry-After": str(wait)})
-    user = db.session.scalar(user_named(username)) if 0 < len(username) <= 150 else None
+    user = _named(username)
     # Always verify (a dummy hash for unknown users) so timing does not reveal who exists.
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         app_state.metrics.sign_in("failure")
+        reason = "unknown_user" if user is None else "wrong_password" if not valid else "user_disabled"
+        _record_refusal(EventType.USER_SIGN_IN_FAILED, user, reason=reason)
         return _login_form(next_url, "That username and password do not match an account.", username, 400)
     limiter.release(account, request.remote_addr)  # a right password does not spend the budget
     app_state.metrics.sign_in("success")
     log_in(user)
     return redirect(next_url or url_for("login.login_page"), 303)
+
+
+def _named(username: str) -> User | None:
+    return db.session.scalar(user_named(username)) if 0 < len(username) <= USERNAME_LENGTH else None
+
+
+def _record_refusal(type: EventType, user: User | None, **details: Any) -> None:
+    """A refused sign-in, in its own transaction. What was typed as a name is kept only when
+    it names an account: a password typed in the wrong box never reaches the trail."""
+    record(type, Actor.USER if user else Actor.ANONYMOUS, user=user.username if user else None, **details)
+    db.session.commit()
 
 
 @bp.post("/logout")

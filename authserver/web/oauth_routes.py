@@ -3,11 +3,17 @@ Connect Discovery) and JWKS."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..appstate import state
+from ..audit import Actor, EventType, record
+from ..extensions import db
+from ..metrics import GRANT_TYPES, TOKEN_ERRORS, bounded
+from ..models.resources import URI_LENGTH
 from ..oauth.introspection import IntrospectionEndpoint
 from ..oauth.metadata import server_metadata
 from ..oauth.names import EndpointPath
@@ -15,6 +21,7 @@ from ..oauth.revocation import RevocationEndpoint
 from .hygiene import check_form_request
 
 bp = Blueprint("oauth", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -33,7 +40,26 @@ def token() -> Response:
     # Only a refusal's body is read back, for its error code: issuance pays nothing for it.
     error = None if response.status_code == 200 else _error_code(response)
     app_state.metrics.token_request(request.form.get("grant_type"), error, time.perf_counter() - started)
+    if response.status_code != 200:
+        _record_refusal(error)
     return response
+
+
+def _record_refusal(error: str | None) -> None:
+    """``token.refused``, in its own transaction (there is no change to commit it with).
+    The client is named only when the id it claimed is registered, and the grant type and
+    error only when they are known ones: nothing a caller types reaches the trail verbatim."""
+    claimed = request.authorization.username if request.authorization else request.form.get("client_id")
+    sane = claimed is not None and claimed.isprintable() and 0 < len(claimed) <= URI_LENGTH
+    try:
+        known = state().server.clients.get(claimed) if sane and claimed else None
+        record(EventType.TOKEN_REFUSED, Actor.CLIENT if known else Actor.ANONYMOUS,
+               client_id=known.client_id if known else None,
+               grant_type=bounded(request.form.get("grant_type"), GRANT_TYPES), error=bounded(error, TOKEN_ERRORS))
+        db.session.commit()
+    except SQLAlchemyError:  # the database is why it was refused: the answer stands, the log says so
+        db.session.rollback()
+        log.warning("token.refused not recorded: the database is unavailable")
 
 
 def _error_code(response: Response) -> str | None:

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from resource_guard import strictjson
 
+from .. import audit
 from ..appstate import state
 from ..clients.metadata import ClientMetadata, InvalidClientMetadata
 from ..clients.policy import ADMINISTRATOR_FIELDS, check_self_registration
@@ -186,6 +187,7 @@ def configuration(client_id: str) -> Response | tuple[str, int]:
     if request.method == "DELETE":
         # Its tokens, codes and consents go with it (foreign keys ON DELETE CASCADE).
         db.session.delete(client)
+        audit.record(audit.EventType.CLIENT_DELETED, audit.Actor.CLIENT, client_id=client_id)
         db.session.commit()
         state().server.clients.invalidate(client_id)
         return "", 204
@@ -199,6 +201,7 @@ def configuration(client_id: str) -> Response | tuple[str, int]:
                                             and state().hasher.matches(sent_secret, client.client_secret_hash)):
             raise RegistrationRefused("invalid_client_metadata", "client_secret does not match the client's secret.")
         secret = apply_metadata(state().hasher, client, _checked_metadata(document))
+        audit.record(audit.EventType.CLIENT_UPDATED, audit.Actor.CLIENT, client_id=client_id, via="RFC 7592")
     token = _rotate(client, token_hash)
     db.session.commit()
     state().server.clients.invalidate(client_id)

@@ -17,10 +17,12 @@ from flask import request, session
 from sqlalchemy import select
 
 from ..appstate import state
+from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..models import Session, User
-from ..models.sessions import LOGOUT, end_sessions
+from ..models.sessions import LOGOUT
 from ..models.types import utcnow
+from ..people.sessions import end_sessions
 from ..secrets import SecretHasher, TokenKind, is_well_formed, new_secret
 from .devices import device_summary, network_of
 
@@ -87,6 +89,7 @@ def log_in(user: User, methods: Sequence[str] = ("pwd",)) -> Session:
         ip_prefix=network_of(request.remote_addr),
     )
     db.session.add(row)
+    record(EventType.USER_SIGNED_IN, Actor.USER, user=user.username, sid=row.public_id, amr=list(methods))
     db.session.commit()
     session[SESSION_KEY] = secret
     return row
