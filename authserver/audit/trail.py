@@ -71,6 +71,19 @@ def events(query: Query) -> list[dict[str, Any]]:
     return merged[:query.limit]
 
 
+# What a person sees of their own trail on the account page.
+PERSONAL = frozenset({EventType.USER_SIGNED_IN, EventType.USER_SIGN_IN_FAILED, EventType.USER_LOCKED_OUT,
+                      EventType.SESSION_ENDED, EventType.CONSENT_GRANTED, EventType.CONSENT_REVOKED})
+
+
+def recent_for(username: str, limit: int = 20) -> list[AuditEvent]:
+    """A person's own recent security events, newest first (one indexed read)."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.username == username, AuditEvent.type.in_(PERSONAL))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)
+    ))
+
+
 def purge(older_than: datetime, batch_size: int) -> int:
     """Delete events from before ``older_than``, a batch per transaction; how many."""
     total = 0

@@ -1,5 +1,5 @@
 """The account page: the person's live sessions and the applications they approved, each
-of which they can end or revoke.
+of which they can end or revoke, and their recent security activity.
 
 Every action names its target by a public id and is carried out only among the signed-in
 person's own rows, so naming someone else's session or consent changes nothing (404).
@@ -19,13 +19,15 @@ from sqlalchemy import delete, select
 
 from ..appstate import state
 from ..audit import Actor, EventType, record
+from ..audit.trail import recent_for
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Consent, Session, Token
-from ..models.sessions import ENDED_BY_USER
+from ..models.sessions import DISABLED, ENDED_BY_USER, LOGOUT, PASSWORD_CHANGED
 from ..models.types import utcnow
 from ..oauth.revocation import revoke_where
 from ..people.sessions import end_sessions
 from .csrf import csrf_ok
+from .devices import network_of
 from .login import CSRF_FAILED
 from .pages import error_page
 from .scopes import ScopeText, describe
@@ -78,6 +80,46 @@ def _approvals(user_id: int) -> list[Approval]:
     ]
 
 
+# Each personal event type in words; a session's end says why.
+ACTIVITY = {
+    EventType.USER_SIGNED_IN: "Signed in",
+    EventType.USER_SIGN_IN_FAILED: "A sign-in with your name failed",
+    EventType.USER_LOCKED_OUT: "Sign-ins with your name paused after repeated failures",
+    EventType.CONSENT_GRANTED: "Allowed {client}",
+    EventType.CONSENT_REVOKED: "Revoked access for {client}",
+}
+SESSION_ENDINGS = {
+    LOGOUT: "Signed out", ENDED_BY_USER: "A session was ended from this page",
+    PASSWORD_CHANGED: "Signed out everywhere: your password was changed",
+    DISABLED: "Signed out everywhere: your account was disabled",
+}
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One line of the person's recent security activity."""
+
+    occurred_at: datetime
+    text: str
+    address: str  # its network only, as the sessions above show it
+
+
+def _activity(username: str) -> list[Activity]:
+    events = recent_for(username)
+    client_ids = {event.client_id for event in events if event.client_id}
+    names = {row.client_id: row.name for row in db.session.execute(
+        select(Client.client_id, Client.name).where(Client.client_id.in_(client_ids)))} if client_ids else {}
+    lines = []
+    for event in events:
+        if event.type == EventType.SESSION_ENDED:
+            text = SESSION_ENDINGS.get(event.details.get("reason", ""), "A session ended")
+        else:
+            client = names.get(event.client_id or "", "an application that no longer exists")
+            text = ACTIVITY[EventType(event.type)].format(client=client)
+        lines.append(Activity(event.occurred_at, text, network_of(event.remote_addr)))
+    return lines
+
+
 def _form_action(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     """A POST from the account page: its CSRF token checked, then run for the signed-in session."""
 
@@ -97,8 +139,8 @@ def _form_action(view: Callable[..., ResponseReturnValue]) -> Callable[..., Resp
 
 @bp.get("/account")
 def account_page() -> ResponseReturnValue:
-    """The account page: a person's sessions (on which devices they are signed in) and the
-    applications they approved."""
+    """The account page: a person's sessions (on which devices they are signed in), the
+    applications they approved, and their recent security activity (the audit trail's)."""
     current = current_session()
     if current is None:
         return redirect(url_for("login.login_page"), 303)
@@ -108,6 +150,7 @@ def account_page() -> ResponseReturnValue:
         current=current,
         sessions=_live_sessions(current.user_id),
         approvals=_approvals(current.user_id),
+        activity=_activity(current.user.username),
     )
 
 

@@ -14,6 +14,7 @@ from ipaddress import ip_address
 from flask import Blueprint, Flask, Response, abort, g, request
 
 from ..appstate import state
+from .request_id import time_requests
 
 bp = Blueprint("metrics", __name__)
 PATH = "/metrics"
@@ -43,7 +44,7 @@ def metrics() -> Response:
 
 
 def _count(response: Response) -> Response:
-    started = g.get("request_started")  # set first thing by web.request_id
+    started = g.get("request_started")  # set by web.request_id's clock, unless a hook before it answered
     if started is not None:
         endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
         state().metrics.http_request(endpoint, response.status_code, time.perf_counter() - started)
@@ -51,7 +52,9 @@ def _count(response: Response) -> Response:
 
 
 def init_app(app: Flask, enabled: bool) -> None:
-    """Count every answer; serve ``/metrics`` unless ``metrics = false``."""
-    app.after_request(_count)
+    """Serve ``/metrics`` and count every answer, unless ``metrics = false`` (then neither
+    costs a request anything)."""
     if enabled:
+        time_requests(app)
+        app.after_request(_count)
         app.register_blueprint(bp)

@@ -19,7 +19,7 @@ from flask import Flask
 
 from authserver.oauth.names import SigningAlg
 
-from .authorize_helpers import REDIRECT, csrf_of, refresh, sign_in, signed_in_flow
+from .authorize_helpers import REDIRECT, Flow, csrf_of, pkce_pair, refresh, sign_in, signed_in_flow
 from .helpers import basic, revoke, token
 from .test_registration import WEB_APP, manage, register
 
@@ -304,3 +304,22 @@ def test_an_unusable_sink_is_a_configuration_error(tmp_path: Path) -> None:
         load_settings(environ={**base, "AUTHSERVER_AUDIT_LOG": f"db+{tmp_path}/missing/audit.jsonl"})
     assert load_settings(environ={**base, "AUTHSERVER_AUDIT_LOG": "db+stderr"}).audit_log == "stderr"
     assert load_settings(environ=base).audit_log is None
+
+
+def test_a_person_sees_their_own_recent_security_activity_and_nobody_else_s(
+        app: Flask, make_user, web_client) -> None:
+    username, password = make_user()
+    http = app.test_client()
+    assert sign_in(http, username, password).status_code == 303
+    flow = Flow(app, http, web_client.client_id, REDIRECT, *pkce_pair())
+    assert flow.redeem(flow.code(), auth=web_client.basic).status_code == 200
+    assert sign_in(app.test_client(), username, "wrong password").status_code == 400
+    someone_else, their_password = make_user()
+    assert sign_in(app.test_client(), someone_else, "also wrong").status_code == 400
+    page = flow.http.get("/account").get_data(as_text=True)
+    activity = page.split('id="activity-heading"', 1)[1]
+    assert activity.count('class="row activity"') == 3
+    failed, allowed, signed_in_line = activity.split('class="row activity"')[1:]
+    assert "A sign-in with your name failed" in failed
+    assert "Allowed Audited" in allowed and "Signed in" in signed_in_line
+    assert someone_else not in page and their_password not in page

@@ -257,7 +257,10 @@ def test_revoking_an_application_revokes_its_tokens(app: Flask, make_user, web_c
     assert "Acme Reports" in page and "View your reports" in page
     assert introspect(app, web_client.basic, body["access_token"]).get_json()["active"] is True
     assert _post(http, f"/account/applications/{web_client.client_id}/revoke") == 303
-    assert "Acme Reports" not in http.get("/account").get_data(as_text=True)
+    after = http.get("/account").get_data(as_text=True)
+    allowed = after.split('id="applications-heading"', 1)[1].split('id="activity-heading"', 1)[0]
+    assert "Acme Reports" not in allowed and "You have not allowed any application yet." in allowed
+    assert "Revoked access for Acme Reports" in after  # the recent activity says what happened
     for value in (body["access_token"], body["refresh_token"]):
         assert introspect(app, web_client.basic, value).get_json() == {"active": False}
     refreshed = app.test_client().post("/oauth/token", headers=basic(*web_client.basic),

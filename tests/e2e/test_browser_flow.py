@@ -180,12 +180,15 @@ def test_account_page_revokes_an_application(live_server, page, callback: Callba
         timeout=10).json()
 
     page.goto(live_server.url + "/account")
-    approval = page.locator("li", has_text="Acme Reports Desktop")
+    approval = page.get_by_role("list", name="Applications you allowed").locator("li", has_text="Acme Reports Desktop")
     assert "View your reports" in approval.inner_text()
+    activity = page.get_by_role("list", name="Recent security activity")
+    assert "Allowed Acme Reports Desktop" in activity.inner_text() and "Signed in" in activity.inner_text()
     page.get_by_role("button", name="Revoke access: Acme Reports Desktop").click()
     page.wait_for_url(live_server.url + "/account")
-    assert "Acme Reports Desktop" not in page.inner_text("main")
+    assert page.get_by_role("list", name="Applications you allowed").count() == 0
     assert "You have not allowed any application yet" in page.inner_text("main")
+    assert "Revoked access for Acme Reports Desktop" in activity.locator("li").first.inner_text()
 
     refreshed = requests.post(live_server.url + "/oauth/token", data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app_client.client_id},
