@@ -76,6 +76,7 @@ wrk:
 # BENCH_ARGS=--quick for a one- to two-minute run; the full run writes bench/results.md.
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.operating_cost $(if $(findstring --quick,$(BENCH_ARGS)),--seconds 3 --rounds 2)
 
 clean:
 	rm -rf $(VENV) build site *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache
