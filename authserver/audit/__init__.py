@@ -6,6 +6,6 @@ audit``), and optionally shipped as JSON lines (``AUTHSERVER_AUDIT_LOG``).
 client-credentials tokens included, whose ``token.issued`` event is their own row.
 """
 
-from .events import Actor, EventType, record, request_origin
+from .events import Actor, EventType, record, request_origin, token_issued_line
 
-__all__ = ["Actor", "EventType", "record", "request_origin"]
+__all__ = ["Actor", "EventType", "record", "request_origin", "token_issued_line"]

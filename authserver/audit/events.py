@@ -8,6 +8,7 @@ password, and ``details`` holds only what the event type lists.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -69,3 +70,12 @@ def record(
                        client_id=client_id, remote_addr=remote_addr, request_id=request_id, details=details)
     db.session.add(event)
     sink.pending(db.session(), event)
+
+
+def token_issued_line(issued_at: datetime, client_id: str, scope: str, token_format: str,
+                      remote_addr: str | None, request_id: str | None) -> dict[str, Any]:
+    """A client-credentials token's ``token.issued`` event, read from its row: the same
+    object ``sink.as_line`` makes of a stored event."""
+    return {"time": issued_at.isoformat(), "type": EventType.TOKEN_ISSUED.value, "actor": Actor.CLIENT.value,
+            "user": None, "client_id": client_id, "remote_addr": remote_addr, "request_id": request_id,
+            "details": {"grant_type": "client_credentials", "scope": scope, "token_format": token_format}}

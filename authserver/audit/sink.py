@@ -9,11 +9,11 @@ lines of several workers and servers sharing a file never interleave.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -22,6 +22,7 @@ from sqlalchemy import event as sqlalchemy_event
 
 from ..models.audit import AuditEvent
 
+log = logging.getLogger(__name__)
 EXTENSION = "authserver.audit_sink"
 PENDING = "audit_pending"
 
@@ -43,7 +44,12 @@ class Sink:
             return self._fd
 
     def write(self, line: Mapping[str, Any]) -> None:
-        os.write(self._descriptor(), (json.dumps(line, separators=(",", ":")) + "\n").encode())
+        """One line; a full disk or a closed stderr is logged, never the request's failure
+        (the event is in the table already)."""
+        try:
+            os.write(self._descriptor(), (json.dumps(line, separators=(",", ":")) + "\n").encode())
+        except OSError as exc:
+            log.warning("audit event %s not written to %s: %s", line.get("type"), self.target, exc.strerror)
 
 
 def install(app: Flask, target: str | None) -> None:
@@ -61,14 +67,6 @@ def as_line(event: AuditEvent) -> dict[str, Any]:
     return {"time": event.occurred_at.isoformat(), "type": event.type, "actor": event.actor, "user": event.username,
             "client_id": event.client_id, "remote_addr": event.remote_addr, "request_id": event.request_id,
             "details": event.details}
-
-
-def token_line(issued_at: datetime, client_id: str, scope: str, token_format: str, remote_addr: str | None,
-               request_id: str | None) -> dict[str, Any]:
-    """A client-credentials token's ``token.issued`` event, read from its row."""
-    return {"time": issued_at.isoformat(), "type": "token.issued", "actor": "client", "user": None,
-            "client_id": client_id, "remote_addr": remote_addr, "request_id": request_id,
-            "details": {"grant_type": "client_credentials", "scope": scope, "token_format": token_format}}
 
 
 def pending(session: Session, event: AuditEvent) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, delete, select
 
 from ..extensions import db
 from ..models import ACCESS, AuditEvent, Client, Token
-from .events import EventType
-from .sink import as_line, token_line
+from .events import EventType, token_issued_line
+from .sink import as_line
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ def _client_credentials_tokens(query: Query) -> list[dict[str, Any]]:
         select(Token.issued_at, Token.scope, Token.token_format, Token.remote_addr, Token.request_id, Client.client_id)
         .join(Client, Client.id == Token.client_pk).where(*conditions).order_by(Token.id.desc()).limit(query.limit)
     )
-    return [token_line(row.issued_at, row.client_id, row.scope, row.token_format, row.remote_addr, row.request_id)
-            for row in rows]
+    return [token_issued_line(row.issued_at, row.client_id, row.scope, row.token_format, row.remote_addr,
+                              row.request_id) for row in rows]
 
 
 def events(query: Query) -> list[dict[str, Any]]:

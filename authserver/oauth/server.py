@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..audit import Actor, EventType, record
 from ..audit import sink as audit_sink
+from ..audit.events import token_issued_line
 from ..clients.documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from ..extensions import db
 from ..metrics import Metrics
@@ -136,8 +137,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
         target = audit_sink.current()
         if standalone and target is not None:
             row = issued.rows[0]
-            target.write(audit_sink.token_line(row["issued_at"], client.client_id, row["scope"], row["token_format"],
-                                               row["remote_addr"], row["request_id"]))
+            target.write(token_issued_line(row["issued_at"], client.client_id, row["scope"], row["token_format"],
+                                           row["remote_addr"], row["request_id"]))
 
     def _client_vanished(self, request: OAuth2Request) -> None:
         """A client deleted by another process while cached here fails its foreign key:

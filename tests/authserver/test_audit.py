@@ -323,3 +323,19 @@ def test_a_person_sees_their_own_recent_security_activity_and_nobody_else_s(
     assert "A sign-in with your name failed" in failed
     assert "Allowed Audited" in allowed and "Signed in" in signed_in_line
     assert someone_else not in page and their_password not in page
+
+
+def test_a_sink_that_cannot_be_written_costs_the_request_nothing(apps, make_client, audit,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A full disk (``/dev/full`` answers every write with ENOSPC): the token is issued, the
+    event is in the table, and the log says the line was not written."""
+    app = apps("off", audit_log="db+/dev/full")
+    client = make_client()
+    with caplog.at_level("WARNING", logger="authserver.audit.sink"):
+        assert token(app, (client.client_id, "wrong"), grant_type="client_credentials").status_code == 401
+        assert token(app, client.basic, grant_type="client_credentials").status_code == 200
+    assert sorted(types_of(audit("--client", client.client_id, app=app))) == [
+        "client.created", "token.issued", "token.refused"]
+    assert [r.getMessage() for r in caplog.records if "not written" in r.getMessage()] == [
+        "audit event token.refused not written to /dev/full: No space left on device",
+        "audit event token.issued not written to /dev/full: No space left on device"]
