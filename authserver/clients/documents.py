@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from resource_guard import strictjson
 
+from .. import audit
 from ..config import Settings
 from ..extensions import db
 from ..models import Client
@@ -191,6 +192,8 @@ class ClientDocuments:
             if row is None:
                 row = Client(client_id=client_id, registered_by=BY_DOCUMENT)
                 db.session.add(row)
+                audit.record(audit.EventType.REGISTRATION_CREATED, audit.Actor.CLIENT, client_id=client_id,
+                             via="metadata document", grant_types=list(metadata.grant_types), scope=metadata.scope)
             apply_metadata(self.hasher, row, metadata)  # never a secret: none or private_key_jwt
             row.document_expires_at = expires
             try:

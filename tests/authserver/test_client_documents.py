@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from authserver import create_app
 from authserver.appstate import state
 from authserver.extensions import db
-from authserver.models import Client
+from authserver.models import AuditEvent, Client
 from authserver.models.types import utcnow
 from authserver.oauth.names import CLIENT_ASSERTION_TYPE
 from authserver.resources.registry import create_resource
@@ -132,6 +132,9 @@ def test_the_document_is_cached_and_refetched_once_stale(cimd_app: Flask, docume
     refreshed = server.query_client(client_id)
     assert refreshed is not None and refreshed.name == "Renamed agent"
     assert documents.requests.count(path) == fetched + 1
+    # One registration in the audit trail: the first fetch's, not the refetch's.
+    registered = db.session.scalars(select(AuditEvent).where(AuditEvent.client_id == client_id)).all()
+    assert [(e.type, e.details["via"]) for e in registered] == [("registration.created", "metadata document")]
 
 
 def _refusal(app: Flask, client_id: str, **extra: str) -> str:
