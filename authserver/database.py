@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy import Table, create_engine, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
@@ -196,3 +197,24 @@ def discard_session(session: scoped_session[Any]) -> None:
     except SQLAlchemyError as exc:
         logger.warning("closing the request's database session failed (%s); discarded", type(exc).__name__)
         session.registry.clear()
+
+
+@contextmanager
+def held_once(engine: Engine, name: str) -> Iterator[bool]:
+    """Whether this process holds the cluster-wide lock ``name`` for the block: work that must
+    happen once across servers (a purge). PostgreSQL's session advisory lock, on a connection
+    of its own held for the block and released before it goes back to the pool; SQLite is one
+    file on one machine and needs none (its writers queue anyway): always True there."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = select(func.hashtext(name))
+    with engine.connect() as connection:
+        held = bool(connection.scalar(select(func.pg_try_advisory_lock(key.scalar_subquery()))))
+        connection.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                connection.scalar(select(func.pg_advisory_unlock(key.scalar_subquery())))
+                connection.commit()

@@ -12,6 +12,8 @@ from flask.cli import AppGroup
 
 from ..audit import EventType
 from ..audit.trail import Query, events, purge
+from ..database import held_once
+from ..extensions import db
 from ..models.types import utcnow
 from .output import emit, json_option
 
@@ -19,6 +21,7 @@ group = AppGroup("audit", help="Read and purge the audit trail.")
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 AGE = re.compile(r"(\d{1,9})([smhdw])")
+PURGE_LOCK = "authserver audit purge"  # one at a time across servers (``database.held_once``)
 
 
 class BadValue(click.ClickException):
@@ -74,4 +77,8 @@ def list_events(types: tuple[str, ...], since: timedelta | None, client_id: str 
 def purge_events(older_than: timedelta, batch_size: int, as_json: bool) -> None:
     """Delete audit events older than an age. Client-credentials tokens' own events go with
     their rows (``tokens purge``)."""
-    emit({"events_deleted": purge(utcnow() - older_than, batch_size)}, as_json)
+    with held_once(db.engine, PURGE_LOCK) as held:
+        if not held:
+            emit({"skipped": "another audit purge is running, on this or another server"}, as_json)
+            return
+        emit({"events_deleted": purge(utcnow() - older_than, batch_size)}, as_json)

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, select
 
 from ..appstate import state
 from ..audit import Actor, EventType, record
+from ..database import held_once
 from ..extensions import db
 from ..models import AuthorizationCode, Client, Session, Token
 from ..models.backchannel import BackchannelLogout
@@ -21,6 +22,8 @@ from .output import emit, fail, json_option
 from .users import find_user
 
 group = AppGroup("tokens", help="Revoke and purge tokens.")
+# One purge at a time across every server on the database: the others would only wait on its rows.
+PURGE_LOCK = "authserver tokens purge"
 
 
 @group.command("revoke")
@@ -83,6 +86,14 @@ def purge(batch_size: int, as_json: bool) -> None:
     Ended sessions go too, and back-channel logout notices finished a day ago. Reports how
     many of each.
     """
+    with held_once(db.engine, PURGE_LOCK) as held:
+        if not held:
+            emit({"skipped": "another tokens purge is running, on this or another server"}, as_json)
+            return
+        _purge_all(batch_size, as_json)
+
+
+def _purge_all(batch_size: int, as_json: bool) -> None:
     now = utcnow()
     tokens = _purge(Token, Token.expires_at <= now, batch_size)
     codes = _purge(AuthorizationCode, AuthorizationCode.expires_at <= now, batch_size)
