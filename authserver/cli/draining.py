@@ -12,9 +12,9 @@ process group (which reaches the master and every worker at once) left a worker,
 - **Told while booting, lost.** Until granian installs its handler (after the app has loaded,
   about a second), a worker still has the master's, copied by the fork, which does nothing
   useful in it: the stop is lost and the worker serves on. Here the master forks each worker
-  with the stop signals blocked (``hold_stops_until_watched``), so a stop that comes before the
-  worker's loader starts waits, pending, until ``watch`` has its own handler in place; the
-  worker records it, and passes it on once granian's handler is installed.
+  with the stop signals blocked (``held_stops``), so a stop that comes before the worker's
+  loader starts waits, pending, until ``watch`` has its own handler in place; the worker
+  records it, and passes it on once granian's handler is installed.
 - **Busy, held.** granian goes on serving requests on kept-alive HTTP/1.1 connections after
   it stops accepting new ones (emmett-framework/granian#568): a busy client (a load balancer,
   a pool, ``wrk``) holds the worker until the kill, whose requests it then cuts off. Once told
@@ -44,6 +44,8 @@ from typing import Any
 import granian._signals as granian_signals
 from granian._granian import WorkerSignal
 
+from . import held_stops
+
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -51,21 +53,6 @@ STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 BOOT_BOUND_SECONDS = 120.0
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def _block_stops() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-
-
-def _unblock_stops() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-
-
-def hold_stops_until_watched() -> None:
-    """Called in granian's master before it serves: every process it forks (only its workers)
-    starts with SIGTERM and SIGINT blocked, which ``Draining.watch`` lifts. The master's own
-    mask is restored as soon as the fork returns."""
-    os.register_at_fork(before=_block_stops, after_in_parent=_unblock_stops)
 
 
 class Draining:
@@ -90,7 +77,7 @@ class Draining:
         for sig in STOP_SIGNALS:  # until granian's is in place: the fork's copy of the master's loses it
             signal.signal(sig, self._during_boot)
         granian_signals.set_sync_signals = self._set_sync_signals
-        _unblock_stops()  # a stop held since the fork is handled now, by ``_during_boot``
+        held_stops.release()  # a stop held since the fork is handled now, by ``_during_boot``
 
     def _during_boot(self, _signum: int, _frame: FrameType | None) -> None:
         self.stopping.set()  # passed on by ``_set_sync_signals``

@@ -25,7 +25,8 @@ from ..extensions import db
 from ..logs import LogFormat
 from ..metrics import multiprocess_directory
 from ..oauth.names import EndpointPath
-from .draining import Draining, WSGIApp, hold_stops_until_watched
+from . import held_stops
+from .draining import Draining, WSGIApp
 from .readiness import describe
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[s
     from granian.constants import HTTPModes, Interfaces
     from granian.server import Server
 
-    hold_stops_until_watched()
+    held_stops.hold_across_forks()
     Server(
         "authserver:create_app",  # its name in granian's log lines; workers load through _app
         address=host, port=port, interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False,
@@ -131,10 +132,14 @@ def _gunicorn(host: str, port: int, workers: int, threads: int, overrides: dict[
         "graceful_timeout": GRACEFUL_TIMEOUT,
         # one shared control socket per user would collide between servers on a box
         "control_socket_disable": True,
+        # workers fork with the stops blocked (held_stops); by now their handlers are set
+        "post_worker_init": lambda _worker: held_stops.release(),
     }
     if json_logs:
         from .gunicorn_json import JSONLogger
         options["logger_class"] = JSONLogger
+
+    held_stops.hold_across_forks()
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:

@@ -34,7 +34,8 @@ def _row(client_pk: int, **kw: object) -> dict[str, object]:
     return {"kind": "access", "token_hash": None, "jti": uuid.uuid4().hex, "family_id": None,
             "client_pk": client_pk, "user_id": None, "scope": "reports:read reports:write",
             "audience": ["https://a.example", "https://b.example"], "token_format": "jwt",
-            "issued_at": now, "expires_at": now + timedelta(seconds=90), "family_expires_at": None, **kw}
+            "issued_at": now, "expires_at": now + timedelta(seconds=90), "family_expires_at": None,
+            "remote_addr": "2001:db8::7", "request_id": "trace-" + uuid.uuid4().hex, **kw}
 
 
 def _issued(client_pk: int, family_id: str | None) -> Issued:

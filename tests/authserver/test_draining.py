@@ -58,11 +58,12 @@ def test_once_told_to_stop_every_response_closes_its_connection() -> None:
 # calls ``watch``; it must still know, once ``watch`` runs.
 _FORKED_WORKER = """
 import os, signal, sys, time
-from authserver.cli.draining import Draining, hold_stops_until_watched
+from authserver.cli import held_stops
+from authserver.cli.draining import Draining
 
 signal.signal(signal.SIGTERM, lambda *_: None)
 if sys.argv[1] == "held":
-    hold_stops_until_watched()
+    held_stops.hold_across_forks()
 pid = os.fork()
 if pid == 0:
     time.sleep(0.3)  # the worker still loading, the stop already sent
