@@ -83,7 +83,8 @@ def test_rfc8414_metadata_carries_the_same_fields(app: Flask) -> None:
     assert oauth == _discovery(app)
 
 
-def test_an_issuer_with_a_path_prefixes_every_endpoint(server_settings: dict[str, Any]) -> None:
+def test_an_issuer_with_a_path_prefixes_every_endpoint(migrated_app: Flask, server_settings: dict[str, Any]) -> None:
+    """On the migrated test database (``migrated_app``), however xdist orders the tests."""
     app = create_app({**server_settings, "issuer": "https://login.example/tenant"})
     body = _discovery(app)
     assert body["issuer"] == "https://login.example/tenant"

@@ -45,7 +45,10 @@ def test_metadata_lists_exactly_what_the_registered_grants_and_endpoints_support
     assert "none" not in body["revocation_endpoint_auth_methods_supported"]
 
 
-def test_a_newly_registered_grant_appears_in_the_metadata(server_settings: dict[str, Any]) -> None:
+def test_a_newly_registered_grant_appears_in_the_metadata(migrated_app: Flask,
+                                                          server_settings: dict[str, Any]) -> None:
+    """On the migrated test database: on its own, an xdist worker could run this first, before
+    anything had migrated it ("no such table: scopes")."""
     app = create_app(server_settings)
     before = _metadata(app)
     assert DeviceCodeGrant.GRANT_TYPE not in before["grant_types_supported"]
@@ -61,7 +64,7 @@ def test_a_newly_registered_grant_appears_in_the_metadata(server_settings: dict[
     assert {k: v for k, v in after.items() if k not in grown} == {k: v for k, v in before.items() if k not in grown}
 
 
-def test_endpoint_urls_are_the_routes_under_the_issuer(server_settings: dict[str, Any]) -> None:
+def test_endpoint_urls_are_the_routes_under_the_issuer(migrated_app: Flask, server_settings: dict[str, Any]) -> None:
     """The issuer may carry a path (RFC 8414 §3.1); every endpoint is the route below it."""
     app = create_app({**server_settings, "issuer": "https://login.example/tenant"})
     body = _metadata(app)
