@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from authlib.integrations.flask_oauth2 import (
     AuthorizationServer as FlaskAuthorizationServer,
@@ -30,6 +30,13 @@ from .token_store import is_standalone, store_tokens
 from .tokens import Issued, TokenService
 
 CLIENT_AUTH_FAILED = "Client authentication failed: unknown client, wrong secret or method."
+
+
+def is_plausible_client_id(client_id: str | None) -> TypeGuard[str]:
+    """No client id is empty, longer than a URL may be, or holds a control character;
+    PostgreSQL refuses a NUL in a query parameter outright, so such an id is unknown before
+    any read."""
+    return client_id is not None and 0 < len(client_id) <= URI_LENGTH and client_id.isprintable()
 
 
 class IssuerParameter(BaseIssuerParameter):
@@ -72,11 +79,9 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return IssuerRequest(flask_request, self.tokens.settings.issuer)
 
     def query_client(self, client_id: str) -> Client | None:
-        """No client id holds a control character; PostgreSQL refuses a NUL in a query
-        parameter outright, so such an id is unknown before any read. A URL names a
-        metadata document client (``clients.documents``); a document that cannot be used
-        raises ``ClientDocumentError`` with the reason."""
-        if not client_id or len(client_id) > URI_LENGTH or not client_id.isprintable():
+        """A URL names a metadata document client (``clients.documents``); a document that
+        cannot be used raises ``ClientDocumentError`` with the reason."""
+        if not is_plausible_client_id(client_id):
             return None
         if is_document_client_id(client_id):
             return self.documents.client(client_id)
@@ -134,9 +139,13 @@ class AuthorizationServer(FlaskAuthorizationServer):
         except IntegrityError:
             db.session.rollback()
             self._client_vanished(request)
+        if standalone:  # its row committed outside the session: the sink copies it here
+            self._copy_to_sink(issued.rows[0], client)
+
+    @staticmethod
+    def _copy_to_sink(row: dict[str, Any], client: Client) -> None:
         target = audit_sink.current()
-        if standalone and target is not None:
-            row = issued.rows[0]
+        if target is not None:
             target.write(token_issued_line(row["issued_at"], client.client_id, row["scope"], row["token_format"],
                                            row["remote_addr"], row["request_id"]))
 

@@ -13,11 +13,11 @@ from ..appstate import state
 from ..audit import Actor, EventType, record
 from ..extensions import db
 from ..metrics import GRANT_TYPES, TOKEN_ERRORS, bounded
-from ..models.resources import URI_LENGTH
 from ..oauth.introspection import IntrospectionEndpoint
 from ..oauth.metadata import server_metadata
 from ..oauth.names import EndpointPath
 from ..oauth.revocation import RevocationEndpoint
+from ..oauth.server import is_plausible_client_id
 from .hygiene import check_form_request
 
 bp = Blueprint("oauth", __name__)
@@ -50,9 +50,8 @@ def _record_refusal(error: str | None) -> None:
     The client is named only when the id it claimed is registered, and the grant type and
     error only when they are known ones: nothing a caller types reaches the trail verbatim."""
     claimed = request.authorization.username if request.authorization else request.form.get("client_id")
-    sane = claimed is not None and claimed.isprintable() and 0 < len(claimed) <= URI_LENGTH
-    try:
-        known = state().server.clients.get(claimed) if sane and claimed else None
+    try:  # the cache, never query_client: a stranger's URL is not fetched to name it
+        known = state().server.clients.get(claimed) if is_plausible_client_id(claimed) else None
         record(EventType.TOKEN_REFUSED, Actor.CLIENT if known else Actor.ANONYMOUS,
                client_id=known.client_id if known else None,
                grant_type=bounded(request.form.get("grant_type"), GRANT_TYPES), error=bounded(error, TOKEN_ERRORS))
