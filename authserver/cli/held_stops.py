@@ -20,7 +20,8 @@ import signal
 STOPS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 
-def _block() -> None:
+def block() -> None:
+    """In the calling thread; the process's other threads take them."""
     signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
 
 
@@ -33,4 +34,4 @@ def release() -> None:
 def hold_across_forks() -> None:
     """Called in the master before it serves: every process it forks (only its workers)
     starts with the stops blocked; the master's own mask is restored as the fork returns."""
-    os.register_at_fork(before=_block, after_in_parent=release)
+    os.register_at_fork(before=block, after_in_parent=release)

@@ -27,6 +27,7 @@ from ..metrics import multiprocess_directory
 from ..oauth.names import EndpointPath
 from . import held_stops
 from .draining import Draining, WSGIApp
+from .group_stop import GroupStoppedServer
 from .readiness import describe
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,9 @@ def _granian_app(overrides: dict[str, Any]) -> WSGIApp:
 
 def _granian(host: str, port: int, workers: int, threads: int, overrides: dict[str, Any], json_logs: bool) -> None:
     from granian.constants import HTTPModes, Interfaces
-    from granian.server import Server
 
     held_stops.hold_across_forks()
-    Server(
+    GroupStoppedServer(
         "authserver:create_app",  # its name in granian's log lines; workers load through _app
         address=host, port=port, interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False,
         # threads: the app's threads per worker; granian's own I/O runs in native threads.

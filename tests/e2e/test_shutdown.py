@@ -6,7 +6,8 @@ the signal at the same moment. Each cycle starts the server (two workers), loads
 token requests over kept-alive connections until it has answered one (a worker is then most
 likely still loading the app) or a dozen (both busy), signals the whole group, and requires
 that the master exits within seconds, that no worker had to be killed for refusing to stop,
-and that no process of the group is left.
+that no worker's exit is taken for a crash, and that no process of the group is left. A worker
+stopped alone is replaced, and the master serves on.
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ def cycle(instance: Instance, server: str, sig: signal.Signals, log: Path, answe
             pytest.fail(f"still running {EXIT_BOUND} s after {sig.name}: {describe(group_members(process.pid))}\n"
                         f"{log.read_text(errors='replace')}")
         assert code in (0, -sig, 128 + sig), log.read_text(errors="replace")
-        assert "refused to gracefully stop" not in log.read_text(errors="replace")
+        printed = log.read_text(errors="replace")
+        assert "refused to gracefully stop" not in printed
+        assert "Unexpected exit" not in printed  # a worker stopped with its master is no crash
         deadline = time.monotonic() + 10  # the master is gone; its workers must be going too
         while left := group_members(process.pid):
             assert time.monotonic() < deadline, f"left alive after {sig.name}: {left}\n{log.read_text()}"
@@ -145,3 +148,48 @@ def test_signalling_the_group_under_load_leaves_no_process(instance: Instance, s
                                                            tmp_path: Path) -> None:
     for n in range(CYCLES):
         cycle(instance, server, sig, tmp_path / f"serve-{n}.log", ANSWERS_BEFORE_SIGNAL[n % 2])
+
+
+def workers_of(master: int) -> set[int]:
+    return set(group_members(master)) - {master}
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_worker_stopped_alone_is_replaced(instance: Instance, server: str, tmp_path: Path) -> None:
+    """The other side of a group stop: SIGTERM to one worker is that worker's end only."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "authserver.cli", "serve", "--port", str(port), "--workers", "2",
+             "--server", server],
+            env={**instance.env, "AUTHSERVER_ISSUER": url}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while len(first := workers_of(process.pid)) < 2 or not answers(url, instance.basic):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.05)
+        stopped = min(first)
+        os.kill(stopped, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while stopped in (now := workers_of(process.pid)) or len(now) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while not answers(url, instance.basic):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.05)
+    finally:
+        if group_members(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def answers(url: str, basic: tuple[str, str]) -> bool:
+    try:
+        return requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=basic,
+                             timeout=10).status_code == 200
+    except requests.ConnectionError:
+        return False
