@@ -24,6 +24,8 @@ from resource_guard.ratelimit import RateLimiter
 from . import logs
 from .appstate import AppState, state
 from .audit import sink as audit_sink
+from .changes import Changes, Kind
+from .changes.channels import change_channel
 from .config import ConfigError, Settings, load_settings
 from .database import configure, discard_session, engine_options
 from .extensions import db, migrate
@@ -101,15 +103,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         configure(db.engine, ping_after_idle=settings.db_ping_after_idle)
 
     hasher = SecretHasher(settings.secret_key)
+    changes = Changes(change_channel(settings))
+    changes.install(app)
     keys = KeyRing(
         hasher,
         settings.signing_alg,
         publish_grace=timedelta(seconds=settings.access_token_ttl),
         refresh_interval=settings.key_refresh_interval,
+        live=changes.live,
     )
+    changes.on(Kind.KEYS, keys.recheck)
     tokens = TokenService(settings, hasher, keys)
     metrics = Metrics()
-    server = AuthorizationServer(tokens, metrics)
+    server = AuthorizationServer(tokens, metrics, changes)
     server.init_app(app)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(ClientCredentialsGrant)
@@ -123,7 +129,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     AppState(
         settings, hasher, keys, tokens, server, _login_limiter(settings, hasher),
-        _registration_limiter(settings, hasher), metrics,
+        _registration_limiter(settings, hasher), metrics, changes,
     ).install(app)
 
     from .web import (

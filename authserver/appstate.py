@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
+    from .changes import Changes
     from .config import Settings
     from .metrics import Metrics
     from .oauth.keys import KeyRing
@@ -35,6 +36,7 @@ class AppState:
     login_limiter: FailureLimiter
     registration_limiter: FailureLimiter
     metrics: Metrics
+    changes: Changes
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

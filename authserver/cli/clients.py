@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..appstate import state
+from ..changes import Change, Kind, announce
 from ..clients.metadata import ClientMetadata, InvalidClientMetadata
 from ..clients.registry import (
     apply_metadata,
@@ -185,8 +186,8 @@ def delete(client_id: str, as_json: bool) -> None:
     record = client_record(client)
     db.session.delete(client)
     audit.record(audit.EventType.CLIENT_DELETED, audit.Actor.CLI, client_id=client_id)
+    announce(Change(Kind.CLIENT, client_id))
     db.session.commit()
-    state().server.clients.invalidate(client_id)
     emit(record, as_json)
 
 
@@ -203,7 +204,6 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
         secret = rotate_client_secret(state().hasher, client)
     except InvalidClientMetadata as exc:
         fail(exc.description)
-    state().server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)
 
 
@@ -265,9 +265,9 @@ def update(
     try:
         secret = apply_metadata(state().hasher, client, dataclasses.replace(metadata_of(client), **changes))
         audit.record(audit.EventType.CLIENT_UPDATED, audit.Actor.CLI, client_id=client_id, changed=sorted(changes))
+        announce(Change(Kind.CLIENT, client_id))
         db.session.commit()
     except InvalidClientMetadata as exc:
         db.session.rollback()
         fail_invalid(exc, FLAGS)
-    state().server.clients.invalidate(client_id)
     emit(client_record(client, secret), as_json)

@@ -21,6 +21,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..appstate import state
+from ..changes.listener import Listener
 from ..extensions import db
 from ..logs import LogFormat
 from ..metrics import multiprocess_directory
@@ -92,6 +93,9 @@ def _app(overrides: dict[str, Any]) -> Any:
     app_state = state(app)
     settings = app_state.settings
     LogoutDelivery(app, app_state.keys, settings.issuer, settings.cimd_allowed_hosts).start()
+    channel = app_state.changes.channel
+    if channel is not None:
+        Listener(app_state.changes, channel).start()
     return app
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from resource_guard import strictjson
 
 from .. import audit
+from ..changes import Change, Kind, announce
 from ..config import Settings
 from ..extensions import db
 from ..models import Client
@@ -181,7 +182,6 @@ class ClientDocuments:
         metadata = checked_document(client_id, _parsed(fetched), scope_offer(self.settings))
         expires = utcnow() + timedelta(seconds=cache_seconds(fetched.headers.get("cache-control")))
         self._store(client_id, metadata, expires)
-        self.clients.invalidate(client_id)
         return self.clients.get(client_id)
 
     def _store(self, client_id: str, metadata: ClientMetadata, expires: datetime) -> None:
@@ -196,6 +196,7 @@ class ClientDocuments:
                              via="metadata document", grant_types=list(metadata.grant_types), scope=metadata.scope)
             apply_metadata(self.hasher, row, metadata)  # never a secret: none or private_key_jwt
             row.document_expires_at = expires
+            announce(Change(Kind.CLIENT, client_id))
             try:
                 db.session.commit()
                 return

@@ -9,6 +9,7 @@ from typing import Any
 from resource_guard.tokens import BASE62
 
 from .. import audit
+from ..changes import Change, Kind, announce
 from ..extensions import db
 from ..models import Client
 from ..models.clients import BY_ADMIN
@@ -108,6 +109,7 @@ def rotate_client_secret(hasher: SecretHasher, client: Client) -> str:
     secret = new_secret(TokenKind.CLIENT_SECRET)
     client.client_secret_hash = hasher.hash(secret)
     audit.record(audit.EventType.CLIENT_SECRET_ROTATED, audit.Actor.CLI, client_id=client.client_id)
+    announce(Change(Kind.CLIENT, client.client_id))
     db.session.commit()
     return secret
 

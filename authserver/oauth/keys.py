@@ -1,10 +1,10 @@
 """The signing key ring: one active key per algorithm signs, retired keys stay in JWKS until
 every token they signed has expired, then drop out. JWKS publishes every algorithm's keys.
 
-Workers keep each decrypted active key in memory and re-check which key is active at most
-every ``refresh_interval`` seconds (the ``key_refresh_interval`` setting), so
-``authserver keys rotate`` in another process is picked up without a restart and without a
-database read per token.
+Workers keep each decrypted active key in memory. ``authserver keys rotate`` anywhere is
+heard by every worker within a second (``changes``), which re-reads the active keys then;
+while the change channel is down, a worker re-checks at most every ``refresh_interval``
+seconds (the ``key_refresh_interval`` setting). Never a database read per token.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from joserfc import jwk
 from sqlalchemy import or_, select
 
 from ..audit import Actor, EventType, record
+from ..changes import Change, Kind, announce
 from ..extensions import db
 from ..models import SigningKey
 from ..models.types import utcnow
 from ..secrets import SecretHasher
 from .names import SigningAlg
 
+LIVE_REFRESH = 60.0  # while every rotation is heard: a key changed by hand in the database
 _KEY_TYPES: dict[str, tuple[str, Any]] = {
     SigningAlg.ES256: ("EC", "P-256"), SigningAlg.RS256: ("RSA", 2048), SigningAlg.EDDSA: ("OKP", "Ed25519"),
 }
@@ -52,11 +54,13 @@ class KeyRing:
     RS256 or their client's algorithm. Each algorithm has its own active key, created on
     first use, and its own overlap when rotated."""
 
-    def __init__(self, hasher: SecretHasher, alg: str, publish_grace: timedelta, refresh_interval: float = 5.0) -> None:
+    def __init__(self, hasher: SecretHasher, alg: str, publish_grace: timedelta, refresh_interval: float = 5.0,
+                 live: threading.Event | None = None) -> None:
         self._hasher = hasher
         self._alg = alg
         self._grace = publish_grace
         self._refresh_interval = refresh_interval
+        self._live = live or threading.Event()
         self._lock = threading.Lock()
         self._active: dict[str, ActiveKey] = {}
         self._checked_at: dict[str, float] = {}
@@ -69,7 +73,8 @@ class KeyRing:
         alg = alg or self._alg
         now = time.monotonic()
         key = self._active.get(alg)
-        if key is None or now - self._checked_at.get(alg, 0.0) > self._refresh_interval:
+        interval = max(self._refresh_interval, LIVE_REFRESH) if self._live.is_set() else self._refresh_interval
+        if key is None or now - self._checked_at.get(alg, 0.0) > interval:
             with self._lock:
                 row = self._current_row(alg) or self._create_first(alg)
                 key = self._active.get(alg)
@@ -100,9 +105,13 @@ class KeyRing:
         new = generate_signing_key(alg, self._hasher)
         db.session.add(new)
         record(EventType.KEY_ROTATED, Actor.CLI, alg=alg, kid=new.kid)
+        announce(Change(Kind.KEYS))
         db.session.commit()
-        self._checked_at[alg] = 0.0
         return new
+
+    def recheck(self, _change: Change | None = None) -> None:
+        """At the next signature, read which key is active: one was rotated somewhere."""
+        self._checked_at.clear()
 
     def rotate_in_use(self) -> list[SigningKey]:
         """Rotate every algorithm that has an active key (at least the access-token one)."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..audit import Actor, EventType, record
 from ..audit import sink as audit_sink
 from ..audit.events import token_issued_line
+from ..changes import Change, Changes, Kind
 from ..clients.documents import ClientDocumentError, ClientDocuments, is_document_client_id
 from ..extensions import db
 from ..metrics import Metrics
@@ -64,13 +65,18 @@ class IssuerRequest(FlaskOAuth2Request):
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
-    def __init__(self, tokens: TokenService, metrics: Metrics) -> None:
+    def __init__(self, tokens: TokenService, metrics: Metrics, changes: Changes) -> None:
         super().__init__()
         self.tokens = tokens
         self.metrics = metrics
-        self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher)
+        self.clients = ClientCache(tokens.settings.client_cache_ttl, tokens.hasher, changes.live)
+        changes.on(Kind.CLIENT, self._client_changed)
+        changes.on(Kind.CLIENTS, self._client_changed)
         self.documents = ClientDocuments(tokens.settings, self.clients, tokens.hasher)
         self.register_extension(IssuerParameter(tokens.settings.issuer))
+
+    def _client_changed(self, change: Change) -> None:
+        self.clients.apply(change)  # whichever cache the server holds now
 
     # RFC 9207: IssuerParameter (above) names the issuer in every authorization response.
     names_issuer_in_responses = True

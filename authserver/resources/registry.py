@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..changes import Change, Kind, announce
 from ..extensions import db
 from ..models import Client, ProtectedResource
 from ..models.resources import URI_LENGTH
@@ -74,6 +75,7 @@ def _expire_client_documents() -> None:
     db.session.execute(
         update(Client).where(Client.document_expires_at.is_not(None)).values(document_expires_at=utcnow())
     )
+    announce(Change(Kind.CLIENTS))
 
 
 def create_resource(uri: str, scope: str = "", name: str = "") -> ProtectedResource:

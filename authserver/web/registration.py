@@ -23,6 +23,7 @@ from resource_guard import strictjson
 
 from .. import audit
 from ..appstate import state
+from ..changes import Change, Kind, announce
 from ..clients.metadata import ClientMetadata, InvalidClientMetadata
 from ..clients.policy import ADMINISTRATOR_FIELDS, check_self_registration
 from ..clients.registration_tokens import claim_use, is_usable
@@ -188,8 +189,8 @@ def configuration(client_id: str) -> Response | tuple[str, int]:
         # Its tokens, codes and consents go with it (foreign keys ON DELETE CASCADE).
         db.session.delete(client)
         audit.record(audit.EventType.CLIENT_DELETED, audit.Actor.CLIENT, client_id=client_id)
+        announce(Change(Kind.CLIENT, client_id))
         db.session.commit()
-        state().server.clients.invalidate(client_id)
         return "", 204
     secret = None
     if request.method == "PUT":
@@ -203,6 +204,6 @@ def configuration(client_id: str) -> Response | tuple[str, int]:
         secret = apply_metadata(state().hasher, client, _checked_metadata(document))
         audit.record(audit.EventType.CLIENT_UPDATED, audit.Actor.CLIENT, client_id=client_id, via="RFC 7592")
     token = _rotate(client, token_hash)
+    announce(Change(Kind.CLIENT, client_id))
     db.session.commit()
-    state().server.clients.invalidate(client_id)
     return _client_information(client, token, secret)

@@ -28,7 +28,7 @@ def cached(app: Flask):
     """The app's server with a cache on a clock the test moves."""
     server = state(app).server
     original, clock = server.clients, Clock()
-    server.clients = ClientCache(5, server.tokens.hasher, clock)
+    server.clients = ClientCache(5, server.tokens.hasher, clock=clock)
     yield clock
     server.clients = original
 
