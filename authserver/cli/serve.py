@@ -92,7 +92,8 @@ def _app(overrides: dict[str, Any]) -> Any:
     app = create_app(overrides)
     app_state = state(app)
     settings = app_state.settings
-    LogoutDelivery(app, app_state.keys, settings.issuer, settings.cimd_allowed_hosts).start()
+    LogoutDelivery(app, app_state.keys, settings.issuer, settings.cimd_allowed_hosts,
+                   changes=app_state.changes).start()
     channel = app_state.changes.channel
     if channel is not None:
         Listener(app_state.changes, channel).start()

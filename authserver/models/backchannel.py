@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..changes import Change, Kind, announce
 from ..extensions import Model, db
 from .clients import Client
 from .types import UTCDateTime, utcnow
@@ -95,3 +96,5 @@ def queue_logouts(user_id: int, ended: Sequence[tuple[int, str]], now: datetime)
         )
         for session_id, client_pk in owed
     )
+    if owed:
+        announce(Change(Kind.LOGOUTS))  # wakes the delivery threads once this commits

@@ -1,7 +1,12 @@
 """Back-Channel Logout 1.0: sign logout tokens and deliver the outbox, off the request path.
 
 Ending a session only writes ``backchannel_logouts`` rows (``models.backchannel``); this
-module's ``LogoutDelivery`` drains them from a daemon thread in each server process. A row is
+module's ``LogoutDelivery`` drains them from a daemon thread in each server process. The
+thread is woken when a notice is written (here at once; elsewhere through the change channel,
+``changes``) and otherwise sleeps until the next retry is due: it does not poll. Not hearing of
+changes (SQLite, a lost channel), it looks for other processes' notices every
+``POLL_INTERVAL`` seconds while some client has a ``backchannel_logout_uri``, and every
+``QUIET_POLL_INTERVAL`` seconds while none has. A row is
 claimed with a conditional UPDATE (so two processes never both send it), POSTed as
 ``logout_token=<JWT>``, and on failure retried with exponential backoff until
 ``MAX_ATTEMPTS``; a claim that dies with its process is retried after ``CLAIM_LEASE``. The
@@ -28,10 +33,12 @@ from urllib.parse import urlsplit
 import requests
 from flask import Flask
 from joserfc import jwt
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 
+from ..changes import Changes, Kind
 from ..database import rows_changed
 from ..extensions import db
+from ..models import Client
 from ..models.backchannel import DELIVERED, FAILED, BackchannelLogout
 from ..models.clients import BY_ADMIN
 from ..models.types import utcnow
@@ -48,6 +55,7 @@ MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=5)  # then 10, 20, 40, 80 seconds
 CLAIM_LEASE = timedelta(seconds=60)
 POLL_INTERVAL = 1.0
+QUIET_POLL_INTERVAL = 30.0  # no client listens for logouts: only to notice that one now does
 TIMEOUT = 5.0
 BATCH = 20
 
@@ -97,7 +105,9 @@ class LogoutDelivery:
     issuer: str
     allowed_hosts: frozenset[str] = frozenset()  # cimd_allowed_hosts: trusted for every client
     resolver: Resolver = system_resolver
+    changes: Changes | None = None  # its LOGOUTS wake the thread, and its liveness ends polling
     stopped: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
 
     def drain(self, now: datetime | None = None) -> int:
         """Attempt every notice due at ``now``; returns how many were attempted."""
@@ -177,14 +187,40 @@ class LogoutDelivery:
         return None if 200 <= status < 300 else f"it answered HTTP {status}"
 
     def start(self) -> threading.Thread:
+        if self.changes is not None:
+            self.changes.on(Kind.LOGOUTS, lambda _change: self._wake.set())
         thread = threading.Thread(target=self._run, name="backchannel-logout", daemon=True)
         thread.start()
         return thread
 
+    def stop(self) -> None:
+        self.stopped.set()
+        self._wake.set()
+
     def _run(self) -> None:
-        while not self.stopped.wait(POLL_INTERVAL):
+        wait: float | None = 0.0
+        while not self.stopped.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self.stopped.is_set():
+                return
             try:
                 with self.app.app_context():
                     self.drain()
+                    wait = self.idle_wait()
             except Exception as exc:  # the database may be away for a while: keep the worker alive
                 log.warning("back-channel logout worker could not drain its outbox: %s", type(exc).__name__)
+                wait = POLL_INTERVAL
+
+    def idle_wait(self, now: datetime | None = None) -> float | None:
+        """Seconds to sleep unless woken: until the next notice is due, else (hearing of
+        every new one) for as long as it takes, else until the next look at the outbox."""
+        now = now or utcnow()
+        due = db.session.scalar(
+            select(func.min(BackchannelLogout.next_attempt_at)).where(BackchannelLogout.finished_at.is_(None)))
+        until = None if due is None else max((due - now).total_seconds(), 0.0)
+        if self.changes is not None and self.changes.live.is_set():
+            return until
+        listened = db.session.scalar(select(exists().where(Client.backchannel_logout_uri.is_not(None))))
+        poll = POLL_INTERVAL if listened else QUIET_POLL_INTERVAL
+        return poll if until is None else min(until, poll)
