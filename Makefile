@@ -77,6 +77,7 @@ wrk:
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.operating_cost $(if $(findstring --quick,$(BENCH_ARGS)),--seconds 3 --rounds 2)
+	$(BIN)/python -m bench.change_latency
 
 clean:
 	rm -rf $(VENV) build site *.egg-info resource-guard/build resource-guard/*.egg-info .pytest_cache
