@@ -13,7 +13,7 @@ WORKERS ?= $(or $(AUTHSERVER_WORKERS),2)
 # -qq: pip's errors still print; its warnings (and build back-ends' chatter) do not.
 PIP := $(BIN)/pip --disable-pip-version-check -qq
 
-.PHONY: run test test-fast docs docs-serve bench setup browser prometheus wrk lint clean
+.PHONY: run test test-fast docs docs-serve bench setup browser prometheus haproxy wrk lint clean
 
 # Both distributions editable, in one resolve: authserver's resource-guard requirement is
 # met by the checkout's resource-guard/, so an edit under either is seen at once.
@@ -41,10 +41,16 @@ prometheus:
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q prometheus >/dev/null || (apt-get update -q && apt-get install -y -q prometheus >/dev/null); \
 	  else sudo apt-get install -y -q prometheus; fi; }
 
+# Debian's haproxy balances the three nodes of tests/e2e/test_cluster.py.
+haproxy:
+	@command -v haproxy >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q haproxy >/dev/null || (apt-get update -q && apt-get install -y -q haproxy >/dev/null); \
+	  else sudo apt-get install -y -q haproxy; fi; }
+
 # Lint, types and the documentation first: a finding fails the run before the suite starts.
 # The suite runs in parallel (pytest-xdist): each worker has its own databases and ports.
 TEST_WORKERS ?= 3
-test: lint docs browser prometheus
+test: lint docs browser prometheus haproxy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (packaging, restart cycles, outages): for iterating.

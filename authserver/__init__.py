@@ -135,6 +135,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .web import (
         account,
         authorize,
+        client_address,
         cors,
         errors,
         health,
@@ -150,6 +151,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         metrics as metrics_routes,
     )
 
+    client_address.init_app(app, settings.trusted_proxies)
     request_id.init_app(app, settings.log_format)
     metrics_routes.init_app(app, settings.metrics)
     errors.register_error_handlers(app)

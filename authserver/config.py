@@ -77,6 +77,7 @@ class Settings:
     log_format: LogFormat
     metrics: bool
     metrics_allow: frozenset[IPNetwork]
+    trusted_proxies: frozenset[IPNetwork]
     audit_log: str | None
     cors_allowed_origins: frozenset[str]
     client_id_metadata_documents: bool
@@ -218,6 +219,7 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "registration_auth_methods": _choices(AuthMethod),
     "registration_scopes": lambda name, value: frozenset(_items(name, value)),
     "metrics_allow": lambda name, value: parse_networks(name, _items(name, value)),
+    "trusted_proxies": lambda name, value: parse_networks(name, _items(name, value)),
     "audit_log": parse_audit_log,
 }
 

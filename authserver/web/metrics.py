@@ -1,7 +1,7 @@
 """``GET /metrics`` for Prometheus, and the per-request HTTP counters behind it.
 
 Only a peer whose address is in ``metrics_allow`` may read it: the TCP peer's address
-(``remote_addr``), never a forwarded header a client could write. The route template, not
+(``client_address.PEER``), never a forwarded header, even from a trusted proxy. The route template, not
 the path, labels each request, so ``/oauth/register/<client_id>`` is one series however many
 clients there are, and a path that matches no route is ``unmatched``.
 """
@@ -9,11 +9,11 @@ clients there are, and a path that matches no route is ``unmatched``.
 from __future__ import annotations
 
 import time
-from ipaddress import ip_address
 
 from flask import Blueprint, Flask, Response, abort, g, request
 
 from ..appstate import state
+from .client_address import PEER, is_in
 from .request_id import time_requests
 
 bp = Blueprint("metrics", __name__)
@@ -23,20 +23,12 @@ UNMATCHED = "unmatched"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _allowed(remote_addr: str | None) -> bool:
-    try:
-        address = ip_address(remote_addr or "")
-    except ValueError:
-        return False
-    if address.version == 6 and address.ipv4_mapped is not None:  # a dual-stack socket's IPv4 peer
-        address = address.ipv4_mapped
-    return any(address in network for network in state().settings.metrics_allow)
 
 
 @bp.get(PATH)
 def metrics() -> Response:
     """Prometheus text exposition of the server's counters, summed over its workers."""
-    if not _allowed(request.remote_addr):
+    if not is_in(request.environ.get(PEER, request.remote_addr), state().settings.metrics_allow):
         abort(403, "metrics are answered only to the addresses in AUTHSERVER_METRICS_ALLOW")
     response = Response(state().metrics.exposition(), content_type=CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
