@@ -26,7 +26,7 @@ from .appstate import AppState, state
 from .audit import sink as audit_sink
 from .changes import Changes, Kind
 from .changes.channels import change_channel
-from .config import ConfigError, Settings, load_settings
+from .config import REDIS_MISSING, ConfigError, Settings, load_settings
 from .database import configure, discard_session, engine_options
 from .extensions import db, migrate
 from .metrics import Metrics
@@ -68,10 +68,7 @@ def _limiter(settings: Settings, hasher: SecretHasher, limit: int, period: int, 
         try:
             cache = RedisCache(settings.redis_url, prefix=prefix)
         except ModuleNotFoundError:
-            raise ConfigError(
-                "AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
-                "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it"
-            ) from None
+            raise ConfigError(REDIS_MISSING) from None
         return RateLimiter(limit, period, cache=cache)
     return DatabaseLimiter(hasher, limit, period, purpose=purpose, model=model)
 

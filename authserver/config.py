@@ -47,6 +47,10 @@ class ConfigError(ValueError):
     """A setting has a value the server cannot run with."""
 
 
+REDIS_MISSING = ("AUTHSERVER_REDIS_URL is set but the redis package is not installed: "
+                 "pip install 'authserver[redis]' (or 'resource-guard[redis]'), or unset it")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, parsed once by ``load_settings`` into the type its users want: a list

@@ -3,13 +3,16 @@ else PostgreSQL's LISTEN/NOTIFY on a PostgreSQL database, else none (SQLite is o
 
 from __future__ import annotations
 
-from ..config import Settings
+from ..config import REDIS_MISSING, ConfigError, Settings
 from . import Channel
 
 
 def change_channel(settings: Settings) -> Channel | None:
     if settings.redis_url:
-        from .redis_pubsub import RedisChannel
+        try:
+            from .redis_pubsub import RedisChannel
+        except ModuleNotFoundError:
+            raise ConfigError(REDIS_MISSING) from None
         return RedisChannel(settings.redis_url, settings.issuer)
     if settings.database_url.startswith("postgresql"):
         from .pg_notify import PostgresChannel
