@@ -24,7 +24,7 @@ from resource_guard.ratelimit import RateLimiter
 from . import logs
 from .appstate import AppState, state
 from .audit import sink as audit_sink
-from .changes import Changes, Kind
+from .changes import Changes, Kind, install_session_hooks
 from .changes.channels import change_channel
 from .config import REDIS_MISSING, ConfigError, Settings, load_settings
 from .database import configure, discard_session, engine_options
@@ -101,7 +101,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     hasher = SecretHasher(settings.secret_key)
     changes = Changes(change_channel(settings))
-    changes.install(app)
+    install_session_hooks()
     keys = KeyRing(
         hasher,
         settings.signing_alg,

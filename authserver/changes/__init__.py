@@ -23,16 +23,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
-from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from ..appstate import state
 from ..extensions import db
 
 PENDING = "authserver.changes"  # in ``Session.info``: what the open transaction changes
-EXTENSION = "authserver.changes"  # in ``app.extensions``: the app's ``Changes``
 
 
 class Kind(StrEnum):
@@ -107,13 +106,15 @@ class Changes:
         for change in EVERYTHING:
             self.apply(change)
 
-    def install(self, app: Flask) -> None:
-        app.extensions[EXTENSION] = self
-        session_class = db.session.session_factory.class_
-        if not event.contains(session_class, "before_commit", _send_in_transaction):
-            event.listen(session_class, "before_commit", _send_in_transaction)
-            event.listen(session_class, "after_commit", _apply_committed)
-            event.listen(session_class, "after_rollback", _forget)
+
+
+def install_session_hooks() -> None:
+    """Once per process: every commit of ``db.session`` sends and applies what it announced."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "before_commit", _send_in_transaction):
+        event.listen(session_class, "before_commit", _send_in_transaction)
+        event.listen(session_class, "after_commit", _apply_committed)
+        event.listen(session_class, "after_rollback", _forget)
 
 
 def announce(change: Change) -> None:
@@ -129,19 +130,16 @@ def _payloads(pending: dict[Change, None]) -> list[str]:
 
 def _send_in_transaction(session: Session) -> None:
     pending: dict[Change, None] | None = session.info.get(PENDING)
-    if pending:
-        changes = _current()
-        if changes is not None and changes.channel is not None:
-            changes.channel.send_in_transaction(session, _payloads(pending))
+    channel = state().changes.channel if pending else None
+    if pending and channel is not None:
+        channel.send_in_transaction(session, _payloads(pending))
 
 
 def _apply_committed(session: Session) -> None:
     pending: dict[Change, None] | None = session.info.pop(PENDING, None)
     if not pending:
         return
-    changes = _current()
-    if changes is None:
-        return
+    changes = state().changes  # the committing app's: a session lives in an app context
     for change in pending:
         changes.apply(change)
     if changes.channel is not None:
@@ -150,9 +148,3 @@ def _apply_committed(session: Session) -> None:
 
 def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
-
-
-def _current() -> Changes | None:
-    """The committing app's (a session lives in an app context)."""
-    found: Any = current_app.extensions.get(EXTENSION)
-    return found if isinstance(found, Changes) else None

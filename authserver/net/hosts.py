@@ -35,6 +35,18 @@ def is_loopback(host: str | None, *, by_name: bool = True) -> bool:
         return False
 
 
+def peer_address(value: str | None) -> IPAddress | None:
+    """A peer's address as written in ``REMOTE_ADDR`` or ``X-Forwarded-For``, an IPv4 peer on a
+    dual-stack socket (``::ffff:a.b.c.d``) as IPv4; None if it is not an address."""
+    try:
+        address = ipaddress.ip_address(value or "")
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def is_loopback_http(uri: str, *, by_name: bool = True) -> bool:
     """An ``http`` URL on a loopback host (see ``is_loopback``)."""
     parts = urlsplit(uri)

@@ -213,14 +213,12 @@ class LogoutDelivery:
                 wait = POLL_INTERVAL
 
     def idle_wait(self, now: datetime | None = None) -> float | None:
-        """Seconds to sleep unless woken: until the next notice is due, else (hearing of
-        every new one) for as long as it takes, else until the next look at the outbox."""
-        now = now or utcnow()
+        """Seconds to sleep unless woken. Hearing of every new notice: until the next one is
+        due, or for as long as it takes. Not hearing: until the next look at the outbox (each
+        look also takes what fell due meanwhile)."""
+        if self.changes is None or not self.changes.live.is_set():
+            listened = db.session.scalar(select(exists().where(Client.backchannel_logout_uri.is_not(None))))
+            return POLL_INTERVAL if listened else QUIET_POLL_INTERVAL
         due = db.session.scalar(
             select(func.min(BackchannelLogout.next_attempt_at)).where(BackchannelLogout.finished_at.is_(None)))
-        until = None if due is None else max((due - now).total_seconds(), 0.0)
-        if self.changes is not None and self.changes.live.is_set():
-            return until
-        listened = db.session.scalar(select(exists().where(Client.backchannel_logout_uri.is_not(None))))
-        poll = POLL_INTERVAL if listened else QUIET_POLL_INTERVAL
-        return poll if until is None else min(until, poll)
+        return None if due is None else max((due - (now or utcnow())).total_seconds(), 0.0)

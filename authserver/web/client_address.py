@@ -11,12 +11,12 @@ malformed keeps the peer. ``/metrics`` still judges the TCP peer (``PEER``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from ipaddress import ip_address
 from typing import Any
 
 from flask import Flask
 
 from ..config import IPNetwork
+from ..net.hosts import peer_address
 
 PEER = "authserver.peer"  # in the WSGI environ: the TCP peer, whatever the proxies said
 
@@ -24,23 +24,15 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def is_in(address: str | None, networks: frozenset[IPNetwork]) -> bool:
-    """``address`` in one of ``networks`` (an IPv4 peer on a dual-stack socket as IPv4)."""
-    try:
-        parsed = ip_address(address or "")
-    except ValueError:
-        return False
-    if parsed.version == 6 and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    return any(parsed in network for network in networks)
+    parsed = peer_address(address)
+    return parsed is not None and any(parsed in network for network in networks)
 
 
 def forwarded_client(forwarded_for: str, trusted: frozenset[IPNetwork]) -> str | None:
     """The rightmost untrusted address of an ``X-Forwarded-For`` value, or None."""
     for item in reversed(forwarded_for.split(",")):
         candidate = item.strip()
-        try:
-            ip_address(candidate)
-        except ValueError:
+        if peer_address(candidate) is None:
             return None
         if not is_in(candidate, trusted):
             return candidate

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from ..net.hosts import peer_address
+
 # First match wins: Edge and Opera also say "Chrome", Chrome also says "Safari",
 # Android also says "Linux", iOS also says "Mac OS X".
 BROWSERS = (
@@ -34,11 +36,8 @@ def device_summary(user_agent: str) -> str:
 
 def network_of(address: str | None) -> str:
     """The network ``address`` is in (``203.0.113.0/24``), or "" if it is not an address."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
+    ip = peer_address(address)
+    if ip is None:
         return ""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
