@@ -101,7 +101,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     hasher = SecretHasher(settings.secret_key)
     changes = Changes(change_channel(settings))
-    install_session_hooks()
+    install_session_hooks(lambda: state().changes)
     keys = KeyRing(
         hasher,
         settings.signing_alg,

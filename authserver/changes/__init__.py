@@ -28,7 +28,6 @@ from typing import Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..appstate import state
 from ..extensions import db
 
 PENDING = "authserver.changes"  # in ``Session.info``: what the open transaction changes
@@ -108,8 +107,14 @@ class Changes:
 
 
 
-def install_session_hooks() -> None:
-    """Once per process: every commit of ``db.session`` sends and applies what it announced."""
+_committing: list[Callable[[], Changes]] = []  # the committing app's, from ``install_session_hooks``
+
+
+def install_session_hooks(current: Callable[[], Changes]) -> None:
+    """Once per process: every commit of ``db.session`` sends and applies what it announced,
+    with the ``Changes`` of the app ``current`` names (a session lives in an app context;
+    ``state().changes``, passed in, as the app state sits above this module)."""
+    _committing[:] = [current]
     session_class = db.session.session_factory.class_
     if not event.contains(session_class, "before_commit", _send_in_transaction):
         event.listen(session_class, "before_commit", _send_in_transaction)
@@ -130,7 +135,7 @@ def _payloads(pending: dict[Change, None]) -> list[str]:
 
 def _send_in_transaction(session: Session) -> None:
     pending: dict[Change, None] | None = session.info.get(PENDING)
-    channel = state().changes.channel if pending else None
+    channel = _committing[0]().channel if pending else None
     if pending and channel is not None:
         channel.send_in_transaction(session, _payloads(pending))
 
@@ -139,7 +144,7 @@ def _apply_committed(session: Session) -> None:
     pending: dict[Change, None] | None = session.info.pop(PENDING, None)
     if not pending:
         return
-    changes = state().changes  # the committing app's: a session lives in an app context
+    changes = _committing[0]()
     for change in pending:
         changes.apply(change)
     if changes.channel is not None:
