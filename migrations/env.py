@@ -5,6 +5,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from authserver.partitions import is_partition
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -49,6 +51,11 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_name(name, type_, parent_names):
+    """Autogenerate compares the models with the partitioned parents, not their day partitions."""
+    return type_ != "table" or not is_partition(name)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -91,6 +98,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_name", include_name)
 
     connectable = get_engine()
 

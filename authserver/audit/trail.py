@@ -91,6 +91,7 @@ def purge(older_than: datetime, batch_size: int) -> int:
         ids = list(db.session.scalars(select(AuditEvent.id).where(AuditEvent.occurred_at < older_than)
                                       .limit(batch_size)))
         if not ids:
+            db.session.rollback()  # ends the read: no lock kept for the next day to wait on
             return total
         db.session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
         db.session.commit()

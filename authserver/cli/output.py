@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import click
 
+from ..partitions import Busy
 from ..validation import InvalidField
 
 T = TypeVar("T")
@@ -40,6 +42,15 @@ def emit(record: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
 def fail(message: str) -> NoReturn:
     """Stop with a message on stderr and exit status 1."""
     raise click.ClickException(message)
+
+
+@contextmanager
+def busy_is_one_line() -> Iterator[None]:
+    """A table other work kept locked stops the command with one line, not a traceback."""
+    try:
+        yield
+    except Busy as exc:
+        fail(str(exc))
 
 
 def fail_invalid(exc: InvalidField, flags: Mapping[str, str]) -> NoReturn:

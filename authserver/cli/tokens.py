@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 
 import click
 from flask.cli import AppGroup
@@ -17,8 +17,9 @@ from ..models import AuthorizationCode, Client, Session, Token
 from ..models.backchannel import BackchannelLogout
 from ..models.types import utcnow
 from ..oauth.revocation import record_revocation, revoke_family, revoke_user_tokens, revoke_where
+from ..partitions import AUDIT, CODES, TOKENS, days_ahead, is_partitioned, roll, start_of
 from .clients import find_client
-from .output import emit, fail, json_option
+from .output import busy_is_one_line, emit, fail, json_option
 from .users import find_user
 
 group = AppGroup("tokens", help="Revoke and purge tokens.")
@@ -70,8 +71,10 @@ def _purge(
     while True:
         ids = list(db.session.scalars(select(model.id).where(condition).limit(batch_size)))
         if not ids:
+            db.session.rollback()  # ends the read: no lock kept for the next day to wait on
             return total
-        db.session.execute(delete(model).where(model.id.in_(ids)))
+        # The condition again, so a partitioned table looks in the partitions it names only.
+        db.session.execute(delete(model).where(model.id.in_(ids), condition))
         db.session.commit()
         total += len(ids)
 
@@ -83,8 +86,10 @@ def _purge(
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired tokens, codes and sessions.
 
-    Ended sessions go too, and back-channel logout notices finished a day ago. Reports how
-    many of each.
+    Ended sessions go too, and back-channel logout notices finished a day ago. On
+    PostgreSQL, tokens and codes go a whole day at a time: each ended day's partition is
+    dropped, and the coming days' partitions are made. Run it daily. Reports how many of
+    each, and the days dropped.
     """
     with held_once(db.engine, PURGE_LOCK) as held:
         if not held:
@@ -95,12 +100,24 @@ def purge(batch_size: int, as_json: bool) -> None:
 
 def _purge_all(batch_size: int, as_json: bool) -> None:
     now = utcnow()
-    tokens = _purge(Token, Token.expires_at <= now, batch_size)
-    codes = _purge(AuthorizationCode, AuthorizationCode.expires_at <= now, batch_size)
+    settings = state().settings
+    today = now.date()
+    lifetime = max(settings.access_token_ttl, settings.refresh_token_ttl)
+    with db.engine.connect() as connection, busy_is_one_line():
+        # Whole days first, on PostgreSQL: dropping a day's partition reads none of its rows.
+        days = {spec.table: roll(connection, spec, today, days_ahead(ttl), today) for spec, ttl in (
+            (TOKENS, lifetime), (CODES, settings.authorization_code_ttl))}
+        roll(connection, AUDIT, today, days_ahead(0), date.min)  # made ahead here, dropped by audit purge
+        partitioned = is_partitioned(connection, TOKENS)
+    # What no day partition held (SQLite, or a day made too late) goes row by row; on
+    # PostgreSQL a token that ended today goes with its day, at tomorrow's purge.
+    before = start_of(today) if partitioned else now
+    tokens = _purge(Token, Token.expires_at <= before, batch_size)
+    codes = _purge(AuthorizationCode, AuthorizationCode.expires_at <= before, batch_size)
     # Two indexed passes rather than one OR, which neither index could serve.
     sessions = _purge(Session, Session.expires_at <= now, batch_size)
     sessions += _purge(Session, Session.ended_at.is_not(None), batch_size)
     # Back-channel logout notices delivered, or given up on, a day ago or more.
     logouts = _purge(BackchannelLogout, BackchannelLogout.finished_at <= now - timedelta(days=1), batch_size)
     emit({"tokens_deleted": tokens, "codes_deleted": codes, "sessions_deleted": sessions,
-          "logout_notices_deleted": logouts}, as_json)
+          "logout_notices_deleted": logouts, "days_dropped": days}, as_json)

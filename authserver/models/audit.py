@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
-from .types import UTCDateTime, utcnow
+from .types import BIG_ID, UTCDateTime, utcnow
 
 # Longest remote address kept: an IPv6 address with a zone index, as Werkzeug gives it.
 ADDRESS_LENGTH = 64
@@ -30,7 +30,7 @@ class AuditEvent(Model):
         Index("ix_audit_events_client_id", "client_id", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(20))

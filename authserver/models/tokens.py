@@ -3,6 +3,10 @@
 Access and refresh tokens share one table: both belong to a grant ``family_id`` (every token
 descended from one authorization), so revoking a family is one indexed UPDATE. Opaque values
 are found by their keyed hash; JWT access tokens by ``jti``. No secret is stored in clear.
+
+On PostgreSQL ``tokens`` and ``authorization_codes`` are partitioned by expiry day
+(``partitions``), so the hash and ``jti`` indexes cannot be unique across the table: the
+values are unique by construction (hashes of 256-bit secrets, UUIDv7s with 74 random bits).
 """
 
 from __future__ import annotations
@@ -16,32 +20,32 @@ from ..extensions import Model
 from ..oauth.names import TokenFormat
 from .audit import ADDRESS_LENGTH, REQUEST_ID_LENGTH
 from .clients import Client
-from .types import UTCDateTime, utcnow
+from .types import BIG_ID, UTCDateTime, utcnow
 from .users import User
 
 ACCESS = "access"
 REFRESH = "refresh"
 
 
-def _partial_index(name: str, column: str, unique: bool = False) -> Index:
+def _partial_index(name: str, column: str) -> Index:
     """An index of the rows where ``column`` is set: most token rows leave one of these
     columns NULL, and indexing them would only cost every INSERT."""
     where = text(f"{column} IS NOT NULL")
-    return Index(name, column, unique=unique, sqlite_where=where, postgresql_where=where)
+    return Index(name, column, sqlite_where=where, postgresql_where=where)
 
 
 class Token(Model):
     __tablename__ = "tokens"
     __table_args__ = (
-        _partial_index("uq_tokens_token_hash", "token_hash", unique=True),
-        _partial_index("uq_tokens_jti", "jti", unique=True),
+        _partial_index("ix_tokens_token_hash", "token_hash"),
+        _partial_index("ix_tokens_jti", "jti"),
         _partial_index("ix_tokens_family_id", "family_id"),
         _partial_index("ix_tokens_user_id", "user_id"),
         Index("ix_tokens_client_pk", "client_pk"),
         Index("ix_tokens_expires_at", "expires_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     token_hash: Mapped[str | None] = mapped_column(String(64))
     jti: Mapped[str | None] = mapped_column(String(64))
@@ -83,10 +87,13 @@ class Token(Model):
 
 class AuthorizationCode(Model):
     __tablename__ = "authorization_codes"
-    __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_authorization_codes_code_hash", "code_hash"),
+        Index("ix_authorization_codes_expires_at", "expires_at"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     redirect_uri: Mapped[str] = mapped_column(Text)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+# Ids of the tables that grow without bound (tokens, codes, audit events): 64-bit on
+# PostgreSQL, as a busy server issues more than 2**31 tokens in its life; SQLite's INTEGER
+# PRIMARY KEY is 64-bit already, and only that spelling autoincrements.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
