@@ -81,3 +81,17 @@ def test_no_token_ever_becomes_a_label(issuer: FakeIssuer, clock: FakeClock) -> 
     from prometheus_client import generate_latest
 
     assert secret not in generate_latest(REGISTRY).decode()
+
+
+def test_enabling_without_the_extra_says_what_to_install_and_guards_as_before() -> None:
+    """prometheus-client missing (blocked in ``sys.modules``): ``enable()`` names the extra,
+    metrics stay off, and the guard still decides."""
+    program = ("import sys; sys.modules['prometheus_client'] = None; from resource_guard import Guard, metrics; "
+               "from resource_guard.backends import BearerJWTBackend; "
+               "from tests.resource_guard.rg_testkit import make_request\n"
+               "try:\n    metrics.enable()\nexcept ImportError as exc:\n    print(exc)\n"
+               "guard = Guard([BearerJWTBackend(issuer='https://issuer.example', audience='a')])\n"
+               "assert guard.authenticate(make_request('Bearer x')).error and not metrics.enabled()")
+    done = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == ("resource_guard.metrics needs prometheus-client: "
+                                   "pip install 'resource-guard[prometheus]'")
