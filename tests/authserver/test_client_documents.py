@@ -204,6 +204,18 @@ def test_private_addresses_are_never_fetched(cimd_app: Flask, documents: Documen
     assert len(documents.requests) == before
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.0.0.7", "169.254.169.254", "[::1]"])
+def test_a_documents_jwks_uri_aiming_inward_is_refused_before_any_key_fetch(
+        cimd_app: Flask, documents: DocumentServer, host: str) -> None:
+    """SSRF: a public document naming an internal jwks_uri is refused when it is read, so the
+    server never GETs the keys (the document itself is on an allow-listed host)."""
+    keys = f"/keys/{uuid.uuid4().hex}.json"
+    client_id = publish(documents, token_endpoint_auth_method="private_key_jwt",
+                        jwks_uri=f"https://{host}:{documents.port}{keys}")
+    assert "jwks_uri must reach a public address" in _refusal(cimd_app, client_id)
+    assert keys not in documents.requests
+
+
 def test_the_token_endpoint_answers_invalid_client_for_a_broken_document(cimd_app: Flask) -> None:
     resp = cimd_app.test_client().post("/oauth/token", data={
         "grant_type": "authorization_code", "code": "asac_x", "client_id": "http://localhost/client.json",
