@@ -299,6 +299,21 @@ def test_a_1024_bit_rsa_key_is_refused_at_registration(open_apps: dict[str, Flas
     assert "2048" in response.get_json()["error_description"]
 
 
+@pytest.mark.parametrize(("curve", "alg"), [(ec.SECP256R1(), "ES384"), (ec.SECP384R1(), "ES256"),
+                                           (ec.SECP256K1(), "ES256K")])
+def test_an_ec_key_on_a_curve_its_algorithm_does_not_name_is_refused_at_registration(
+        open_apps: dict[str, Flask], curve: ec.EllipticCurve, alg: str) -> None:
+    """RFC 7518 §3.4: each ES algorithm names one curve; a key set with no other key registers nothing."""
+    jwk = {**public_jwk(ec.generate_private_key(curve), "bent"), "alg": alg}
+    document = {"client_name": "bent", "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+                "private_key_jwt", "jwks": {"keys": [jwk]}}
+    response = open_apps[""].test_client().post("/oauth/register", json=document,
+                                                environ_base={"REMOTE_ADDR": f"10.9.7.{uuid.uuid4().int % 250}"})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_client_metadata"
+    assert "no public signing key this server verifies" in response.get_json()["error_description"]
+
+
 def test_an_assertion_signed_by_a_1024_bit_rsa_key_is_refused(app: Flask) -> None:
     """A weak key stored beside a strong one (registered before the rule) is never used."""
     client_id = register(app, jwks={"keys": [public_jwk(KEY, "k1"), public_jwk(WEAK_RSA_KEY, "weak")]})
