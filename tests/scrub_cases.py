@@ -18,6 +18,13 @@ MASKED = [
     ("issued asat_" + "A" * 36 + " to someone", "asat_"),
     ("refresh asrt_ARybp1YU1QZnxuAoeYypLhRUOMLhfh3r5wpS failed", "ARybp1YU1QZnxu"),
     ("api token rgapi_" + "b" * 36 + " unknown", "rgapi_"),
+    # one of each authserver prefix (secrets.TokenKind), so resource_guard's suite masks them too
+    ("code asac_kMgXtJXCEKu0Qr0uzuRxZiV2MgsDBH2PVpDt redeemed twice", "kMgXtJXCEKu0Qr0u"),
+    ("secret ascs_AisgeWjBImZ9UU3knFVreJ1JL2kXF21QY3Gt rotated", "AisgeWjBImZ9UU3k"),
+    ("api token asapi_UKzgHSvdLl9cxVuMhEdt688r1iS2jU2XXb12 revoked", "UKzgHSvdLl9cxVuM"),
+    ("session asbs_SpLJH2Lj8qBYlqC68wOXPb5f44F80O1laXtC ended", "SpLJH2Lj8qBYlqC6"),
+    ("initial token asiat_AM9rq0alKCVCFWJkJhVXm1THCK5ArW3lHWgb spent", "AM9rq0alKCVCFWJk"),
+    ("registration token asrat_QOchjlxu0TXrxalnM8ctpzV28aYVhw380DVg refused", "QOchjlxu0TXrxaln"),
 ]
 
 # Lines with nothing secret in them, which must come out unchanged.
