@@ -17,6 +17,8 @@ MASKED = [
     ("code_verifier=abcdefghijk", "abcdefghijk"),
     ("issued asat_" + "A" * 36 + " to someone", "asat_"),
     ("refresh asrt_ARybp1YU1QZnxuAoeYypLhRUOMLhfh3r5wpS failed", "ARybp1YU1QZnxu"),
+    ("refresh asrt_ARybp1YU1QZnxu (cut short) failed", "ARybp1YU1QZnxu"),  # authserver's own rule, 8 on
+    ("refresh asrt_ARybp1YU1QZnxuAoeYypLhRUOMLhfh3r5wpSxx (typo) failed", "ARybp1YU1QZnxu"),
     ("api token rgapi_" + "b" * 36 + " unknown", "rgapi_"),
     # one of each authserver prefix (secrets.TokenKind), so resource_guard's suite masks them too
     ("code asac_kMgXtJXCEKu0Qr0uzuRxZiV2MgsDBH2PVpDt redeemed twice", "kMgXtJXCEKu0Qr0u"),
@@ -33,9 +35,11 @@ KEPT = [
     "token_type_hint=refresh_token",
     "KeyError: 'user_id'",
     "GET /health/ready 200",
+    "grant_type=client_credentials response_type=code authorization_code",
+    'File "/srv/site_packages/resource_guard/tokens.py", line 41, in check_token_format',
 ]
 
 # Lines an attacker can make (a header, a parameter echoed into a log) whose scan must stay
 # linear: each took seconds under the unbounded patterns (``'token' * 5000``: 4 s).
 HOSTILE = ["token" * 5000, "password" * 3000, "api_key" * 3000, "Bearer " * 5000, "token " + "\t" * 20000 + "=",
-           "eyJ" + "a" * 50000]
+           "eyJ" + "a" * 50000, "ab_" + "A" * 50000, "a_1" * 20000, "ab_" * 20000]
