@@ -8,6 +8,8 @@ MASKED = [
     ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("Authorization: Bearer some-opaque-value-123", "some-opaque-value-123"),
     ("Authorization: Bearer abcdefgh12", "abcdefgh12"),
+    ("Authorization: Bearer" + " " * 12 + "abcdefgh12", "abcdefgh12"),  # any whitespace, as authserver's rule
+    ("password" + " " * 12 + "= hunter2", "hunter2"),
     ("{'access_token': 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'}", "eyJhbGciOiJFUzI1NiJ9"),
     ("token eyJhbGc.eyJzdWIi.sig was refused", "eyJhbGc"),
     ("client_secret=hunter2hunter2&grant_type=x", "hunter2hunter2"),
@@ -42,4 +44,5 @@ KEPT = [
 # Lines an attacker can make (a header, a parameter echoed into a log) whose scan must stay
 # linear: each took seconds under the unbounded patterns (``'token' * 5000``: 4 s).
 HOSTILE = ["token" * 5000, "password" * 3000, "api_key" * 3000, "Bearer " * 5000, "token " + "\t" * 20000 + "=",
-           "eyJ" + "a" * 50000, "ab_" + "A" * 50000, "a_1" * 20000, "ab_" * 20000]
+           "eyJ" + "a" * 50000, "ab_" + "A" * 50000, "a_1" * 20000, "ab_" * 20000,
+           ("password" + " " * 100) * 500, "bearer " + " " * 50000 + "x"]
