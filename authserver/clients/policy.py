@@ -12,7 +12,8 @@ authentication methods and the extra scopes; the rest is fixed here:
   on any of the client's tokens, OpenID Connect's (``openid profile email offline_access``),
   the catalogue's published scopes and ``registration_scopes``, less any a resource claims;
 - what only an administrator grants stays the administrator's: ``audiences``,
-  ``resource_servers``, ``introspect_any``; PKCE stays required.
+  ``resource_servers``, ``introspect_any``; PKCE stays required;
+- URLs the server contacts (``backchannel_logout_uri``, ``jwks_uri``) reach a public address.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from .metadata import ClientMetadata, InvalidClientMetadata, InvalidRedirectURI
 
 # Fields a self-registered client may not set to anything but their defaults.
 ADMINISTRATOR_FIELDS = ("audiences", "resource_servers", "introspect_any")
+# URL fields the server itself contacts: each must reach a public address.
+OUTWARD_FIELDS = ("backchannel_logout_uri", "jwks_uri")
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,21 @@ def check_self_registration(metadata: ClientMetadata, settings: Settings) -> Non
             raise InvalidClientMetadata(name, f"{name} is set by this server's administrator, not at registration")
     if not metadata.require_pkce:
         raise InvalidClientMetadata("require_pkce", "self-registered clients use PKCE")
-    if metadata.backchannel_logout_uri is not None:
-        check_outward(metadata.backchannel_logout_uri, settings)
+    for field in OUTWARD_FIELDS:
+        uri = getattr(metadata, field)
+        if uri is not None:
+            check_outward(field, uri, settings)
 
 
-def check_outward(uri: str, settings: Settings) -> None:
-    """The server will POST logout tokens to ``uri``: not into its own network (SSRF), unless
-    the operator allow-listed the host (``cimd_allowed_hosts``, for development). Delivery
-    resolves and checks again, so a later DNS answer cannot aim it inward either."""
+def check_outward(field: str, uri: str, settings: Settings) -> None:
+    """The server will contact ``uri`` (POST logout tokens, GET keys): not into its own
+    network (SSRF), unless the operator allow-listed the host (``cimd_allowed_hosts``, for
+    development). Every use resolves and checks again, so a later DNS answer cannot aim it
+    inward either; this check makes a stranger learn it at once."""
     try:
         check_public_url(uri, FetchLimits(allowed_hosts=settings.cimd_allowed_hosts))
     except AddressRefused as exc:
-        raise InvalidClientMetadata(
-            "backchannel_logout_uri", f"backchannel_logout_uri must reach a public address: {exc.reason}"
-        ) from None
+        raise InvalidClientMetadata(field, f"{field} must reach a public address: {exc.reason}") from None
 
 
 def check_native_or_https_redirect(uri: str) -> None:

@@ -19,15 +19,19 @@ MASK = "************"
 #: Credential names that must never be logged, in any case.
 SENSITIVE_CREDENTIALS_RE = re.compile("api|token|key|secret|password|signature", re.IGNORECASE)
 
-# Quantifiers after a fixed start are bounded ({0,64}, {1,8}), so a line of ``token`` repeated
-# thousands of times is scanned in linear time, not quadratic: log lines are attacker input.
+# Log lines are attacker input, so each scan is linear: a name's tail is bounded ({0,64}), so a
+# line of ``token`` repeated thousands of times is not rescanned from every occurrence, and
+# whitespace is possessive (``\s++``), any amount of it, never backtracked into.
 _NAMES = r"api|token|key|secret|password|signature|code|verifier"
 _SHAPES = [
     (re.compile(r"\beyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*"), MASK),                      # JWS compact
-    (re.compile(r"\b[a-z]{2,16}_[0-9A-Za-z]{36}\b"), MASK),    # prefixed tokens (authserver's asat_...)
-    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s{1,8}))[\w\-.~+/=:]{8,}"), rf"\1{MASK}"),  # schemes
+    # prefixed tokens (authserver's asat_...), whole or cut short: 8 or more base62 characters
+    # with a digit or a capital among the first 64 (so snake_case words such as
+    # client_credentials are not tokens)
+    (re.compile(r"\b[a-z]{2,16}_(?=[0-9a-z]{0,63}[0-9A-Z])[0-9A-Za-z]{8,}"), MASK),
+    (re.compile(r"(?i:(\b(?:basic|bearer|token)\s++))[\w\-.~+/=:]{8,}"), rf"\1{MASK}"),  # schemes
     (re.compile(rf"(?i:((?:{_NAMES})(?!_type|_hint|\w{{0,64}}(?:Error|Exception|Warning)\b)"
-                r"\w{0,64}['\"]?\s{0,8}[:=]\s{0,8}['\"]?))"
+                r"\w{0,64}['\"]?\s*+[:=]\s*+['\"]?))"
                 r"[^\s'\"&,}]+"), rf"\1{MASK}"),  # name=value; not token_type=, "KeyError: ..."
 ]
 # Matches where any shape does: most lines (every access-log line) need one scan, not four.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +21,13 @@ from tests.scrub_cases import HOSTILE, KEPT, MASKED
 def test_prefixed_tokens_are_masked(kind: TokenKind) -> None:
     value = new_secret(kind)
     assert value not in scrub(f"issued {value} to someone")
+
+
+def test_the_shared_cases_hold_a_token_of_each_kind() -> None:
+    """resource_guard's suite cannot import authserver: the shared list carries one of each
+    prefix, so both scrubbers' tests mask every kind this server issues."""
+    prefixes = {prefix for line, _ in MASKED for prefix in re.findall(r"\b([a-z]+)_[0-9A-Za-z]{36}\b", line)}
+    assert {kind.value for kind in TokenKind} <= prefixes
 
 
 @pytest.mark.parametrize(("line", "secret"), MASKED)

@@ -230,13 +230,17 @@ def open_apps(migrated_app: Flask, server_settings: dict[str, Any]) -> Iterator[
             db.engine.dispose()
 
 
-def self_register(app: Flask, jwks_uri: str) -> str:
+def self_registration(app: Flask, jwks_uri: str) -> TestResponse:
     """POST /oauth/register (RFC 7591), as a stranger on the network would."""
     document = {"client_name": "stranger", "redirect_uris": ["http://127.0.0.1:33418/callback"],
                 "grant_types": ["authorization_code"], "response_types": ["code"],
                 "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri}
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
-    response = app.test_client().post("/oauth/register", json=document, environ_base={"REMOTE_ADDR": address})
+    return app.test_client().post("/oauth/register", json=document, environ_base={"REMOTE_ADDR": address})
+
+
+def self_register(app: Flask, jwks_uri: str) -> str:
+    response = self_registration(app, jwks_uri)
     assert response.status_code == 201, response.get_json()
     return str(response.get_json()["client_id"])
 
@@ -248,13 +252,28 @@ def redeem_made_up_code(app: Flask, client_id: str) -> TestResponse:
     return app.test_client().post("/oauth/token", data=with_assertion(assertion(app, client_id), **form))
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
-def test_a_client_registered_over_rfc_7591_cannot_aim_the_server_at_loopback(
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "10.0.0.5", "169.254.169.254", "[::1]"])
+def test_a_jwks_uri_aiming_inward_is_refused_at_registration(
         open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str, host: str) -> None:
-    app = open_apps[""]
-    client_id = self_register(app, keys_server.url(key_set, host=host))
-    refused(redeem_made_up_code(app, client_id), SSRF_REFUSAL)
+    """SSRF, told at once: a stranger registering (RFC 7591) a jwks_uri on a loopback, private
+    or metadata address gets invalid_client_metadata, and nothing is fetched."""
+    response = self_registration(open_apps[""], keys_server.url(key_set, host=host))
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_client_metadata"
+    assert "jwks_uri must reach a public address" in response.get_json()["error_description"]
     assert fetches(keys_server, key_set) == 0
+
+
+def test_a_jwks_uri_aiming_inward_is_refused_at_an_rfc_7592_update(
+        open_apps: dict[str, Flask], keys_server: DocumentServer, key_set: str) -> None:
+    app = open_apps["localhost"]
+    created = self_registration(app, keys_server.url(key_set)).get_json()
+    document = {k: v for k, v in created.items() if k not in ("registration_access_token", "registration_client_uri")}
+    document["jwks_uri"] = keys_server.url(key_set, host="127.0.0.1")
+    response = app.test_client().put(f"/oauth/register/{created['client_id']}", json=document,
+                                     headers={"Authorization": f"Bearer {created['registration_access_token']}"})
+    assert response.status_code == 400, response.get_json()
+    assert "jwks_uri must reach a public address" in response.get_json()["error_description"]
 
 
 def test_an_allow_listed_host_serves_a_self_registered_clients_keys(
@@ -265,7 +284,7 @@ def test_an_allow_listed_host_serves_a_self_registered_clients_keys(
     answer = redeem_made_up_code(app, self_register(app, keys_server.url(key_set)))
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"  # authenticated
     assert fetches(keys_server, key_set) == 1
-    refused(redeem_made_up_code(app, self_register(app, keys_server.url(key_set, "127.0.0.1"))), SSRF_REFUSAL)
+    assert self_registration(app, keys_server.url(key_set, "127.0.0.1")).status_code == 400
     assert fetches(keys_server, key_set) == 1
 
 
@@ -278,6 +297,21 @@ def test_a_1024_bit_rsa_key_is_refused_at_registration(open_apps: dict[str, Flas
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["error"] == "invalid_client_metadata"
     assert "2048" in response.get_json()["error_description"]
+
+
+@pytest.mark.parametrize(("curve", "alg"), [(ec.SECP256R1(), "ES384"), (ec.SECP384R1(), "ES256"),
+                                           (ec.SECP256K1(), "ES256K")])
+def test_an_ec_key_on_a_curve_its_algorithm_does_not_name_is_refused_at_registration(
+        open_apps: dict[str, Flask], curve: ec.EllipticCurve, alg: str) -> None:
+    """RFC 7518 §3.4: each ES algorithm names one curve; a key set with no other key registers nothing."""
+    jwk = {**public_jwk(ec.generate_private_key(curve), "bent"), "alg": alg}
+    document = {"client_name": "bent", "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+                "private_key_jwt", "jwks": {"keys": [jwk]}}
+    response = open_apps[""].test_client().post("/oauth/register", json=document,
+                                                environ_base={"REMOTE_ADDR": f"10.9.7.{uuid.uuid4().int % 250}"})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_client_metadata"
+    assert "no public signing key this server verifies" in response.get_json()["error_description"]
 
 
 def test_an_assertion_signed_by_a_1024_bit_rsa_key_is_refused(app: Flask) -> None:

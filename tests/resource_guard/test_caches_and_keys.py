@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -138,6 +139,28 @@ def test_parse_jwks_keeps_only_signature_keys_with_derived_algorithms() -> None:
                                 "not a key"]})
     assert {kid: sorted(k.algorithms) for kid, k in keys.items()} == {
         "ec": ["ES256"], "rsa": ["RS256"], "okp": ["EdDSA"], "ps": ["PS256"]}
+
+
+def _ec_jwk(curve: ec.EllipticCurve, **members: str) -> dict[str, str]:
+    jwk: dict[str, str] = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(curve).public_key()))
+    return jwk | {"kid": "k", **members}
+
+
+@pytest.mark.parametrize("jwk", [
+    _ec_jwk(ec.SECP256R1(), alg="ES384"),                     # P-256 offered for ES384's P-384
+    _ec_jwk(ec.SECP384R1(), alg="ES256"),                     # P-384 offered for ES256's P-256
+    _ec_jwk(ec.SECP521R1(), alg="ES384"),
+    _ec_jwk(ec.SECP384R1(), crv="P-256"),                     # P-384 points labelled P-256
+    _ec_jwk(ec.SECP256K1()),                                  # a curve no algorithm here names
+    _ec_jwk(ec.SECP256K1(), alg="ES256K"),
+    _ec_jwk(ec.SECP256K1(), alg="ES256", crv="P-256"),        # secp256k1 points labelled P-256
+], ids=["p256-es384", "p384-es256", "p521-es384", "p384-as-p256", "secp256k1", "es256k", "k1-as-p256"])
+def test_an_ec_key_on_a_curve_its_algorithm_does_not_name_is_skipped(
+        jwk: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """RFC 7518 §3.4: ES256 is P-256, ES384 P-384, ES512 P-521, and nothing else verifies."""
+    with caplog.at_level(logging.INFO, "resource_guard.jwks"):
+        assert parse_jwks({"keys": [jwk]}) == {}
+    assert "Skipping a JWK (kty=EC, kid=k)" in caplog.text
 
 
 @pytest.mark.parametrize(("curve", "crv", "alg"), [
