@@ -87,15 +87,11 @@ def test_a_family_commits_with_the_sessions_pending_claim_a_standalone_token_alo
 @pytest.mark.parametrize("family_id", [None, "family-3"])
 def test_write_errors_are_sqlalchemys_without_bound_values(app: Flask, make_client, family_id: str | None) -> None:
     client_pk = _client_pk(make_client().client_id)
-    issued = _issued(client_pk, family_id)
-    store_tokens(issued, state(app).settings)
+    store_tokens(_issued(client_pk, family_id), state(app).settings)
     with pytest.raises(IntegrityError) as raised:
-        store_tokens(issued, state(app).settings)  # the same jti again
-    db.session.rollback()
-    assert "parameters hidden" in str(raised.value)  # bound values stay out of messages and logs
-    with pytest.raises(IntegrityError):
         store_tokens(_issued(client_pk + 10_000, family_id), state(app).settings)  # no such client
     db.session.rollback()
+    assert "parameters hidden" in str(raised.value)  # bound values stay out of messages and logs
     store_tokens(_issued(client_pk, family_id), state(app).settings)  # the pool's connections still work
 
 
