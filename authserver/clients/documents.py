@@ -44,7 +44,7 @@ from ..oauth.clients import ClientCache
 from ..oauth.names import AuthMethod
 from ..secrets import SecretHasher
 from .metadata import ClientMetadata, InvalidClientMetadata
-from .policy import ScopeOffer, check_outward, scope_offer
+from .policy import ScopeOffer, check_outward_fields, scope_offer
 from .registry import apply_metadata
 
 MAX_DOCUMENT_BYTES = 5 * 1024  # the draft's example limit
@@ -180,11 +180,10 @@ class ClientDocuments:
         except FetchError as exc:
             raise ClientDocumentError(exc.reason + ".") from None
         metadata = checked_document(client_id, _parsed(fetched), scope_offer(self.settings))
-        if metadata.jwks_uri is not None:  # refused now, as a registration's is: not at the first assertion
-            try:
-                check_outward("jwks_uri", metadata.jwks_uri, self.settings)
-            except InvalidClientMetadata as exc:
-                raise ClientDocumentError(exc.description + ".") from None
+        try:  # refused now, as a registration's is: not at the first assertion
+            check_outward_fields(metadata, self.settings)
+        except InvalidClientMetadata as exc:
+            raise ClientDocumentError(exc.description + ".") from None
         expires = utcnow() + timedelta(seconds=cache_seconds(fetched.headers.get("cache-control")))
         self._store(client_id, metadata, expires)
         return self.clients.get(client_id)

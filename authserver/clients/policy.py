@@ -87,6 +87,11 @@ def check_self_registration(metadata: ClientMetadata, settings: Settings) -> Non
             raise InvalidClientMetadata(name, f"{name} is set by this server's administrator, not at registration")
     if not metadata.require_pkce:
         raise InvalidClientMetadata("require_pkce", "self-registered clients use PKCE")
+    check_outward_fields(metadata, settings)
+
+
+def check_outward_fields(metadata: ClientMetadata, settings: Settings) -> None:
+    """Each URL of ``OUTWARD_FIELDS`` the client gave reaches a public address."""
     for field in OUTWARD_FIELDS:
         uri = getattr(metadata, field)
         if uri is not None:
